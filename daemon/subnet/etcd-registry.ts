@@ -1,0 +1,219 @@
+// Lease and config storage in etcd with flannel's layout (lib/schema/lease.ts). Shared by
+// twilld (acquire, renew, watch) and twillctl (inspect, edit). Every write that could race
+// another node is an etcd transaction guarded by the key's create/mod revision.
+import { readFileSync } from 'node:fs';
+import { noop } from 'cockatiel';
+import { Etcd3, IOptions, Watcher } from 'etcd3';
+import {
+  configKey, Lease, LeaseAttrs, LeaseSubnets, parseLeaseAttrs, parseSubnetKey, subnetKey, subnetsPrefix,
+} from '../../lib/schema/lease.js';
+
+export interface EtcdConnectOptions {
+  endpoints: string[];
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  /** deadline of each unary call: an unreachable etcd fails a call instead of hanging it */
+  callTimeoutMs?: number;
+}
+
+export function connectEtcd(o: EtcdConnectOptions): Etcd3 {
+  const opts: IOptions = {
+    hosts: o.endpoints,
+    dialTimeout: o.callTimeoutMs ?? 5000,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + (o.callTimeoutMs ?? 5000) }),
+    // Callers retry on their own schedule; the library's retries and circuit breaker would
+    // hide an outage and delay recovery after etcd comes back.
+    faultHandling: { host: () => noop, global: noop },
+  };
+  if (o.caFile || o.certFile || o.keyFile) {
+    opts.credentials = {
+      rootCertificate: o.caFile ? readFileSync(o.caFile) : Buffer.alloc(0),
+      ...(o.certFile ? { certChain: readFileSync(o.certFile) } : {}),
+      ...(o.keyFile ? { privateKey: readFileSync(o.keyFile) } : {}),
+    };
+  }
+  return new Etcd3(opts);
+}
+
+export interface StoredConfig {
+  raw: string;
+  modRevision: string;
+}
+
+export type LeaseEvent =
+  | { type: 'put'; lease: Lease; revision: string }
+  | { type: 'delete'; subnets: LeaseSubnets; key: string; revision: string };
+
+export interface LeaseWatch {
+  stop(): Promise<void>;
+}
+
+const ZERO_LEASE = '0';
+
+export class EtcdRegistry {
+  constructor(readonly client: Etcd3, readonly prefix: string) {}
+
+  async getConfig(): Promise<StoredConfig | undefined> {
+    const res = await this.client.get(configKey(this.prefix)).exec();
+    const kv = res.kvs[0];
+    return kv ? { raw: kv.value.toString(), modRevision: kv.mod_revision } : undefined;
+  }
+
+  /**
+   * Writes the config if it is still at `expectModRevision` ('0' or undefined: must not exist).
+   * Returns false on a conflict.
+   */
+  async putConfig(raw: string, expectModRevision?: string): Promise<boolean> {
+    const key = configKey(this.prefix);
+    const res = await this.client
+      .if(key, 'Mod', '==', expectModRevision && expectModRevision !== '0' ? expectModRevision : 0)
+      .then(this.client.put(key).value(raw))
+      .commit();
+    return res.succeeded;
+  }
+
+  /** Every lease and reservation, with the store revision they were read at. */
+  async listLeases({ withExpiry = false } = {}): Promise<{ leases: Lease[]; revision: string }> {
+    const res = await this.client.getAll().prefix(subnetsPrefix(this.prefix)).exec();
+    const leases: Lease[] = [];
+    for (const kv of res.kvs) {
+      const lease = this.decode(kv.key.toString(), kv.value.toString(), kv.lease, kv.mod_revision);
+      if (lease) leases.push(lease);
+    }
+    if (withExpiry) await this.fillExpiry(leases);
+    return { leases, revision: res.header.revision };
+  }
+
+  async getLease(subnets: LeaseSubnets, { withExpiry = false } = {}): Promise<Lease | undefined> {
+    const key = subnetKey(this.prefix, subnets);
+    const res = await this.client.get(key).exec();
+    const kv = res.kvs[0];
+    const lease = kv ? this.decode(key, kv.value.toString(), kv.lease, kv.mod_revision) : undefined;
+    if (lease && withExpiry) await this.fillExpiry([lease]);
+    return lease;
+  }
+
+  /** Creates the lease only if nobody holds the key; undefined when it was taken. */
+  async createLease(subnets: LeaseSubnets, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
+    const key = subnetKey(this.prefix, subnets);
+    const id = await this.grant(ttlSeconds);
+    const res = await this.client
+      .if(key, 'Create', '==', 0)
+      .then(this.client.put(key).value(JSON.stringify(attrs)).lease(id))
+      .commit();
+    if (!res.succeeded) {
+      await this.revoke(id);
+      return undefined;
+    }
+    return { key, ...subnets, attrs, leaseId: id, expiresAt: Date.now() + ttlSeconds * 1000, modRevision: res.header.revision };
+  }
+
+  /**
+   * Extends a lease we hold by attaching a fresh etcd lease, guarded by its mod revision so
+   * an operator's edit or delete in between is noticed (undefined) instead of overwritten.
+   */
+  async renewLease(lease: Lease, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
+    const id = await this.grant(ttlSeconds);
+    const res = await this.client
+      .if(lease.key, 'Mod', '==', lease.modRevision ?? '0')
+      .then(this.client.put(lease.key).value(JSON.stringify(attrs)).lease(id))
+      .commit();
+    if (!res.succeeded) {
+      await this.revoke(id);
+      return undefined;
+    }
+    if (lease.leaseId && lease.leaseId !== ZERO_LEASE) await this.revoke(lease.leaseId);
+    return { ...lease, attrs, leaseId: id, expiresAt: Date.now() + ttlSeconds * 1000, modRevision: res.header.revision };
+  }
+
+  /** A key with no etcd lease: never expires, never handed to another node. */
+  async reserve(subnets: LeaseSubnets, attrs: LeaseAttrs): Promise<boolean> {
+    const key = subnetKey(this.prefix, subnets);
+    const res = await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(JSON.stringify(attrs))).commit();
+    return res.succeeded;
+  }
+
+  /** Deletes a lease or reservation; with `expectModRevision`, only if unchanged. */
+  async deleteLease(subnets: LeaseSubnets, expectModRevision?: string): Promise<boolean> {
+    const key = subnetKey(this.prefix, subnets);
+    if (!expectModRevision) {
+      const res = await this.client.delete().key(key).exec();
+      return Number(res.deleted) > 0;
+    }
+    const res = await this.client.if(key, 'Mod', '==', expectModRevision).then(this.client.delete().key(key)).commit();
+    return res.succeeded;
+  }
+
+  /**
+   * Streams lease changes after `fromRevision`. When the watch cannot continue (compaction,
+   * cancellation), `onResync` is called: the caller re-lists and watches again.
+   */
+  async watchLeases(fromRevision: string, onEvent: (e: LeaseEvent) => void, onResync: (why: string) => void): Promise<LeaseWatch> {
+    const watcher: Watcher = await this.client
+      .watch()
+      .prefix(subnetsPrefix(this.prefix))
+      .startRevision(String(BigInt(fromRevision) + 1n))
+      .create();
+    let ended = false;
+    const resync = (why: string) => {
+      if (ended) return;
+      ended = true;
+      watcher.cancel().catch(() => {});
+      onResync(why);
+    };
+    watcher.on('put', (kv) => {
+      const lease = this.decode(kv.key.toString(), kv.value.toString(), kv.lease, kv.mod_revision);
+      if (lease) onEvent({ type: 'put', lease, revision: kv.mod_revision });
+    });
+    watcher.on('delete', (kv) => {
+      const key = kv.key.toString();
+      const subnets = parseSubnetKey(this.prefix, key);
+      if (subnets) onEvent({ type: 'delete', subnets, key, revision: kv.mod_revision });
+    });
+    watcher.on('end', () => resync('watch ended (compacted or cancelled)'));
+    watcher.on('error', (e) => resync(`watch error: ${e.message}`));
+    return {
+      stop: async () => {
+        ended = true;
+        await watcher.cancel().catch(() => {});
+      },
+    };
+  }
+
+  private decode(key: string, value: string, leaseId: string | undefined, modRevision: string): Lease | undefined {
+    const subnets = parseSubnetKey(this.prefix, key);
+    if (!subnets) return undefined;
+    let attrs: LeaseAttrs;
+    try {
+      attrs = parseLeaseAttrs(value);
+    } catch {
+      return undefined; // a foreign or corrupt value is not a lease we can route to
+    }
+    const id = leaseId && leaseId !== ZERO_LEASE ? leaseId : undefined;
+    return { key, ...subnets, attrs, leaseId: id, modRevision };
+  }
+
+  private async fillExpiry(leases: Lease[]): Promise<void> {
+    const ids = [...new Set(leases.map((l) => l.leaseId).filter((x): x is string => !!x))];
+    const ttl = new Map<string, number>();
+    // bounded parallelism: thousands of leases must not open thousands of calls at once
+    for (let i = 0; i < ids.length; i += 64) {
+      await Promise.all(ids.slice(i, i + 64).map(async (id) => {
+        const r = await this.client.leaseClient.leaseTimeToLive({ ID: id });
+        ttl.set(id, Number(r.TTL));
+      }));
+    }
+    const now = Date.now();
+    for (const l of leases) if (l.leaseId && ttl.has(l.leaseId)) l.expiresAt = now + Math.max(0, ttl.get(l.leaseId)!) * 1000;
+  }
+
+  private async grant(ttlSeconds: number): Promise<string> {
+    const r = await this.client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 });
+    return r.ID;
+  }
+
+  private async revoke(id: string): Promise<void> {
+    await this.client.leaseClient.leaseRevoke({ ID: id }).catch(() => {});
+  }
+}

@@ -1,0 +1,129 @@
+// Kernel access: every link, address, route, neighbour and FDB operation in twill goes
+// through this module. Changes are sent as one `ip -batch` / `bridge -batch` process per
+// namespace (thousands of lines cost one process), reads come back as `-json`.
+import { writeFile } from 'node:fs/promises';
+import { NetnsPath, runIn } from './ns.js';
+
+export interface Link {
+  ifindex: number;
+  ifname: string;
+  flags: string[];
+  mtu: number;
+  operstate: string;
+  address?: string;
+  master?: string;
+  link_netnsid?: number;
+  link?: string;
+  linkinfo?: { info_kind?: string; info_data?: Record<string, unknown>; info_slave_kind?: string; info_slave_data?: Record<string, unknown> };
+}
+
+export interface AddrInfo {
+  family: 'inet' | 'inet6';
+  local: string;
+  prefixlen: number;
+  scope?: string;
+  broadcast?: string;
+}
+export interface LinkAddrs {
+  ifindex: number;
+  ifname: string;
+  addr_info: AddrInfo[];
+}
+
+export interface Route {
+  dst: string; // "default" or CIDR / address
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  scope?: string;
+  prefsrc?: string;
+  flags: string[];
+  type?: string;
+}
+
+export interface Neighbour {
+  dst: string;
+  dev: string;
+  lladdr?: string;
+  state?: string[];
+}
+
+export interface FdbEntry {
+  mac: string;
+  ifname: string;
+  dst?: string;
+  master?: string;
+  state?: string;
+  flags?: string[];
+}
+
+/** Runs `ip -batch -`; stops at the first failing line, whose error names the line. */
+export async function ipBatch(netns: NetnsPath, lines: readonly string[]): Promise<void> {
+  if (lines.length === 0) return;
+  await runIn(netns, 'ip', ['-batch', '-'], { input: lines.join('\n') + '\n' });
+}
+
+/** Like ipBatch but keeps going past failing lines (for best-effort cleanup). */
+export async function ipBatchForce(netns: NetnsPath, lines: readonly string[]): Promise<void> {
+  if (lines.length === 0) return;
+  await runIn(netns, 'ip', ['-force', '-batch', '-'], { input: lines.join('\n') + '\n' }).catch(() => {});
+}
+
+export async function bridgeBatch(netns: NetnsPath, lines: readonly string[]): Promise<void> {
+  if (lines.length === 0) return;
+  await runIn(netns, 'bridge', ['-batch', '-'], { input: lines.join('\n') + '\n' });
+}
+
+export async function ipJson<T>(netns: NetnsPath, args: readonly string[]): Promise<T[]> {
+  const out = await runIn(netns, 'ip', ['-json', ...args]);
+  const text = out.trim();
+  return text ? (JSON.parse(text) as T[]) : [];
+}
+
+export async function listLinks(netns?: NetnsPath): Promise<Link[]> {
+  return ipJson<Link>(netns, ['-details', 'link', 'show']);
+}
+
+/** The link, or undefined when it does not exist. */
+export async function getLink(netns: NetnsPath, name: string): Promise<Link | undefined> {
+  try {
+    const [link] = await ipJson<Link>(netns, ['-details', 'link', 'show', 'dev', name]);
+    return link;
+  } catch (e) {
+    if (/does not exist|Cannot find device/.test(String((e as Error).message))) return undefined;
+    throw e;
+  }
+}
+
+export async function listAddrs(netns: NetnsPath, dev?: string): Promise<LinkAddrs[]> {
+  return ipJson<LinkAddrs>(netns, ['addr', 'show', ...(dev ? ['dev', dev] : [])]);
+}
+
+export async function listRoutes(netns: NetnsPath, family: 4 | 6 = 4, table = 'main'): Promise<Route[]> {
+  return ipJson<Route>(netns, [`-${family}`, 'route', 'show', 'table', table]);
+}
+
+export async function listNeighbours(netns: NetnsPath, dev?: string): Promise<Neighbour[]> {
+  return ipJson<Neighbour>(netns, ['neigh', 'show', ...(dev ? ['dev', dev] : [])]);
+}
+
+export async function listFdb(netns: NetnsPath, dev: string): Promise<FdbEntry[]> {
+  const out = await runIn(netns, 'bridge', ['-json', 'fdb', 'show', 'dev', dev]);
+  const text = out.trim();
+  return text ? (JSON.parse(text) as FdbEntry[]) : [];
+}
+
+/** Writes a sysctl inside a namespace (/proc/sys/net is per namespace of the opener). */
+export async function writeSysctl(netns: NetnsPath, key: string, value: string): Promise<void> {
+  const file = `/proc/sys/${key.replace(/\./g, '/')}`;
+  if (!netns) {
+    await writeFile(file, value);
+    return;
+  }
+  await runIn(netns, 'tee', [file], { input: value });
+}
+
+export async function readSysctl(netns: NetnsPath, key: string): Promise<string> {
+  const file = `/proc/sys/${key.replace(/\./g, '/')}`;
+  return (await runIn(netns, 'cat', [file])).trim();
+}

@@ -1,0 +1,91 @@
+// /run/flannel/subnet.env: the hand-off from the daemon to the CNI plugin, in flannel's keys.
+import { readFileSync } from 'node:fs';
+import { rename, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Cidr } from '../ip/cidr.js';
+
+export interface SubnetEnv {
+  network?: Cidr;
+  subnet?: Cidr; // the node's subnet with the gateway address, e.g. 10.244.3.1/24
+  ipv6Network?: Cidr;
+  ipv6Subnet?: Cidr;
+  mtu: number;
+  ipMasq: boolean;
+}
+
+export class SubnetEnvError extends Error {}
+
+/** Keys and raw values, as written. */
+export function parseEnvText(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    out.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'));
+  }
+  return out;
+}
+
+export function parseSubnetEnv(text: string, source = 'subnet.env'): SubnetEnv {
+  const kv = parseEnvText(text);
+  // FLANNEL_SUBNET keeps its host bits (the gateway address), so parse without normalising twice.
+  const cidr = (key: string): Cidr | undefined => {
+    const v = kv.get(key);
+    if (v === undefined || v === '') return undefined;
+    const c = Cidr.tryParse(v);
+    if (!c) throw new SubnetEnvError(`${source}: ${key}="${v}" is not a CIDR`);
+    return c;
+  };
+  const network = cidr('FLANNEL_NETWORK');
+  const subnet = cidr('FLANNEL_SUBNET');
+  const ipv6Network = cidr('FLANNEL_IPV6_NETWORK');
+  const ipv6Subnet = cidr('FLANNEL_IPV6_SUBNET');
+  if (!subnet && !ipv6Subnet) throw new SubnetEnvError(`${source}: FLANNEL_SUBNET is missing`);
+  const mtuText = kv.get('FLANNEL_MTU');
+  const mtu = Number(mtuText);
+  if (!mtuText || !Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+    throw new SubnetEnvError(`${source}: FLANNEL_MTU="${mtuText ?? ''}" is not a valid MTU`);
+  }
+  const masq = kv.get('FLANNEL_IPMASQ') ?? 'false';
+  if (masq !== 'true' && masq !== 'false') throw new SubnetEnvError(`${source}: FLANNEL_IPMASQ="${masq}" must be true or false`);
+  return { network, subnet, ipv6Network, ipv6Subnet, mtu, ipMasq: masq === 'true' };
+}
+
+/** The gateway address string (with host bits) from FLANNEL_SUBNET, e.g. "10.244.3.1/24". */
+export function subnetEnvGateway(text: string, key = 'FLANNEL_SUBNET'): string | undefined {
+  return parseEnvText(text).get(key);
+}
+
+export function readSubnetEnv(file: string): SubnetEnv {
+  return parseSubnetEnv(readFileSync(file, 'utf8'), file);
+}
+
+export interface SubnetEnvValues {
+  network?: string; // "10.244.0.0/16"
+  subnet?: string; // "10.244.3.1/24" (gateway address / subnet length)
+  ipv6Network?: string;
+  ipv6Subnet?: string;
+  mtu: number;
+  ipMasq: boolean;
+}
+
+export function formatSubnetEnv(v: SubnetEnvValues): string {
+  const lines: string[] = [];
+  if (v.network) lines.push(`FLANNEL_NETWORK=${v.network}`);
+  if (v.subnet) lines.push(`FLANNEL_SUBNET=${v.subnet}`);
+  if (v.ipv6Network) lines.push(`FLANNEL_IPV6_NETWORK=${v.ipv6Network}`);
+  if (v.ipv6Subnet) lines.push(`FLANNEL_IPV6_SUBNET=${v.ipv6Subnet}`);
+  lines.push(`FLANNEL_MTU=${v.mtu}`);
+  lines.push(`FLANNEL_IPMASQ=${v.ipMasq}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Written to a temp file and renamed, so a reader never sees half a file. */
+export async function writeSubnetEnv(file: string, v: SubnetEnvValues): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, formatSubnetEnv(v), { mode: 0o644 });
+  await rename(tmp, file);
+}

