@@ -1,0 +1,30 @@
+// The contract between twilld and where subnets come from: etcd leases (etcd-manager.ts) or
+// Kubernetes Node objects (kube-manager.ts). The daemon picks one through the registry map in
+// registry.ts; nothing registers itself by import side effect.
+import type { Lease, LeaseAttrs, LeaseSubnets } from '../../lib/schema/lease.js';
+import type { NetworkConfig } from '../../lib/schema/network-config.js';
+
+export interface LeaseRequest {
+  /** what this node publishes: public IP, backend type and data (VtepMAC) */
+  attrs: LeaseAttrs;
+  /** subnet from an old subnet.env: taken again when nobody holds it */
+  previous?: LeaseSubnets;
+  /** etcd lease TTL; ignored by managers whose leases do not expire */
+  ttlSeconds: number;
+}
+
+export interface SubnetManager {
+  readonly kind: 'etcd' | 'kube';
+  /** Resolves with the first valid config; logs and keeps waiting while it is missing or invalid. */
+  getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig>;
+  /** Acquires this node's lease (retrying while the network is full); rejects only on abort. */
+  acquireLease(config: NetworkConfig, req: LeaseRequest, signal: AbortSignal): Promise<Lease>;
+  /** Extends our lease; undefined when it is gone or was changed by someone else (re-acquire). */
+  renewLease(lease: Lease, req: LeaseRequest, signal: AbortSignal): Promise<Lease | undefined>;
+  /**
+   * Calls onChange with the complete current set of leases (ours included) at start and after
+   * every change; re-lists after compaction or disconnects. Resolves when the signal aborts.
+   */
+  watchLeases(onChange: (leases: Lease[]) => void, signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
