@@ -1,0 +1,142 @@
+// The main job: a local twill cluster on this one machine. An underlay bridge in its own
+// namespace carries etcd; three node namespaces each run twilld; pods are attached through
+// the twill plugin binary; then the lease table, a cross-node ping matrix and pod-to-pod
+// throughput are printed. Everything is removed on exit or Ctrl-C unless --keep is given.
+import { run } from '../lib/exec.js';
+import { TWILLCTL_BIN } from '../test/helpers/cni.js';
+import { Cluster, Pod } from '../test/helpers/cluster.js';
+import { World } from '../test/helpers/world.js';
+
+interface DemoOptions {
+  nodes: number;
+  podsPerNode: number;
+  backend: 'vxlan' | 'host-gw';
+  keep: boolean;
+}
+
+function parseArgs(argv: string[]): DemoOptions {
+  const o: DemoOptions = { nodes: 3, podsPerNode: 2, backend: 'vxlan', keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--keep') o.keep = true;
+    else if (a === '--nodes') o.nodes = Number(next());
+    else if (a === '--pods-per-node') o.podsPerNode = Number(next());
+    else if (a === '--backend') o.backend = next() as DemoOptions['backend'];
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: demo [--nodes N (3)] [--pods-per-node N (2)] [--backend vxlan|host-gw] [--keep]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  if (!Number.isInteger(o.nodes) || o.nodes < 2 || o.nodes > 20) throw new Error('--nodes must be 2..20');
+  if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 1 || o.podsPerNode > 10) throw new Error('--pods-per-node must be 1..10');
+  if (o.backend !== 'vxlan' && o.backend !== 'host-gw') throw new Error('--backend must be vxlan or host-gw');
+  return o;
+}
+
+function step(msg: string): void {
+  console.log(`\n== ${msg}`);
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ')).join('\n');
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const world = new World('demo');
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    console.log('\n== removing the demo cluster (namespaces, processes, files)');
+    await world.cleanup();
+  };
+  process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  process.on('SIGTERM', () => void cleanup().then(() => process.exit(143)));
+
+  try {
+    const cluster = new Cluster(world, { nodes: opts.nodes, backend: opts.backend, ipMasq: true });
+    step(`underlay bridge, etcd and ${opts.nodes} node namespaces (prefix ${world.prefix})`);
+    await cluster.create();
+    console.log(`etcd at ${cluster.etcdEndpoint} in namespace ${cluster.ul.ns}; network config:`);
+    console.log('  ' + JSON.stringify(cluster.netConfig()));
+
+    step('starting twilld on every node');
+    let t = Date.now();
+    await cluster.startDaemons();
+    console.log(`all ${opts.nodes} nodes leased a subnet and wrote subnet.env in ${Date.now() - t} ms`);
+
+    step('lease table (twillctl leases list)');
+    console.log(await leaseTable(cluster));
+
+    step(`starting ${opts.podsPerNode} pods per node through the twill CNI plugin`);
+    t = Date.now();
+    for (const node of cluster.nodes) {
+      for (let p = 1; p <= opts.podsPerNode; p++) await cluster.addPod(node, `n${node.index}p${p}`);
+    }
+    const podRows = [['pod', 'node', 'node subnet', 'pod IP']];
+    for (const p of cluster.pods) podRows.push([p.name, p.node.ns, cluster.nodeSubnet(p.node), p.ip]);
+    console.log(table(podRows));
+    console.log(`${cluster.pods.length} pods attached in ${Date.now() - t} ms`);
+
+    step('ping matrix (average RTT in ms over 3 pings; "--" = unreachable)');
+    const pods = cluster.pods;
+    const rows = [['from \\ to', ...pods.map((p) => p.name)]];
+    let failures = 0;
+    for (const from of pods) {
+      const row = [from.name];
+      for (const to of pods) {
+        if (from === to) {
+          row.push('.');
+          continue;
+        }
+        const rtt = await cluster.ping(from, to.ip);
+        if (rtt === undefined) failures++;
+        row.push(rtt === undefined ? '--' : rtt.toFixed(3));
+      }
+      rows.push(row);
+    }
+    console.log(table(rows));
+
+    step('pod-to-pod TCP throughput across nodes (iperf3, 3 s)');
+    const first = (n: number): Pod => pods.find((p) => p.node.index === n)!;
+    for (let n = 2; n <= opts.nodes; n++) {
+      const gbps = await cluster.iperf(first(1).ns, first(n).ns, first(n).ip);
+      console.log(`${first(1).name} (node 1) -> ${first(n).name} (node ${n}): ${gbps.toFixed(2)} Gbit/s`);
+    }
+
+    if (failures) throw new Error(`${failures} pod pairs could not reach each other`);
+    console.log(`\nall ${pods.length * (pods.length - 1)} pod pairs reach each other across ${opts.nodes} nodes over ${opts.backend}`);
+
+    if (opts.keep) {
+      console.log(`\n--keep: the cluster stays up. Namespaces: ip netns list | grep ${world.prefix}`);
+      console.log(`Run a command in a pod:  ip netns exec ${pods[0].ns} ping ${pods[pods.length - 1].ip}`);
+      console.log('Press Ctrl-C to remove everything.');
+      await new Promise(() => {});
+    }
+  } finally {
+    if (!opts.keep) await cleanup();
+  }
+}
+
+async function leaseTable(cluster: Cluster): Promise<string> {
+  // twillctl runs where etcd is reachable: the underlay namespace.
+  try {
+    return await run('nsenter', [`--net=/var/run/netns/${cluster.ul.ns}`, '--', TWILLCTL_BIN, 'leases', 'list',
+      '--etcd-endpoints', cluster.etcdEndpoint]);
+  } catch (e) {
+    // Fall back to the raw keys when the CLI is not there.
+    return (await cluster.etcd.ctl(['get', '--prefix', '/coreos.com/network/subnets/'])) + `\n(twillctl: ${(e as Error).message.split('\n')[0]})`;
+  }
+}
+
+main().catch((e) => {
+  console.error(`demo failed: ${(e as Error).message}`);
+  process.exitCode = 1;
+});
