@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     cluster.netConfig = () => ({ Network: '10.0.0.0/8', SubnetLen: 24, SubnetMin: '10.200.0.0', SubnetMax: '10.200.255.0', Backend: { Type: 'vxlan' } });
     await cluster.create();
     const node = cluster.nodes[0];
-    const writer = new Writer(world.spawnIn(cluster.ul.ns, process.execPath, [WRITER, cluster.etcdEndpoint, '/coreos.com/network']));
+    const writer = new Writer(world.spawnIn(cluster.ul.ns, process.execPath, [WRITER, cluster.etcdEndpoint, '/coreos.com/network'], undefined, { stdin: true }));
     writer.proc.stdin!.on('error', () => {});
 
     const startup: [number, number, number][] = [];
@@ -126,6 +126,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(`bench:scale failed: ${(e as Error).message}`);
+  console.error(`bench:scale failed: ${(e as Error).stack}`);
   process.exitCode = 1;
 });

@@ -44,10 +44,10 @@ export class World {
   }
 
   /** Starts a long-running process inside a namespace; it is killed by cleanup(). */
-  spawnIn(ns: string | undefined, command: string, args: readonly string[], env?: NodeJS.ProcessEnv): ChildProcess {
+  spawnIn(ns: string | undefined, command: string, args: readonly string[], env?: NodeJS.ProcessEnv, opts: { stdin?: boolean } = {}): ChildProcess {
     const argv = ns ? ['--net=' + netnsPath(ns), '--', command, ...args] : args;
     const child = spawn(ns ? 'nsenter' : command, argv, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
     this.procs.push(child);
