@@ -1,0 +1,92 @@
+// `leases list | get | watch | release`: who holds which subnet, who owns an address, a live
+// stream of changes, and removing a lease an operator knows is dead.
+import type { Argv } from 'yargs';
+import type { EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
+import type { Lease } from '../../lib/schema/lease.js';
+import { parseSubnetArg, parseSubnetOrIp } from '../args.js';
+import { CommandResult, emit } from '../command.js';
+import { confirm } from '../confirm.js';
+import { CtlError } from '../errors.js';
+import { withRegistry } from '../etcd.js';
+import { compareLeases, leaseColumns, leaseView } from '../lease-view.js';
+import { contextFrom, Ctx, GlobalArgs } from '../options.js';
+import { renderTable } from '../output.js';
+import { watchLeaseStream } from './leases-watch.js';
+
+export function leasesCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y.command('leases', 'list, look up, watch and release node subnet leases', (c) =>
+    c
+      .command(['list', 'ls'], 'every lease and reservation', (l) =>
+        l.example('$0 leases list', 'subnet, node public IP, backend, VtepMAC, expiry, reserved')
+          .example('$0 leases list -o json | jq -r ".leases[].publicIP"', 'the public IP of every node'),
+      async (a) => emit(contextFrom(a), await leasesList(contextFrom(a))))
+      .command('get <query>', 'the lease holding SUBNET, or the one whose subnet contains IP (or whose node has that public IP)', (g) =>
+        g.positional('query', { type: 'string', describe: 'SUBNET (10.244.3.0/24) or IP (10.244.3.17)', demandOption: true })
+          .example('$0 leases get 10.244.3.17', 'which node owns this pod address')
+          .example('$0 leases get 10.244.3.0/24 -o json', 'one lease as JSON'),
+      async (a) => emit(contextFrom(a), await leasesGet(contextFrom(a), String(a.query))))
+      .command('watch', 'stream lease changes until interrupted', (w) =>
+        w.option('count', { type: 'number', describe: 'exit after this many events' })
+          .option('from-revision', { type: 'string', describe: 'replay changes after this etcd revision' })
+          .example('$0 leases watch -o json', 'one JSON object per line per change')
+          .example('$0 leases watch --count 1', 'wait for the next change and exit'),
+      async (a) => watchLeaseStream(contextFrom(a), { count: a.count as number | undefined, fromRevision: a['from-revision'] as string | undefined }))
+      .command('release <subnet>', 'delete a lease or reservation (asks first unless --yes)', (r) =>
+        r.positional('subnet', { type: 'string', describe: 'the lease subnet, e.g. 10.244.3.0/24', demandOption: true })
+          .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask' })
+          .example('$0 leases release 10.244.3.0/24 --yes', 'free the subnet of a node that is gone for good'),
+      async (a) => emit(contextFrom(a), await leasesRelease(contextFrom(a), String(a.subnet), a.yes as boolean)))
+      .demandCommand(1, 'leases needs a subcommand: list, get, watch or release')
+      .example('$0 leases list', 'which node holds which subnet'),
+  );
+}
+
+export async function leasesList(ctx: Ctx): Promise<CommandResult> {
+  const { leases } = await withRegistry(ctx.etcd, (r) => r.listLeases({ withExpiry: true }));
+  const views = [...leases].sort(compareLeases).map((l) => leaseView(l));
+  return {
+    data: { leases: views },
+    table: () => (views.length ? renderTable(views, leaseColumns(views)) : 'no leases\n'),
+  };
+}
+
+/** The lease for a subnet or address: pod address first, then a node's public IP. */
+export function findLease(leases: readonly Lease[], query: ReturnType<typeof parseSubnetOrIp>): Lease | undefined {
+  if ('subnet' in query) return leases.find((l) => l.subnet.equals(query.subnet));
+  const ip = query.ip;
+  return leases.find((l) => l.subnet.contains(ip) || (l.subnet6?.contains(ip) ?? false))
+    ?? leases.find((l) => l.attrs.PublicIP === ip.toString() || l.attrs.PublicIPv6 === ip.toString());
+}
+
+export async function leasesGet(ctx: Ctx, text: string): Promise<CommandResult> {
+  const query = parseSubnetOrIp(text);
+  const lease = await withRegistry(ctx.etcd, async (r) => {
+    if ('subnet' in query) return r.getLease({ subnet: query.subnet }, { withExpiry: true });
+    const { leases } = await r.listLeases();
+    const found = findLease(leases, query);
+    return found ? r.getLease(found, { withExpiry: true }) : undefined;
+  });
+  if (!lease) throw new CtlError(`no lease holds ${text}`);
+  const view = leaseView(lease);
+  return {
+    data: { query: text, lease: view },
+    table: () => renderTable([view], leaseColumns([view])),
+  };
+}
+
+export async function leasesRelease(ctx: Ctx, text: string, yes: boolean): Promise<CommandResult> {
+  const subnet = parseSubnetArg(text);
+  return withRegistry(ctx.etcd, async (r: EtcdRegistry) => {
+    const lease = await r.getLease({ subnet });
+    if (!lease) throw new CtlError(`no lease or reservation for ${subnet}`);
+    const kind = lease.leaseId ? 'lease' : 'reservation';
+    if (!yes) await confirm(`release ${kind} ${subnet} of node ${lease.attrs.PublicIP}?`);
+    // Guarded by the revision shown in the question: a node that renewed meanwhile keeps it.
+    const ok = await r.deleteLease(lease, lease.modRevision);
+    if (!ok) throw new CtlError(`${subnet} changed while asking (renewed or replaced); nothing released — run again`);
+    return {
+      data: { released: subnet.toString(), publicIP: lease.attrs.PublicIP, wasReserved: !lease.leaseId },
+      table: () => `released ${kind} ${subnet} (node ${lease.attrs.PublicIP})\n`,
+    };
+  }, { bounded: yes });
+}

@@ -1,0 +1,112 @@
+// `reserve SUBNET --public-ip IP` and `unreserve SUBNET`. A reservation is a lease key with
+// no etcd lease attached (flannel's convention): it never expires and no other node takes it;
+// the node with that public IP picks it up. Unreserving attaches a TTL again, so a node that
+// uses the subnet keeps it by renewing and an unused one frees itself.
+import type { Argv } from 'yargs';
+import type { EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
+import type { Cidr } from '../../lib/ip/cidr.js';
+import type { Lease, LeaseAttrs } from '../../lib/schema/lease.js';
+import { parseNetworkConfig } from '../../lib/schema/network-config.js';
+import { parseIpArg, parseSubnetArg } from '../args.js';
+import { CommandResult, emit } from '../command.js';
+import { leaseFits } from '../config-checks.js';
+import { CtlError, UsageError } from '../errors.js';
+import { withRegistry } from '../etcd.js';
+import { leaseColumns, leaseView } from '../lease-view.js';
+import { contextFrom, Ctx, GlobalArgs } from '../options.js';
+import { renderTable } from '../output.js';
+
+export const DEFAULT_UNRESERVE_TTL = 86400; // flannel's lease TTL
+
+export function reserveCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y
+    .command('reserve <subnet>', 'pin SUBNET to the node with --public-ip (never expires)', (r) =>
+      r.positional('subnet', { type: 'string', describe: 'e.g. 10.244.7.0/24', demandOption: true })
+        .option('public-ip', { type: 'string', demandOption: true, describe: "the node's public IPv4 address" })
+        .option('public-ipv6', { type: 'string', describe: "the node's public IPv6 address" })
+        .example('$0 reserve 10.244.7.0/24 --public-ip 192.0.2.17', 'node 192.0.2.17 always gets 10.244.7.0/24'),
+    async (a) => {
+      const ctx = contextFrom(a);
+      emit(ctx, await reserve(ctx, String(a.subnet), String(a['public-ip']), a['public-ipv6'] as string | undefined));
+    })
+    .command('unreserve <subnet>', 'turn a reservation back into an expiring lease', (u) =>
+      u.positional('subnet', { type: 'string', describe: 'e.g. 10.244.7.0/24', demandOption: true })
+        .option('ttl', { type: 'number', default: DEFAULT_UNRESERVE_TTL, describe: 'seconds until it expires unless its node renews it' })
+        .example('$0 unreserve 10.244.7.0/24', 'the node keeps it while it renews; otherwise it frees up after a day'),
+    async (a) => {
+      const ctx = contextFrom(a);
+      emit(ctx, await unreserve(ctx, String(a.subnet), a.ttl as number));
+    });
+}
+
+async function requireFit(r: EtcdRegistry, subnet: Cidr): Promise<string> {
+  const stored = await r.getConfig();
+  if (!stored) throw new CtlError(`no network config at ${r.prefix}/config: set one before reserving`);
+  let config;
+  try {
+    config = parseNetworkConfig(stored.raw);
+  } catch (e) {
+    throw new CtlError(`stored config is invalid: ${(e as Error).message}`);
+  }
+  if (!leaseFits(config, subnet)) {
+    throw new CtlError(`${subnet} is not a node subnet of this network (Network ${config.Network}, /${config.SubnetLen}, ${config.SubnetMin.first}..${config.SubnetMax.first})`);
+  }
+  return config.Backend.Type;
+}
+
+/** Rewrites a key with no etcd lease, only if nobody changed it since we read it. */
+async function putWithoutLease(r: EtcdRegistry, lease: Lease, attrs: LeaseAttrs): Promise<boolean> {
+  const res = await r.client.if(lease.key, 'Mod', '==', lease.modRevision ?? '0').then(r.client.put(lease.key).value(JSON.stringify(attrs))).commit();
+  return res.succeeded;
+}
+
+function result(lease: Lease, changed: boolean, verb: string): CommandResult {
+  const view = leaseView(lease);
+  return {
+    data: { changed, lease: view },
+    table: () => `${changed ? verb : `already ${verb}`}: ${lease.subnet}\n${renderTable([view], leaseColumns([view]))}`,
+  };
+}
+
+export async function reserve(ctx: Ctx, subnetText: string, publicIp: string, publicIpv6?: string): Promise<CommandResult> {
+  const subnet = parseSubnetArg(subnetText);
+  const ip = parseIpArg(publicIp, '--public-ip');
+  if (ip.family !== 4) throw new UsageError(`--public-ip: ${publicIp} is not an IPv4 address`);
+  if (publicIpv6 !== undefined && parseIpArg(publicIpv6, '--public-ipv6').family !== 6) throw new UsageError(`--public-ipv6: ${publicIpv6} is not an IPv6 address`);
+  return withRegistry(ctx.etcd, async (r) => {
+    const backendType = await requireFit(r, subnet);
+    const existing = await r.getLease({ subnet });
+    if (!existing) {
+      const attrs: LeaseAttrs = { PublicIP: ip.toString(), ...(publicIpv6 ? { PublicIPv6: publicIpv6 } : {}), BackendType: backendType, BackendData: null };
+      if (!(await r.reserve({ subnet }, attrs))) throw new CtlError(`${subnet} was taken while reserving; run again to see by whom`);
+      return result((await r.getLease({ subnet }))!, true, 'reserved');
+    }
+    if (existing.attrs.PublicIP !== ip.toString()) {
+      throw new CtlError(`${subnet} is held by node ${existing.attrs.PublicIP}${existing.leaseId ? '' : ' (reserved)'}; release it first`);
+    }
+    if (!existing.leaseId) return result(existing, false, 'reserved');
+    // The node already holds it: keep its attributes (VtepMAC), drop the expiry.
+    if (!(await putWithoutLease(r, existing, existing.attrs))) throw new CtlError(`${subnet} changed while reserving; run again`);
+    return result((await r.getLease({ subnet }))!, true, 'reserved');
+  });
+}
+
+export async function unreserve(ctx: Ctx, subnetText: string, ttl: number): Promise<CommandResult> {
+  const subnet = parseSubnetArg(subnetText);
+  if (!Number.isInteger(ttl) || ttl < 5 || ttl > 31536000) throw new UsageError(`--ttl: ${ttl} is outside 5..31536000 seconds`);
+  return withRegistry(ctx.etcd, async (r) => {
+    const existing = await r.getLease({ subnet });
+    if (!existing) throw new CtlError(`no reservation for ${subnet}`);
+    if (existing.leaseId) throw new CtlError(`${subnet} is not reserved (it is a lease of node ${existing.attrs.PublicIP})`);
+    const grant = await r.client.leaseClient.leaseGrant({ TTL: ttl, ID: 0 });
+    const res = await r.client
+      .if(existing.key, 'Mod', '==', existing.modRevision ?? '0')
+      .then(r.client.put(existing.key).value(JSON.stringify(existing.attrs)).lease(grant.ID))
+      .commit();
+    if (!res.succeeded) {
+      await r.client.leaseClient.leaseRevoke({ ID: grant.ID }).catch(() => {});
+      throw new CtlError(`${subnet} changed while unreserving; run again`);
+    }
+    return result((await r.getLease({ subnet }, { withExpiry: true }))!, true, 'unreserved');
+  });
+}

@@ -1,0 +1,66 @@
+// What the kernel of this node holds, read once through lib/kernel (doctor runs inside the
+// node's network namespace; /sys/class/net is not used because under `nsenter --net` it
+// still shows the namespace it was mounted in).
+import { readFeatures, Feature } from '../../lib/kernel/ethtool.js';
+import { ChainRules, listIptables } from '../../lib/kernel/iptables-list.js';
+import {
+  FdbEntry, getLink, Link, LinkAddrs, listAddrs, listFdb, listNeighbours, listRoutes, Neighbour, readSysctl, Route,
+} from '../../lib/kernel/ip.js';
+
+export interface NodeState {
+  addrs: LinkAddrs[];
+  routes: Route[];
+  ipForward: string | undefined;
+  /** the overlay device, when the backend has one and it exists */
+  device?: {
+    link: Link;
+    addrs: LinkAddrs[];
+    neighbours: Neighbour[];
+    fdb: FdbEntry[];
+    features?: Map<string, Feature>;
+    featuresError?: string;
+  };
+  /** nat and filter rules, or why they could not be read */
+  iptables?: { nat: ChainRules; filter: ChainRules } | { error: string };
+}
+
+export async function readNodeState(deviceName: string | undefined, withIptables: boolean): Promise<NodeState> {
+  const [addrs, routes, ipForward] = await Promise.all([
+    listAddrs(undefined),
+    listRoutes(undefined, 4),
+    readSysctl(undefined, 'net.ipv4.ip_forward').catch(() => undefined),
+  ]);
+  const state: NodeState = { addrs, routes, ipForward };
+  if (deviceName) {
+    const link = await getLink(undefined, deviceName);
+    if (link) {
+      const [devAddrs, neighbours, fdb] = await Promise.all([
+        listAddrs(undefined, deviceName),
+        listNeighbours(undefined, deviceName),
+        listFdb(undefined, deviceName),
+      ]);
+      state.device = { link, addrs: devAddrs, neighbours, fdb };
+      try {
+        state.device.features = await readFeatures(undefined, deviceName);
+      } catch (e) {
+        state.device.featuresError = (e as Error).message;
+      }
+    }
+  }
+  if (withIptables) {
+    try {
+      const [nat, filter] = await Promise.all([listIptables(undefined, 'nat'), listIptables(undefined, 'filter')]);
+      state.iptables = { nat, filter };
+    } catch (e) {
+      state.iptables = { error: (e as Error).message.split('\n')[0] };
+    }
+  }
+  return state;
+}
+
+/** The interface carrying `ip`, with its link (for the MTU). */
+export async function interfaceOf(state: NodeState, ip: string): Promise<Link | undefined> {
+  const holder = state.addrs.find((a) => a.addr_info.some((i) => i.local === ip));
+  if (!holder) return undefined;
+  return getLink(undefined, holder.ifname);
+}

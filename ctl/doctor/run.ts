@@ -1,0 +1,106 @@
+// Gathers the doctor's input (etcd, subnet.env, kernel) and runs every check in order.
+import { existsSync, readFileSync } from 'node:fs';
+import type { EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
+import type { Lease } from '../../lib/schema/lease.js';
+import { parseNetworkConfig } from '../../lib/schema/network-config.js';
+import { parseSubnetEnv, subnetEnvGateway, SubnetEnv } from '../../lib/schema/subnet-env.js';
+import { CtlError } from '../errors.js';
+import { checkIpForward, checkMasquerade, checkSubnetEnv } from './check-node.js';
+import { checkHostGwRoutes, checkStaleRoutes, checkVxlanRoutes } from './check-routes.js';
+import { checkVxlanDevice, checkVxlanPeers, vxlanPeers } from './check-vxlan.js';
+import { DoctorInput, vxlanDeviceName } from './context.js';
+import { Findings } from './findings.js';
+import { interfaceOf, readNodeState } from './node-state.js';
+
+export interface DoctorOptions {
+  publicIp?: string;
+  subnetFile: string;
+}
+
+export interface DoctorReport {
+  node: { publicIP: string; subnet: string; backendType: string; device: string | null; interface: string | null };
+  peers: number;
+  findings: Findings;
+}
+
+function loadSubnetEnv(file: string): { env?: SubnetEnv; error?: string; gateway?: string } {
+  if (!existsSync(file)) return { error: 'missing' };
+  try {
+    const text = readFileSync(file, 'utf8');
+    return { env: parseSubnetEnv(text, file), gateway: subnetEnvGateway(text) };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+/** This node's lease: by public IP when given, else by the subnet subnet.env names. */
+function findOwnLease(leases: readonly Lease[], o: DoctorOptions, env?: SubnetEnv): Lease {
+  if (o.publicIp) {
+    const mine = leases.filter((l) => l.attrs.PublicIP === o.publicIp);
+    if (mine.length === 0) throw new CtlError(`no lease has public IP ${o.publicIp}: is twilld running on this node? (twillctl leases list)`);
+    // a live lease wins over a reservation the node has not picked up
+    return mine.find((l) => l.leaseId) ?? mine[0];
+  }
+  if (!env?.subnet) throw new CtlError(`cannot tell which node this is: pass --public-ip (subnet file ${o.subnetFile} is unusable)`);
+  const own = leases.find((l) => l.subnet.contains(env.subnet!.first));
+  if (!own) throw new CtlError(`no lease holds ${env.subnet} (from ${o.subnetFile}): this node's lease expired or was released; restart twilld`);
+  return own;
+}
+
+export async function runDoctor(r: EtcdRegistry, o: DoctorOptions): Promise<DoctorReport> {
+  const [stored, { leases }] = await Promise.all([r.getConfig(), r.listLeases()]);
+  if (!stored) throw new CtlError(`no network config at ${r.prefix}/config`);
+  let config;
+  try {
+    config = parseNetworkConfig(stored.raw);
+  } catch (e) {
+    throw new CtlError(`stored config is invalid: ${(e as Error).message}`);
+  }
+  const envRead = loadSubnetEnv(o.subnetFile);
+  const own = findOwnLease(leases, o, envRead.env);
+  const vxlan = config.Backend.Type === 'vxlan';
+  const state = await readNodeState(vxlan ? vxlanDeviceName(config) : undefined, envRead.env?.ipMasq ?? false);
+  const iface = await interfaceOf(state, own.attrs.PublicIP);
+  const input: DoctorInput = {
+    config,
+    own,
+    peers: leases.filter((l) => l.key !== own.key),
+    state,
+    iface,
+    subnetFile: o.subnetFile,
+    subnetEnv: envRead.env,
+    subnetEnvError: envRead.error,
+    subnetEnvGateway: envRead.gateway,
+  };
+  const f = new Findings();
+  if (!iface) {
+    f.error('lease', own.attrs.PublicIP, `this node's lease publishes public IP ${own.attrs.PublicIP}, but no interface here has it`,
+      'run doctor on the node that owns the lease (or pass its --public-ip); if the address changed, restart twilld');
+  }
+  checkSubnetEnv(input, f);
+  checkIpForward(input, f);
+  let peerCount = input.peers.length;
+  if (vxlan) {
+    const peers = vxlanPeers(input, f);
+    peerCount = peers.length;
+    if (checkVxlanDevice(input, f)) {
+      checkVxlanPeers(input, peers, f);
+      checkVxlanRoutes(input, peers, f);
+    }
+  } else {
+    checkHostGwRoutes(input, f);
+  }
+  checkStaleRoutes(input, f);
+  checkMasquerade(input, f);
+  return {
+    node: {
+      publicIP: own.attrs.PublicIP,
+      subnet: own.subnet.toString(),
+      backendType: config.Backend.Type,
+      device: vxlan ? vxlanDeviceName(config) : null,
+      interface: iface?.ifname ?? null,
+    },
+    peers: peerCount,
+    findings: f,
+  };
+}

@@ -1,0 +1,63 @@
+// The documented JSON shape of a lease (the contract of `leases list/get/watch -o json`) and
+// its table columns. Every field is always present; absent values are null, never omitted.
+import type { Lease } from '../lib/schema/lease.js';
+import { vxlanData } from '../lib/schema/lease.js';
+import { Column, formatDuration } from './output.js';
+
+export interface LeaseView {
+  subnet: string;
+  subnet6: string | null;
+  publicIP: string;
+  publicIPv6: string | null;
+  backendType: string;
+  vtepMAC: string | null;
+  vni: number | null;
+  reserved: boolean;
+  /** whole seconds until the etcd lease expires; null for a reservation */
+  expiresInSeconds: number | null;
+  /** etcd lease ID in hex, as etcdctl prints it; null for a reservation */
+  leaseId: string | null;
+}
+
+export function leaseView(l: Lease, now = Date.now()): LeaseView {
+  const vx = vxlanData(l.attrs);
+  return {
+    subnet: l.subnet.toString(),
+    subnet6: l.subnet6 ? l.subnet6.toString() : null,
+    publicIP: l.attrs.PublicIP,
+    publicIPv6: l.attrs.PublicIPv6 || null,
+    backendType: String(l.attrs.BackendType),
+    vtepMAC: vx ? vx.VtepMAC : null,
+    vni: vx ? vx.VNI : null,
+    reserved: !l.leaseId,
+    expiresInSeconds: l.leaseId && l.expiresAt !== undefined ? Math.max(0, Math.round((l.expiresAt - now) / 1000)) : null,
+    leaseId: l.leaseId ? BigInt(l.leaseId).toString(16) : null,
+  };
+}
+
+/** Numeric order of the IPv4 subnet: 10.244.2.0 before 10.244.10.0. */
+export function compareLeases(a: Lease, b: Lease): number {
+  if (a.subnet.network !== b.subnet.network) return a.subnet.network < b.subnet.network ? -1 : 1;
+  return a.subnet.prefix - b.subnet.prefix;
+}
+
+export const LEASE_COLUMNS: Column<LeaseView>[] = [
+  { header: 'SUBNET', value: (v) => v.subnet },
+  { header: 'PUBLIC-IP', value: (v) => v.publicIP },
+  { header: 'BACKEND', value: (v) => v.backendType },
+  { header: 'VTEP-MAC', value: (v) => v.vtepMAC },
+  { header: 'EXPIRES-IN', value: (v) => (v.reserved ? 'never' : formatDuration(v.expiresInSeconds)) },
+  { header: 'RESERVED', value: (v) => (v.reserved ? 'yes' : 'no') },
+];
+
+/** Adds the IPv6 columns only when some lease is dual-stack, to keep the common table narrow. */
+export function leaseColumns(views: readonly LeaseView[]): Column<LeaseView>[] {
+  if (!views.some((v) => v.subnet6 || v.publicIPv6)) return LEASE_COLUMNS;
+  return [
+    LEASE_COLUMNS[0],
+    { header: 'SUBNET6', value: (v) => v.subnet6 },
+    LEASE_COLUMNS[1],
+    { header: 'PUBLIC-IPV6', value: (v) => v.publicIPv6 },
+    ...LEASE_COLUMNS.slice(2),
+  ];
+}
