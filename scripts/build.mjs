@@ -28,7 +28,9 @@ const etcdProtoPlugin = {
       const { readFileSync } = await import('node:fs');
       const protobuf = require('protobufjs');
       const protoFile = path.join(path.dirname(args.path), '../proto/rpc.proto');
-      const json = JSON.stringify(protobuf.loadSync(protoFile).toJSON());
+      // keepCase as etcd3's own loader uses: camelCased field names (clusterId, requestPut)
+      // make every field etcd3 sets by its proto name vanish, and txn puts fail on the server.
+      const json = JSON.stringify(new protobuf.Root().loadSync(protoFile, { keepCase: true }).toJSON());
       const src = readFileSync(args.path, 'utf8');
       const replaced = src.replace(
         /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`,/,

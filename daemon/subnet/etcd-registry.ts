@@ -127,6 +127,19 @@ export class EtcdRegistry {
     return { ...lease, attrs, leaseId: id, expiresAt: Date.now() + ttlSeconds * 1000, modRevision: res.header.revision };
   }
 
+  /**
+   * Rewrites the value of a reservation this node uses (new VtepMAC after a re-install),
+   * keeping it a reservation (no etcd lease); undefined when it changed in between.
+   */
+  async updateReservation(lease: Lease, attrs: LeaseAttrs): Promise<Lease | undefined> {
+    const res = await this.client
+      .if(lease.key, 'Mod', '==', lease.modRevision ?? '0')
+      .then(this.client.put(lease.key).value(JSON.stringify(attrs)))
+      .commit();
+    if (!res.succeeded) return undefined;
+    return { ...lease, attrs, leaseId: undefined, expiresAt: undefined, modRevision: res.header.revision };
+  }
+
   /** A key with no etcd lease: never expires, never handed to another node. */
   async reserve(subnets: LeaseSubnets, attrs: LeaseAttrs): Promise<boolean> {
     const key = subnetKey(this.prefix, subnets);
@@ -147,7 +160,7 @@ export class EtcdRegistry {
 
   /**
    * Streams lease changes after `fromRevision`. When the watch cannot continue (compaction,
-   * cancellation), `onResync` is called: the caller re-lists and watches again.
+   * cancellation, a lost connection), `onResync` is called: the caller re-lists and watches again.
    */
   async watchLeases(fromRevision: string, onEvent: (e: LeaseEvent) => void, onResync: (why: string) => void): Promise<LeaseWatch> {
     const watcher: Watcher = await this.client
@@ -163,20 +176,26 @@ export class EtcdRegistry {
       onResync(why);
     };
     watcher.on('put', (kv) => {
+      if (ended) return; // a cancelled watcher can still deliver a buffered message
       const lease = this.decode(kv.key.toString(), kv.value.toString(), kv.lease, kv.mod_revision);
       if (lease) onEvent({ type: 'put', lease, revision: kv.mod_revision });
     });
     watcher.on('delete', (kv) => {
+      if (ended) return;
       const key = kv.key.toString();
       const subnets = parseSubnetKey(this.prefix, key);
       if (subnets) onEvent({ type: 'delete', subnets, key, revision: kv.mod_revision });
     });
     watcher.on('end', () => resync('watch ended (compacted or cancelled)'));
     watcher.on('error', (e) => resync(`watch error: ${e.message}`));
+    // The library would resume the stream by itself, but events deleted and compacted while
+    // we were away are gone for good: a fresh list is the only safe view after a disconnect.
+    watcher.on('disconnected', (e: Error) => resync(`watch disconnected: ${e?.message ?? 'stream lost'}`));
     return {
       stop: async () => {
         ended = true;
-        await watcher.cancel().catch(() => {});
+        // While disconnected, cancel() waits for the stream to come back: do not hang on it.
+        await Promise.race([watcher.cancel().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
       },
     };
   }

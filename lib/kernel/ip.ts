@@ -1,8 +1,10 @@
 // Kernel access: every link, address, route, neighbour and FDB operation in twill goes
 // through this module. Changes are sent as one `ip -batch` / `bridge -batch` process per
 // namespace (thousands of lines cost one process), reads come back as `-json`.
-import { writeFile } from 'node:fs/promises';
-import { NetnsPath, runIn } from './ns.js';
+// Sync write: loading node:fs/promises costs the CNI plugin ~1 ms of start-up, and a sysctl
+// write never blocks for long.
+import { writeFileSync } from 'node:fs';
+import { NetnsPath, runIn, runIpInSync, startIpIn } from './ns.js';
 
 export interface Link {
   ifindex: number;
@@ -69,6 +71,46 @@ export async function ipBatchForce(netns: NetnsPath, lines: readonly string[]): 
   await runIn(netns, 'ip', ['-force', '-batch', '-'], { input: lines.join('\n') + '\n' }).catch(() => {});
 }
 
+/**
+ * ipBatch without the event loop (see exec.runSync), for the CNI plugin's hot path. A named
+ * namespace (/run/netns/NAME) is entered with `ip -n NAME`: one exec instead of nsenter's two.
+ */
+export function ipBatchSync(netns: NetnsPath, lines: readonly string[]): void {
+  if (lines.length === 0) return;
+  runIpInSync(netns, ['-batch', '-'], { input: lines.join('\n') + '\n' });
+}
+
+/** ipBatchForce without the event loop: every line is tried, failures are ignored. */
+export function ipBatchForceSync(netns: NetnsPath, lines: readonly string[]): void {
+  if (lines.length === 0) return;
+  try {
+    runIpInSync(netns, ['-force', '-batch', '-'], { input: lines.join('\n') + '\n' });
+  } catch {
+    /* best effort, as ipBatchForce */
+  }
+}
+
+/** An `ip -batch -` process started ahead of its lines (see exec.start). */
+export interface PendingIpBatch {
+  /** Sends the lines; like ipBatch, stops at the first failing line. */
+  run(lines: readonly string[]): Promise<void>;
+  cancel(): void;
+}
+
+/**
+ * Starts `ip -batch -` in a namespace now and sends its lines later, so the process start-up
+ * overlaps with whatever the caller computes meanwhile (the CNI plugin's hot path).
+ */
+export function startIpBatch(netns: NetnsPath): PendingIpBatch {
+  const child = startIpIn(netns, ['-batch', '-']);
+  return {
+    run: async (lines) => {
+      await child.send(lines.join('\n') + '\n');
+    },
+    cancel: () => child.cancel(),
+  };
+}
+
 export async function bridgeBatch(netns: NetnsPath, lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
   await runIn(netns, 'bridge', ['-batch', '-'], { input: lines.join('\n') + '\n' });
@@ -117,7 +159,7 @@ export async function listFdb(netns: NetnsPath, dev: string): Promise<FdbEntry[]
 export async function writeSysctl(netns: NetnsPath, key: string, value: string): Promise<void> {
   const file = `/proc/sys/${key.replace(/\./g, '/')}`;
   if (!netns) {
-    await writeFile(file, value);
+    writeFileSync(file, value);
     return;
   }
   await runIn(netns, 'tee', [file], { input: value });
@@ -126,4 +168,20 @@ export async function writeSysctl(netns: NetnsPath, key: string, value: string):
 export async function readSysctl(netns: NetnsPath, key: string): Promise<string> {
   const file = `/proc/sys/${key.replace(/\./g, '/')}`;
   return (await runIn(netns, 'cat', [file])).trim();
+}
+
+/**
+ * Runs `ip -force -batch -` or `bridge -force -batch -`: every line is tried even when one
+ * fails. Resolves with undefined when all succeeded, else with the failure report (stderr
+ * names the failing lines), so a caller that reconciles can log it and try again later.
+ */
+export async function batchKeepGoing(netns: NetnsPath, tool: 'ip' | 'bridge', lines: readonly string[]): Promise<string | undefined> {
+  if (lines.length === 0) return undefined;
+  try {
+    await runIn(netns, tool, ['-force', '-batch', '-'], { input: lines.join('\n') + '\n' });
+    return undefined;
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr;
+    return (stderr ?? (e as Error).message).trim() || `${tool} -batch failed`;
+  }
 }

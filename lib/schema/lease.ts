@@ -4,7 +4,7 @@
 //   <prefix>/subnets/10.244.3.0-24&fd00:10:244:3::-64   dual-stack lease
 // A lease key with an etcd lease (TTL) attached belongs to a live node; one without is a
 // reservation and is never handed to another node.
-import { Cidr } from '../ip/cidr.js';
+import { Cidr, Ip } from '../ip/cidr.js';
 import type { BackendType } from './network-config.js';
 
 export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
@@ -40,12 +40,14 @@ export function subnetKey(prefix: string, s: LeaseSubnets): string {
 export function parseSubnetKeyName(name: string): LeaseSubnets | undefined {
   const [v4, v6, extra] = name.split('&');
   if (extra !== undefined) return undefined;
+  // Cidr.parse clears host bits, so "10.244.3.1-24" is refused by comparing with the address as written.
   const dec = (s: string) => {
     const m = /^(.+)-(\d{1,3})$/.exec(s);
-    return m ? Cidr.tryParse(`${m[1]}/${m[2]}`) : undefined;
+    const c = m ? Cidr.tryParse(`${m[1]}/${m[2]}`) : undefined;
+    return c && Ip.tryParse(m![1])?.value === c.network ? c : undefined;
   };
   const subnet = dec(v4);
-  if (!subnet || subnet.family !== 4 || subnet.first.value !== subnet.network) return undefined;
+  if (!subnet || subnet.family !== 4) return undefined;
   if (v6 === undefined) return { subnet };
   const subnet6 = dec(v6);
   if (!subnet6 || subnet6.family !== 6) return undefined;

@@ -1,6 +1,6 @@
 // flannel's network config (etcd <prefix>/config, kube net-conf.json), parsed once into a
 // typed, defaulted value. Every refusal names the field, so an operator can fix it.
-import { Cidr } from '../ip/cidr.js';
+import { Cidr, Ip } from '../ip/cidr.js';
 
 export type BackendType = 'vxlan' | 'host-gw';
 export const BACKEND_TYPES: readonly BackendType[] = ['vxlan', 'host-gw'];
@@ -76,9 +76,11 @@ function subnetRange(obj: Record<string, unknown>, network: Cidr, len: number, m
     if (typeof raw !== 'string') throw new ConfigError(field, `must be an address string, got ${JSON.stringify(raw)}`);
     const c = Cidr.tryParse(raw.includes('/') ? raw : `${raw}/${len}`);
     if (!c || c.family !== network.family) throw new ConfigError(field, `"${raw}" is not a valid address`);
-    const sub = Cidr.of(c.family, c.first.value, len);
+    // Cidr.parse clears host bits: check alignment against the address as written
+    const written = Ip.parse(raw.split('/')[0]);
+    const sub = Cidr.of(c.family, written.value, len);
     if (!network.contains(sub)) throw new ConfigError(field, `${raw} is outside Network ${network}`);
-    if (sub.network !== c.first.value) throw new ConfigError(field, `${raw} is not aligned to SubnetLen /${len}`);
+    if (sub.network !== written.value) throw new ConfigError(field, `${raw} is not aligned to SubnetLen /${len}`);
     return sub;
   };
   const min = pick(minField, defMin);

@@ -17,6 +17,8 @@ export interface EtcdOptions {
   port?: number;
   /** reuse a data dir (for restart tests) */
   dataDir?: string;
+  /** serve clients over TLS and require client certificates signed by caFile */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 export class EtcdServer {
@@ -32,7 +34,7 @@ export class EtcdServer {
   }
 
   get endpoint(): string {
-    return `http://${this.host}:${this.port}`;
+    return `${this.opts.tls ? 'https' : 'http'}://${this.host}:${this.port}`;
   }
 
   async start(): Promise<this> {
@@ -48,6 +50,8 @@ export class EtcdServer {
       '--initial-cluster', `twill-test=http://${this.host}:${peerPort}`,
       '--log-level', 'warn',
       '--logger', 'zap',
+      ...(this.opts.tls ? ['--cert-file', this.opts.tls.certFile, '--key-file', this.opts.tls.keyFile,
+        '--trusted-ca-file', this.opts.tls.caFile, '--client-cert-auth'] : []),
     ];
     const cmd = this.opts.netns ? 'nsenter' : 'etcd';
     const argv = this.opts.netns ? [`--net=${netnsPath(this.opts.netns)}`, '--', 'etcd', ...args] : args;
@@ -76,7 +80,8 @@ export class EtcdServer {
 
   /** etcdctl (API v3) against this server, inside its namespace. */
   ctl(args: readonly string[], input?: string): Promise<string> {
-    return runIn(this.opts.netns ? netnsPath(this.opts.netns) : undefined, 'etcdctl', ['--endpoints', this.endpoint, '--dial-timeout', '2s', ...args], {
+    const tls = this.opts.tls ? ['--cacert', this.opts.tls.caFile, '--cert', this.opts.tls.certFile, '--key', this.opts.tls.keyFile] : [];
+    return runIn(this.opts.netns ? netnsPath(this.opts.netns) : undefined, 'etcdctl', ['--endpoints', this.endpoint, '--dial-timeout', '2s', ...tls, ...args], {
       input,
       env: { ETCDCTL_API: '3' },
     });

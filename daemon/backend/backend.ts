@@ -1,0 +1,57 @@
+// A backend turns leases into kernel state. It says what this node publishes (lease attrs),
+// makes the node-local part (vxlan: the device and its address) and, per remote lease, the
+// entries that reach that node. reconcile.ts owns the diff against the kernel and applies
+// them for every backend alike, so backends stay declarative.
+import type { Lease, LeaseAttrs } from '../../lib/schema/lease.js';
+import type { BackendType, NetworkConfig } from '../../lib/schema/network-config.js';
+import type { ExternalInterface } from '../iface.js';
+import type { Logger } from '../log.js';
+
+export interface RouteSpec {
+  /** normalised CIDR, e.g. "10.244.2.0/24" */
+  dst: string;
+  via: string;
+  dev: string;
+  onlink: boolean;
+}
+
+export interface NeighSpec {
+  dst: string;
+  lladdr: string;
+  dev: string;
+}
+
+export interface FdbSpec {
+  mac: string;
+  /** the remote VTEP's underlay address */
+  dst: string;
+  dev: string;
+}
+
+export interface PeerEntries {
+  routes: RouteSpec[];
+  neighs: NeighSpec[];
+  fdb: FdbSpec[];
+}
+
+export interface BackendContext {
+  config: NetworkConfig;
+  iface: ExternalInterface;
+  log: Logger;
+}
+
+export interface Backend {
+  readonly type: BackendType;
+  /** The device whose neighbours and FDB entries are all ours (vxlan), if any. */
+  readonly device?: string;
+  /** What this node publishes in its lease. */
+  leaseAttrs(): LeaseAttrs;
+  /** The pod MTU written to subnet.env. */
+  mtu(): number;
+  /** Creates or repairs node-local state for our lease; true when something was (re)created. */
+  ensureLocal(lease: Lease): Promise<boolean>;
+  /** The kernel entries that reach one remote lease; undefined when this backend cannot use it. */
+  peerEntries(peer: Lease): PeerEntries | undefined;
+}
+
+export type BackendFactory = (ctx: BackendContext) => Backend;

@@ -1,0 +1,101 @@
+// The one loop that keeps this node's dataplane right: every pass reconciles the kernel
+// against the lease set, checks the masquerade rules, and writes subnet.env once (again when
+// the lease moved to another subnet). Passes run on lease changes (quick: diff against what
+// was programmed), and on the timer, kernel events and lease loss (full: diff against the
+// kernel). Passes never overlap; kicks during a pass coalesce into the next one.
+import type { Lease } from '../lib/schema/lease.js';
+import type { NetworkConfig } from '../lib/schema/network-config.js';
+import { writeSubnetEnv } from '../lib/schema/subnet-env.js';
+import type { Backend } from './backend/backend.js';
+import type { LeaseKeeper } from './lease-keeper.js';
+import type { Logger } from './log.js';
+import type { Masquerade } from './masquerade.js';
+import type { DaemonMetrics } from './metrics.js';
+import type { Reconciler } from './reconcile.js';
+import { Trigger } from './trigger.js';
+
+export interface DataplaneLoopDeps {
+  config: NetworkConfig;
+  backend: Backend;
+  keeper: LeaseKeeper;
+  reconciler: Reconciler;
+  masquerade?: Masquerade;
+  subnetFile: string;
+  ipMasq: boolean;
+  log: Logger;
+  metrics: DaemonMetrics;
+}
+
+export class DataplaneLoop {
+  ready = false;
+  lastPassAt = Date.now();
+  private readonly trigger = new Trigger();
+  private leases?: Lease[];
+  private seenAt?: number;
+  private fullNeeded = true;
+  private envWritten = false;
+
+  constructor(private readonly d: DataplaneLoopDeps) {}
+
+  /** A new lease set from the watch. */
+  onLeases(leases: Lease[]): void {
+    this.leases = leases;
+    this.seenAt ??= Date.now();
+    this.trigger.kick();
+  }
+
+  /** Something may have drifted (timer, kernel event): diff against the kernel. */
+  kickFull(): void {
+    this.fullNeeded = true;
+    this.trigger.kick();
+  }
+
+  /** Our lease was re-acquired; a different subnet means a new subnet.env. */
+  leaseReacquired(lease: Lease, old: Lease): void {
+    if (!lease.subnet.equals(old.subnet)) this.envWritten = false;
+    this.kickFull();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.trigger.wait(signal);
+      if (signal.aborted || !this.leases) continue;
+      const since = this.seenAt;
+      const full = this.fullNeeded || !this.ready;
+      this.seenAt = undefined;
+      this.fullNeeded = false;
+      try {
+        await this.pass(this.leases, since, full);
+      } catch (e) {
+        this.d.metrics.reconciles.inc({ result: 'failed' });
+        this.d.log.error('reconcile failed; retrying at the next pass', { error: e });
+        setTimeout(() => this.kickFull(), 1000).unref();
+      }
+    }
+  }
+
+  private async pass(leases: Lease[], since: number | undefined, full: boolean): Promise<void> {
+    const { keeper, backend, masquerade, metrics, log } = this.d;
+    const res = await this.d.reconciler.run(keeper.lease, leases, since, full ? 'full' : 'leases');
+    if (masquerade && full && (await masquerade.ensure())) {
+      if (this.ready) metrics.repairs.inc({ kind: 'masquerade' });
+      log.info('masquerade rules written', { network: String(this.d.config.Network) });
+    }
+    metrics.reconciles.inc({ result: res.failures ? 'failed' : 'ok' });
+    if (!this.envWritten) {
+      const subnet = keeper.lease.subnet;
+      await writeSubnetEnv(this.d.subnetFile, {
+        network: String(this.d.config.Network),
+        subnet: `${subnet.nth(1)}/${subnet.prefix}`,
+        mtu: backend.mtu(),
+        ipMasq: this.d.ipMasq,
+      });
+      this.envWritten = true;
+      log.info('subnet.env written', { file: this.d.subnetFile, subnet: String(subnet), mtu: backend.mtu() });
+    }
+    if (!this.ready) log.info('ready', { peers: res.peers });
+    this.ready = true;
+    metrics.ready.set(1);
+    this.lastPassAt = Date.now();
+  }
+}

@@ -1,0 +1,85 @@
+// Which interface carries the overlay and which address other nodes reach us at, chosen as
+// flannel does: --iface (name or address, first match), --iface-regex, else the interface
+// holding --public-ip, else the interface of the default route. Everything is read through
+// lib/kernel: the daemon may run in a namespace where /sys/class/net shows another one.
+import { Cidr, Ip } from '../lib/ip/cidr.js';
+import { listAddrs, listLinks, listRoutes } from '../lib/kernel/ip.js';
+
+export interface ExternalInterface {
+  name: string;
+  ifindex: number;
+  mtu: number;
+  /** the interface's own IPv4 address: the VXLAN source */
+  address: string;
+  /** its prefix on the interface (DirectRouting needs to know who shares our L2 network) */
+  network: Cidr;
+  /** what we publish in the lease (--public-ip, or `address`) */
+  publicIp: string;
+}
+
+export interface IfaceSelection {
+  ifaces: string[];
+  ifaceRegexes: RegExp[];
+  publicIp?: string;
+}
+
+export class InterfaceError extends Error {}
+
+interface Candidate {
+  name: string;
+  ifindex: number;
+  mtu: number;
+  addrs: { local: string; prefixlen: number }[];
+}
+
+export async function findExternalInterface(sel: IfaceSelection): Promise<ExternalInterface> {
+  const [links, addrs] = await Promise.all([listLinks(), listAddrs(undefined)]);
+  const cands: Candidate[] = links.map((l) => ({
+    name: l.ifname,
+    ifindex: l.ifindex,
+    mtu: l.mtu,
+    addrs: (addrs.find((a) => a.ifindex === l.ifindex)?.addr_info ?? [])
+      .filter((i) => i.family === 'inet' && i.scope !== 'host')
+      .map((i) => ({ local: i.local, prefixlen: i.prefixlen })),
+  }));
+  const pick = (c: Candidate, addr?: string): ExternalInterface => {
+    const a = (addr ? c.addrs.find((x) => x.local === addr) : undefined) ?? c.addrs[0];
+    if (!a) throw new InterfaceError(`interface ${c.name} has no IPv4 address`);
+    return {
+      name: c.name,
+      ifindex: c.ifindex,
+      mtu: c.mtu,
+      address: a.local,
+      network: Cidr.parse(`${a.local}/${a.prefixlen}`),
+      publicIp: sel.publicIp ?? a.local,
+    };
+  };
+
+  if (sel.ifaces.length) {
+    for (const want of sel.ifaces) {
+      const byAddr = Ip.tryParse(want);
+      const c = byAddr ? cands.find((x) => x.addrs.some((a) => a.local === want)) : cands.find((x) => x.name === want);
+      if (c) return pick(c, byAddr ? want : undefined);
+    }
+    throw new InterfaceError(`none of --iface ${sel.ifaces.join(', ')} exists (interfaces: ${cands.map((c) => c.name).join(', ')})`);
+  }
+  if (sel.ifaceRegexes.length) {
+    for (const re of sel.ifaceRegexes) {
+      for (const c of cands) {
+        if (c.name === 'lo' || c.addrs.length === 0) continue; // e.g. the far end of a veth
+        const addr = c.addrs.find((a) => re.test(a.local));
+        if (re.test(c.name) || addr) return pick(c, addr?.local);
+      }
+    }
+    throw new InterfaceError(`no interface name or address matches --iface-regex ${sel.ifaceRegexes.map(String).join(', ')}`);
+  }
+  if (sel.publicIp) {
+    const c = cands.find((x) => x.addrs.some((a) => a.local === sel.publicIp));
+    if (c) return pick(c, sel.publicIp);
+  }
+  const def = (await listRoutes(undefined, 4)).find((r) => r.dst === 'default' && r.dev);
+  if (!def) throw new InterfaceError('no default route to choose an interface from: pass --iface or --iface-regex');
+  const c = cands.find((x) => x.name === def.dev);
+  if (!c) throw new InterfaceError(`default route device ${def.dev} not found`);
+  return pick(c);
+}

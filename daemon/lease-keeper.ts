@@ -1,0 +1,134 @@
+// Keeps this node's lease: acquires it, renews it `renewMarginMs` before it expires (retrying
+// failed renewals with backoff), and takes it back when it is lost. Lost means an operator
+// deleted or rewrote it, or it expired while etcd was unreachable: the keeper re-acquires,
+// asking for the same subnet first so pods on this node keep their addresses.
+import type { Lease } from '../lib/schema/lease.js';
+import type { NetworkConfig } from '../lib/schema/network-config.js';
+import { Backoff, sleep } from './backoff.js';
+import type { Logger } from './log.js';
+import type { DaemonMetrics } from './metrics.js';
+import type { LeaseRequest, SubnetManager } from './subnet/manager.js';
+
+/** Reservations never expire; still re-check them now and then. */
+const RESERVATION_CHECK_MS = 60_000;
+
+export class LeaseKeeper {
+  private current?: Lease;
+  private wake?: () => void;
+  private checkNow = false;
+  /** a renewal is in flight: events about our key may be its own write racing its reply */
+  private busy = false;
+  private lastSeen?: readonly Lease[];
+
+  constructor(
+    private readonly sm: SubnetManager,
+    private readonly config: NetworkConfig,
+    private readonly req: LeaseRequest,
+    private readonly renewMarginMs: number,
+    private readonly log: Logger,
+    private readonly metrics: DaemonMetrics,
+    /** called after a re-acquisition (possibly a different subnet) */
+    private readonly onReacquired: (lease: Lease, old: Lease) => void = () => {},
+  ) {}
+
+  get lease(): Lease {
+    if (!this.current) throw new Error('no lease acquired yet');
+    return this.current;
+  }
+
+  async acquire(signal: AbortSignal): Promise<Lease> {
+    const lease = await this.sm.acquireLease(this.config, this.req, signal);
+    this.set(lease);
+    this.metrics.leaseAcquisitions.inc();
+    return lease;
+  }
+
+  /**
+   * Looks at every lease-set update: when our key is gone, or changed by someone else,
+   * the renewal loop checks with the store at once (a renewal that fails its revision
+   * guard tells a real loss from an event that raced our own write).
+   */
+  observe(leases: readonly Lease[]): void {
+    this.lastSeen = leases;
+    const cur = this.current;
+    if (!cur || this.busy) return;
+    const seen = leases.find((l) => l.key === cur.key);
+    const newer = seen?.modRevision && cur.modRevision && BigInt(seen.modRevision) > BigInt(cur.modRevision);
+    if (!seen || newer || seen.attrs.PublicIP !== cur.attrs.PublicIP) {
+      if (seen && BigInt(seen.modRevision ?? '0') < BigInt(cur.modRevision ?? '0')) return; // an old event
+      this.checkNow = true;
+      this.wake?.();
+    }
+  }
+
+  /** The renewal loop; returns when the signal aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff(1000, 30000);
+    while (!signal.aborted) {
+      const cur = this.lease;
+      const due = cur.expiresAt !== undefined ? cur.expiresAt - this.renewMarginMs - Date.now() : RESERVATION_CHECK_MS;
+      if (!this.checkNow && due > 0) await this.sleepUntilWoken(due, signal);
+      if (signal.aborted) return;
+      this.checkNow = false;
+      this.busy = true;
+      let failed = false;
+      try {
+        await this.renewOrReacquire(signal);
+        backoff.reset();
+      } catch (e) {
+        if (signal.aborted) return;
+        failed = true;
+        this.metrics.renewals.inc({ result: 'failed' });
+        this.log.warn('lease renewal failed; retrying', { error: e });
+      } finally {
+        this.busy = false;
+      }
+      if (failed) {
+        await sleep(backoff.next(), signal);
+        this.checkNow = true;
+      } else if (this.lastSeen) {
+        // what the watch said while we were busy, judged against the lease we now hold
+        this.observe(this.lastSeen);
+      }
+    }
+  }
+
+  private async renewOrReacquire(signal: AbortSignal): Promise<void> {
+    const renewed = await this.sm.renewLease(this.lease, this.req, signal);
+    if (renewed) {
+      this.set(renewed);
+      this.metrics.renewals.inc({ result: 'ok' });
+      this.log.debug('lease renewed', { subnet: String(renewed.subnet), expiresAt: renewed.expiresAt });
+      return;
+    }
+    const old = this.lease;
+    this.log.warn('our lease was deleted or changed by someone else; taking it back', { subnet: String(old.subnet) });
+    const lease = await this.sm.acquireLease(this.config, { ...this.req, previous: { subnet: old.subnet } }, signal);
+    this.set(lease);
+    this.metrics.leaseAcquisitions.inc();
+    if (!lease.subnet.equals(old.subnet)) {
+      this.log.error('re-acquired a different subnet; pods on this node must be restarted', { old: String(old.subnet), subnet: String(lease.subnet) });
+    } else {
+      this.log.info('lease re-acquired', { subnet: String(lease.subnet) });
+    }
+    this.onReacquired(lease, old);
+  }
+
+  private set(lease: Lease): void {
+    this.current = lease;
+    this.metrics.leaseExpiry.set(lease.expiresAt ? Math.round(lease.expiresAt / 1000) : 0);
+  }
+
+  private sleepUntilWoken(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      this.wake = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}

@@ -1,0 +1,126 @@
+// Command-line flags (flannel's names) and TWILLD_<FLAG> environment variables, parsed once
+// into a typed DaemonOptions. Nothing past this file reads argv or the environment.
+import yargs from 'yargs';
+import { Ip } from '../lib/ip/cidr.js';
+import { DEFAULT_ETCD_PREFIX } from '../lib/schema/lease.js';
+import { parseDuration } from './duration.js';
+import { LOG_LEVELS, LogLevel } from './log.js';
+
+export interface DaemonOptions {
+  etcdEndpoints: string[];
+  etcdPrefix: string;
+  etcdCaFile?: string;
+  etcdCertFile?: string;
+  etcdKeyFile?: string;
+  /** names or addresses, in order of preference */
+  ifaces: string[];
+  ifaceRegexes: RegExp[];
+  publicIp?: string;
+  ipMasq: boolean;
+  subnetFile: string;
+  healthzIp: string;
+  /** 0 = no HTTP server (flannel's default) */
+  healthzPort: number;
+  renewMarginMs: number;
+  leaseTtlSeconds: number;
+  reconcileIntervalMs: number;
+  logLevel: LogLevel;
+  kubeSubnetMgr: boolean;
+  kubeApiUrl?: string;
+  kubeconfigFile?: string;
+  nodeName?: string;
+}
+
+export class OptionsError extends Error {}
+/** --help was given: yargs printed the usage, the caller exits 0. */
+export class HelpShown extends Error {}
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonOptions {
+  const parser = yargs(argv)
+    .scriptName('twilld')
+    .usage('$0 [flags]\n\ntwill node daemon: subnet lease from etcd, VXLAN / host-gw dataplane, subnet.env.\nEvery flag can also be set as TWILLD_<FLAG> (e.g. TWILLD_ETCD_ENDPOINTS).')
+    .env('TWILLD')
+    .option('etcd-endpoints', { type: 'string', default: 'http://127.0.0.1:2379', describe: 'comma-separated etcd endpoints' })
+    .option('etcd-prefix', { type: 'string', default: DEFAULT_ETCD_PREFIX, describe: 'etcd prefix of the network config and leases' })
+    .option('etcd-cafile', { type: 'string', describe: 'CA bundle for etcd TLS' })
+    .option('etcd-certfile', { type: 'string', describe: 'client certificate for etcd TLS' })
+    .option('etcd-keyfile', { type: 'string', describe: 'client key for etcd TLS' })
+    .option('iface', { type: 'string', array: true, default: [] as string[], describe: 'interface name or address to use (repeatable; first match wins)' })
+    .option('iface-regex', { type: 'string', array: true, default: [] as string[], describe: 'regex on interface names or addresses (repeatable)' })
+    .option('public-ip', { type: 'string', describe: 'IP published to other nodes (default: the interface address)' })
+    .option('ip-masq', { type: 'boolean', default: false, describe: 'masquerade pod traffic leaving the cluster network' })
+    .option('subnet-file', { type: 'string', default: '/run/flannel/subnet.env', describe: 'where to write subnet.env' })
+    .option('healthz-ip', { type: 'string', default: '0.0.0.0', describe: 'address of the /healthz /readyz /metrics server' })
+    .option('healthz-port', { type: 'number', default: 0, describe: 'port of the /healthz /readyz /metrics server (0: off)' })
+    .option('subnet-lease-renew-margin', { type: 'string', default: '60', describe: 'renew this long before expiry (bare number: minutes; or 30s, 15m)' })
+    .option('subnet-lease-ttl', { type: 'string', default: '24h', describe: 'etcd lease TTL (bare number: seconds; or 90s, 24h)' })
+    .option('reconcile-interval', { type: 'string', default: '10s', describe: 'period of the full kernel-vs-leases reconcile (bare number: seconds)' })
+    .option('log-level', { type: 'string', choices: LOG_LEVELS as string[], default: 'info' })
+    .option('kube-subnet-mgr', { type: 'boolean', default: false, describe: 'take the subnet from the Kubernetes Node object instead of etcd' })
+    .option('kube-api-url', { type: 'string', describe: 'Kubernetes API server URL (kube mode)' })
+    .option('kubeconfig-file', { type: 'string', describe: 'kubeconfig file (kube mode)' })
+    .option('node-name', { type: 'string', describe: 'this node\'s name (kube mode; default env NODE_NAME, then the hostname)' })
+    .strict()
+    .help()
+    .version(false)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw new OptionsError(msg || err?.message || 'invalid flags');
+    });
+  const a = parser.parseSync();
+  if (a.help) throw new HelpShown('help');
+  return toOptions(a as unknown as Record<string, unknown>, env);
+}
+
+function toOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): DaemonOptions {
+  // A scalar flag given twice (a manifest default plus an override) counts once: the last wins.
+  const LISTS = new Set(['etcd-endpoints', 'iface', 'iface-regex']);
+  const a = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Array.isArray(v) && !LISTS.has(k) ? v[v.length - 1] : v]));
+  const str = (k: string) => (a[k] === undefined || a[k] === '' ? undefined : String(a[k]));
+  const list = (k: string) => ([] as unknown[]).concat(a[k] ?? []).flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean);
+  const wrap = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      throw new OptionsError((e as Error).message);
+    }
+  };
+  const endpoints = list('etcd-endpoints');
+  if (endpoints.length === 0) throw new OptionsError('--etcd-endpoints: at least one endpoint is needed');
+  for (const e of endpoints) {
+    if (!/^https?:\/\/[^/]+\/?$/.test(e)) throw new OptionsError(`--etcd-endpoints: "${e}" is not an http(s)://host:port URL`);
+  }
+  const publicIp = str('public-ip');
+  if (publicIp && Ip.tryParse(publicIp)?.family !== 4) throw new OptionsError(`--public-ip: "${publicIp}" is not an IPv4 address`);
+  const port = Number(a['healthz-port']);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OptionsError(`--healthz-port: ${a['healthz-port']} is not a port`);
+  const ifaceRegexes = list('iface-regex').map((r) => wrap(() => new RegExp(r)));
+  const renewMarginMs = wrap(() => parseDuration(String(a['subnet-lease-renew-margin']), 'm', 'subnet-lease-renew-margin'));
+  const ttlMs = wrap(() => parseDuration(String(a['subnet-lease-ttl']), 's', 'subnet-lease-ttl'));
+  if (ttlMs < 5000) throw new OptionsError('--subnet-lease-ttl: must be at least 5s');
+  if (renewMarginMs >= ttlMs) throw new OptionsError('--subnet-lease-renew-margin: must be shorter than --subnet-lease-ttl');
+  const reconcileIntervalMs = wrap(() => parseDuration(String(a['reconcile-interval']), 's', 'reconcile-interval'));
+  if (reconcileIntervalMs < 100) throw new OptionsError('--reconcile-interval: must be at least 100ms');
+  return {
+    etcdEndpoints: endpoints,
+    etcdPrefix: String(a['etcd-prefix']),
+    etcdCaFile: str('etcd-cafile'),
+    etcdCertFile: str('etcd-certfile'),
+    etcdKeyFile: str('etcd-keyfile'),
+    ifaces: list('iface'),
+    ifaceRegexes,
+    publicIp,
+    ipMasq: Boolean(a['ip-masq']),
+    subnetFile: String(a['subnet-file']),
+    healthzIp: String(a['healthz-ip']),
+    healthzPort: port,
+    renewMarginMs,
+    leaseTtlSeconds: Math.ceil(ttlMs / 1000),
+    reconcileIntervalMs,
+    logLevel: String(a['log-level']) as LogLevel,
+    kubeSubnetMgr: Boolean(a['kube-subnet-mgr']),
+    kubeApiUrl: str('kube-api-url'),
+    kubeconfigFile: str('kubeconfig-file'),
+    nodeName: str('node-name') ?? env.NODE_NAME,
+  };
+}

@@ -1,0 +1,153 @@
+// Reconcile: desired state from the lease set, actual state from the kernel, one diff, one
+// `ip -batch` plus one `bridge -batch` for all of it (thousands of peers cost two processes).
+// Runs periodically and on every lease or kernel change; whatever drifted (a deleted route,
+// neighbour, FDB entry, the device itself) is put back and gone peers are pruned. Only our
+// entries are read as "actual": routes on our device or for subnets of the cluster Network
+// (never the node's own pod subnet on the bridge or kernel routes), and neighbours and FDB
+// entries of our device.
+import { Cidr } from '../lib/ip/cidr.js';
+import { batchKeepGoing, listFdb, listNeighbours, listRoutes } from '../lib/kernel/ip.js';
+import type { Lease } from '../lib/schema/lease.js';
+import type { NetworkConfig } from '../lib/schema/network-config.js';
+import type { Backend } from './backend/backend.js';
+import {
+  ActualFdb, ActualNeigh, Change, DataplaneEntries, fdbKey, neighKey, planDataplane, routeKey,
+} from './dataplane-diff.js';
+import type { Logger } from './log.js';
+import type { DaemonMetrics } from './metrics.js';
+
+export interface ReconcileResult {
+  peers: number;
+  changes: Change[];
+  repairs: number;
+  deviceRecreated: boolean;
+  failures?: string;
+}
+
+interface PeerState {
+  /** serialised entries, to tell a changed peer from an unchanged one */
+  sig: string;
+}
+
+export class Reconciler {
+  /** What the last pass programmed: a later difference for these keys is drift (a repair). */
+  private lastApplied?: Map<string, string>;
+  private lastDesired?: DataplaneEntries;
+  /** the own subnet and outcome of the last pass: a quick pass needs both unchanged and clean */
+  private lastOwn?: string;
+  private lastFailed = false;
+  private peers = new Map<string, PeerState>();
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly config: NetworkConfig,
+    private readonly log: Logger,
+    private readonly metrics: DaemonMetrics,
+  ) {}
+
+  /**
+   * `full`: diff against the kernel (periodic, kernel events, start-up): repairs drift.
+   * `leases`: only the lease set changed; diff against what the last pass programmed, which
+   * skips reading thousands of kernel entries, so a new peer is in within milliseconds. Falls
+   * back to a full pass when there is no clean previous pass to diff against.
+   */
+  async run(own: Lease, leases: readonly Lease[], leasesSeenAt?: number, mode: 'full' | 'leases' = 'full'): Promise<ReconcileResult> {
+    const first = this.lastApplied === undefined;
+    const quick = mode === 'leases' && !first && !this.lastFailed && this.lastOwn === own.key;
+    let deviceRecreated = false;
+    if (!quick) {
+      deviceRecreated = await this.backend.ensureLocal(own);
+      if (deviceRecreated && !first) {
+        this.metrics.repairs.inc({ kind: 'device' });
+        this.log.warn('vxlan device was missing or wrong; re-created it', { device: this.backend.device });
+      }
+    }
+
+    const desired: DataplaneEntries = { routes: [], neighs: [], fdb: [] };
+    const peers = new Map<string, PeerState>();
+    for (const l of leases) {
+      if (l.key === own.key || l.subnet.equals(own.subnet) || l.attrs.PublicIP === own.attrs.PublicIP) continue;
+      const e = this.backend.peerEntries(l);
+      if (!e) continue;
+      desired.routes.push(...e.routes);
+      desired.neighs.push(...e.neighs);
+      desired.fdb.push(...e.fdb);
+      peers.set(l.key, { sig: JSON.stringify(e) });
+    }
+
+    const actual = quick ? asProgrammed(this.lastDesired!) : await this.readKernel(own);
+    const plan = planDataplane(desired, actual);
+    const [ipErr, brErr] = await Promise.all([
+      batchKeepGoing(undefined, 'ip', plan.ipLines),
+      batchKeepGoing(undefined, 'bridge', plan.bridgeLines),
+    ]);
+    const failures = [ipErr, brErr].filter(Boolean).join('; ') || undefined;
+
+    const applied = new Map<string, string>();
+    for (const r of desired.routes) applied.set(`route|${routeKey(r)}`, JSON.stringify(r));
+    for (const n of desired.neighs) applied.set(`neigh|${neighKey(n)}`, JSON.stringify(n));
+    for (const f of desired.fdb) applied.set(`fdb|${fdbKey(f)}`, JSON.stringify(f));
+    let repairs = 0;
+    if (!first && !quick) {
+      for (const c of plan.changes) {
+        const k = `${c.kind}|${c.key}`;
+        // drift = the kernel lost or changed what we had programmed and still want, or holds
+        // an entry of ours that we did not just drop on purpose
+        const drift = c.op === 'set' ? this.lastApplied!.get(k) === applied.get(k) : !this.lastApplied!.has(k);
+        if (drift) {
+          repairs++;
+          this.metrics.repairs.inc({ kind: c.kind });
+        }
+      }
+      if (repairs) this.log.warn('reconcile repaired kernel state', { repairs, changes: plan.changes.length });
+    }
+    if (leasesSeenAt !== undefined && !failures) {
+      const secs = (Date.now() - leasesSeenAt) / 1000;
+      for (const [k, p] of peers) if (this.peers.get(k)?.sig !== p.sig) this.metrics.programSeconds.observe(secs);
+    }
+    this.lastApplied = applied;
+    this.lastDesired = desired;
+    this.lastOwn = own.key;
+    this.lastFailed = !!failures;
+    this.peers = peers;
+    this.metrics.peers.set(peers.size);
+    if (failures) this.log.warn('some dataplane changes failed; the next reconcile retries them', { failures });
+    else if (plan.changes.length) this.log.info('dataplane programmed', { peers: peers.size, changes: plan.changes.length, quick });
+    return { peers: peers.size, changes: plan.changes, repairs, deviceRecreated, failures };
+  }
+
+  private async readKernel(own: Lease): Promise<DataplaneEntries<ActualNeigh, ActualFdb>> {
+    const dev = this.backend.device;
+    const [routes, neighs, fdb] = await Promise.all([
+      listRoutes(undefined, 4),
+      dev ? listNeighbours(undefined, dev) : Promise.resolve([]),
+      dev ? listFdb(undefined, dev) : Promise.resolve([]),
+    ]);
+    const ours = routes.filter((r) => {
+      if (r.protocol === 'kernel' || r.dst === 'default' || !r.dev) return false;
+      if (r.dev === dev) return true;
+      const c = Cidr.tryParse(r.dst.includes('/') ? r.dst : `${r.dst}/32`);
+      return !!c && this.config.Network.contains(c) && !c.equals(own.subnet) && !own.subnet.contains(c);
+    });
+    return {
+      routes: ours.map((r) => ({
+        dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`, via: r.gateway ?? '', dev: r.dev!, onlink: r.flags.includes('onlink'),
+      })),
+      neighs: neighs.filter((n) => n.dst && !n.dst.includes(':')).map((n) => ({
+        dst: n.dst, dev: n.dev ?? dev!, lladdr: n.lladdr ?? '', permanent: (n.state ?? []).includes('PERMANENT'),
+      })),
+      fdb: fdb.filter((f) => f.dst).map((f) => ({
+        mac: f.mac.toLowerCase(), dst: f.dst!, dev: f.ifname ?? dev!, permanent: f.state === 'permanent',
+      })),
+    };
+  }
+}
+
+/** The entries a clean pass programmed, as the kernel held them right after it. */
+function asProgrammed(d: DataplaneEntries): DataplaneEntries<ActualNeigh, ActualFdb> {
+  return {
+    routes: d.routes,
+    neighs: d.neighs.map((n) => ({ ...n, permanent: true })),
+    fdb: d.fdb.map((f) => ({ ...f, permanent: true })),
+  };
+}

@@ -1,0 +1,113 @@
+// The daemon's life: interface → subnet manager → network config → backend → lease, then
+// three things side by side until the signal: the lease watch, the lease keeper (renewals,
+// re-acquisition) and the dataplane loop (reconcile, masquerade, subnet.env).
+// Stopping (the signal) leaves the dataplane and the lease in place: pods keep talking while
+// the daemon restarts, and the restarted daemon finds its lease by public IP.
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { monitorKernel, KernelMonitor } from '../lib/kernel/monitor.js';
+import { writeSysctl } from '../lib/kernel/ip.js';
+import type { LeaseSubnets } from '../lib/schema/lease.js';
+import { readSubnetEnv } from '../lib/schema/subnet-env.js';
+import { Cidr } from '../lib/ip/cidr.js';
+import { createBackend } from './backend/registry.js';
+import { DataplaneLoop } from './dataplane-loop.js';
+import { startHttpServer } from './http.js';
+import { findExternalInterface } from './iface.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import type { Logger } from './log.js';
+import { Masquerade } from './masquerade.js';
+import { DaemonMetrics } from './metrics.js';
+import type { DaemonOptions } from './options.js';
+import { Reconciler } from './reconcile.js';
+import { createSubnetManager } from './subnet/registry.js';
+import { isDriftEvent } from './kernel-events.js';
+
+export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortSignal, metrics = new DaemonMetrics()): Promise<void> {
+  let loop: DataplaneLoop | undefined;
+  const stallMs = Math.max(3 * opts.reconcileIntervalMs, 60_000);
+  let http: Server | undefined;
+  if (opts.healthzPort) {
+    http = await startHttpServer(opts.healthzIp, opts.healthzPort, {
+      ready: () => loop?.ready ?? false,
+      unhealthy: () => {
+        const idle = loop?.ready ? Date.now() - loop.lastPassAt : 0;
+        return idle > stallMs ? `no successful reconcile pass for ${Math.round(idle / 1000)}s` : undefined;
+      },
+    }, metrics);
+    log.info('serving /healthz /readyz /metrics', { address: `${opts.healthzIp}:${opts.healthzPort}` });
+  }
+  const sm = await createSubnetManager(opts.kubeSubnetMgr ? 'kube' : 'etcd', {
+    options: opts,
+    log: log.with({ component: 'subnet' }),
+    onWatchResync: () => metrics.watchResyncs.inc(),
+  });
+  try {
+    // Routing between cni0 and the tunnel is forwarding; without it nothing crosses nodes.
+    await writeSysctl(undefined, 'net.ipv4.ip_forward', '1');
+    const iface = await findExternalInterface(opts);
+    log.info('using interface', { iface: iface.name, address: iface.address, publicIp: iface.publicIp, mtu: iface.mtu });
+
+    const config = await sm.getNetworkConfig(signal);
+    log.info('network config', { network: String(config.Network), subnetLen: config.SubnetLen, backend: config.Backend.Type });
+    const backend = createBackend({ config, iface, log: log.with({ component: 'backend' }) });
+    const keeper = new LeaseKeeper(sm, config, {
+      attrs: backend.leaseAttrs(),
+      previous: previousSubnet(opts.subnetFile, log),
+      ttlSeconds: opts.leaseTtlSeconds,
+    }, opts.renewMarginMs, log.with({ component: 'lease' }), metrics, (lease, old) => loop?.leaseReacquired(lease, old));
+    const lease = await keeper.acquire(signal);
+    log.info('subnet lease acquired', { subnet: String(lease.subnet), expiresAt: lease.expiresAt, key: lease.key });
+
+    const dataplane = new DataplaneLoop({
+      config, backend, keeper, metrics,
+      reconciler: new Reconciler(backend, config, log.with({ component: 'reconcile' }), metrics),
+      masquerade: opts.ipMasq ? new Masquerade(() => ({ network: config.Network, podSubnet: keeper.lease.subnet })) : undefined,
+      subnetFile: opts.subnetFile,
+      ipMasq: opts.ipMasq,
+      log: log.with({ component: 'reconcile' }),
+    });
+    loop = dataplane;
+    const watching = sm.watchLeases((ls) => {
+      keeper.observe(ls);
+      dataplane.onLeases(ls);
+    }, signal);
+    const renewing = keeper.run(signal);
+    const monitors = startMonitors(backend.device, () => dataplane.kickFull(), log);
+    const timer = setInterval(() => dataplane.kickFull(), opts.reconcileIntervalMs);
+    try {
+      await dataplane.run(signal);
+    } finally {
+      clearInterval(timer);
+      for (const m of monitors) m.stop();
+      await Promise.allSettled([watching, renewing]);
+    }
+  } finally {
+    await sm.close().catch(() => {});
+    http?.close();
+    http?.closeAllConnections();
+    log.info('stopped; dataplane and lease left in place');
+  }
+}
+
+/** The subnet of an old subnet.env, asked for first when no lease carries our public IP. */
+function previousSubnet(file: string, log: Logger): LeaseSubnets | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const env = readSubnetEnv(file);
+    if (!env.subnet) return undefined;
+    return { subnet: Cidr.of(4, env.subnet.network, env.subnet.prefix) };
+  } catch (e) {
+    log.warn('ignoring unreadable previous subnet.env', { file, error: e });
+    return undefined;
+  }
+}
+
+/** Kernel events make repairs immediate; the periodic pass covers anything they miss. */
+function startMonitors(device: string | undefined, kick: () => void, log: Logger): KernelMonitor[] {
+  const onExit = (why: string) => log.warn('kernel monitor stopped; relying on periodic reconcile', { why });
+  const onLine = (l: string) => isDriftEvent(l, device) && kick();
+  const monitors = [monitorKernel(undefined, 'ip', ['link', 'route', 'neigh'], onLine, onExit)];
+  if (device) monitors.push(monitorKernel(undefined, 'bridge', ['fdb'], onLine, onExit));
+  return monitors;
+}

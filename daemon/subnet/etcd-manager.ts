@@ -1,0 +1,161 @@
+// SubnetManager on etcd: flannel's acquire order (own lease by public IP, the subnet of an old
+// subnet.env, a random free one), every claim an etcd transaction that only creates a missing
+// key, renewals that notice an operator's edit or delete, and a watch that re-lists whenever
+// it cannot continue (compaction, cancellation, lost connection). Retries are ours, with
+// backoff: connectEtcd() turns the library's own retries off.
+import { configKey, Lease } from '../../lib/schema/lease.js';
+import { ConfigError, NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
+import { Backoff, sleep, throwIfAborted } from '../backoff.js';
+import type { Logger } from '../log.js';
+import { findOwnLease, inRange, NetworkFullError, pickFreeSubnet } from './allocate.js';
+import { EtcdRegistry, LeaseEvent, LeaseWatch } from './etcd-registry.js';
+import type { LeaseRequest, SubnetManager } from './manager.js';
+
+export interface EtcdManagerHooks {
+  log: Logger;
+  /** counted in twill_watch_resyncs_total */
+  onWatchResync?: (why: string) => void;
+  onNetworkFull?: () => void;
+}
+
+export class EtcdSubnetManager implements SubnetManager {
+  readonly kind = 'etcd' as const;
+
+  constructor(readonly registry: EtcdRegistry, private readonly hooks: EtcdManagerHooks) {}
+
+  private get log(): Logger {
+    return this.hooks.log;
+  }
+
+  async getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig> {
+    const backoff = new Backoff(500, 5000);
+    let lastProblem = '';
+    for (;;) {
+      throwIfAborted(signal);
+      let problem: string;
+      try {
+        const stored = await this.registry.getConfig();
+        if (stored) return parseNetworkConfig(stored.raw);
+        problem = `no network config at ${configKey(this.registry.prefix)}; waiting for one`;
+      } catch (e) {
+        // A refused config names its field; the daemon waits for an operator to fix it.
+        problem = e instanceof ConfigError ? `refusing network config: ${e.message}` : `reading network config failed: ${(e as Error).message}`;
+      }
+      if (problem !== lastProblem) this.log.error(problem, { key: configKey(this.registry.prefix) });
+      else this.log.debug(problem);
+      lastProblem = problem;
+      await sleep(backoff.next(), signal);
+    }
+  }
+
+  async acquireLease(config: NetworkConfig, req: LeaseRequest, signal: AbortSignal): Promise<Lease> {
+    const backoff = new Backoff(200, 10000);
+    for (;;) {
+      throwIfAborted(signal);
+      try {
+        const lease = await this.tryAcquire(config, req);
+        if (lease) return lease;
+        this.log.info('lost a race for a subnet; trying again');
+      } catch (e) {
+        if (e instanceof NetworkFullError) {
+          this.hooks.onNetworkFull?.();
+          this.log.error(e.message);
+        } else {
+          this.log.warn('acquiring a subnet lease failed; retrying', { error: e });
+        }
+      }
+      await sleep(backoff.next(), signal);
+    }
+  }
+
+  /** One attempt; undefined when another node won a race (try again). */
+  private async tryAcquire(config: NetworkConfig, req: LeaseRequest): Promise<Lease | undefined> {
+    const { leases } = await this.registry.listLeases();
+    const own = findOwnLease(config, leases, req.attrs.PublicIP);
+    if (own) {
+      this.log.info('found this node\'s existing lease', { subnet: String(own.subnet), reservation: !own.leaseId });
+      return own.leaseId
+        ? this.registry.renewLease(own, req.attrs, req.ttlSeconds)
+        : this.registry.updateReservation(own, req.attrs);
+    }
+    const prev = req.previous?.subnet;
+    if (prev && inRange(config, prev) && !leases.some((l) => l.subnet.equals(prev))) {
+      const lease = await this.registry.createLease({ subnet: prev }, req.attrs, req.ttlSeconds);
+      if (lease) {
+        this.log.info('took the subnet from the previous subnet.env again', { subnet: String(prev) });
+        return lease;
+      }
+    }
+    const subnet = pickFreeSubnet(config, leases);
+    const lease = await this.registry.createLease({ subnet }, req.attrs, req.ttlSeconds);
+    if (lease) this.log.info('leased a new subnet', { subnet: String(subnet) });
+    return lease;
+  }
+
+  async renewLease(lease: Lease, req: LeaseRequest, signal: AbortSignal): Promise<Lease | undefined> {
+    throwIfAborted(signal);
+    if (lease.leaseId) return this.registry.renewLease(lease, req.attrs, req.ttlSeconds);
+    // A reservation never expires: "renewing" checks it is still ours.
+    const cur = await this.registry.getLease(lease);
+    return cur && !cur.leaseId && cur.attrs.PublicIP === req.attrs.PublicIP ? cur : undefined;
+  }
+
+  async watchLeases(onChange: (leases: Lease[]) => void, signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff(200, 5000);
+    while (!signal.aborted) {
+      const startedAt = Date.now();
+      try {
+        const why = await this.listAndWatch(onChange, signal);
+        if (signal.aborted) break;
+        this.hooks.onWatchResync?.(why);
+        this.log.warn('lease watch interrupted; re-listing', { why });
+      } catch (e) {
+        this.log.warn('listing leases failed; retrying', { error: e });
+      }
+      // a watch that lived a while was healthy: start the next round of retries quickly
+      if (Date.now() - startedAt > 10000) backoff.reset();
+      await sleep(backoff.next(), signal);
+    }
+  }
+
+  /** Lists, reports the full set, then follows changes; resolves with why the watch ended. */
+  private async listAndWatch(onChange: (leases: Lease[]) => void, signal: AbortSignal): Promise<string> {
+    const { leases, revision } = await this.registry.listLeases();
+    const state = new Map(leases.map((l) => [l.key, l]));
+    const snapshot = BigInt(revision);
+    onChange([...state.values()]);
+    let pending = false;
+    const onEvent = (e: LeaseEvent) => {
+      // events at or before the list's revision are already in it (a resumed stream can replay them)
+      if (BigInt(e.revision) <= snapshot) return;
+      if (e.type === 'put') state.set(e.lease.key, e.lease);
+      else state.delete(e.key);
+      // One etcd message carries many events: report the set once per burst, not per key.
+      if (!pending) {
+        pending = true;
+        setImmediate(() => {
+          pending = false;
+          if (!signal.aborted) onChange([...state.values()]);
+        });
+      }
+    };
+    let watch: LeaseWatch | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        onAbort = () => resolve('aborted');
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.registry.watchLeases(revision, onEvent, resolve).then((w) => (watch = w), reject);
+      });
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+      await watch?.stop();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.registry.client.close();
+  }
+}
+

@@ -1,0 +1,39 @@
+// Subnet managers by name. main.ts picks one (`--kube-subnet-mgr` selects `kube`); a manager
+// is added by putting a factory in this map, never by an import side effect.
+import type { Logger } from '../log.js';
+import type { DaemonOptions } from '../options.js';
+import { EtcdSubnetManager } from './etcd-manager.js';
+import { connectEtcd, EtcdRegistry } from './etcd-registry.js';
+import type { SubnetManager } from './manager.js';
+
+export interface SubnetManagerContext {
+  options: DaemonOptions;
+  log: Logger;
+  onWatchResync?: (why: string) => void;
+  onNetworkFull?: () => void;
+}
+
+export type SubnetManagerFactory = (ctx: SubnetManagerContext) => SubnetManager | Promise<SubnetManager>;
+
+export const subnetManagers: Partial<Record<'etcd' | 'kube', SubnetManagerFactory>> = {
+  etcd: ({ options, log, onWatchResync, onNetworkFull }) => {
+    const client = connectEtcd({
+      endpoints: options.etcdEndpoints,
+      caFile: options.etcdCaFile,
+      certFile: options.etcdCertFile,
+      keyFile: options.etcdKeyFile,
+    });
+    return new EtcdSubnetManager(new EtcdRegistry(client, options.etcdPrefix), { log, onWatchResync, onNetworkFull });
+  },
+};
+
+export class UnknownSubnetManagerError extends Error {}
+
+export async function createSubnetManager(kind: 'etcd' | 'kube', ctx: SubnetManagerContext): Promise<SubnetManager> {
+  const factory = subnetManagers[kind];
+  if (!factory) {
+    throw new UnknownSubnetManagerError(`subnet manager "${kind}" is not available in this build `
+      + `(known: ${Object.keys(subnetManagers).join(', ')})`);
+  }
+  return factory(ctx);
+}

@@ -1,0 +1,167 @@
+// Two nodes on a real underlay, real etcd, the built twilld in each node namespace, vxlan.
+// Pods ping across nodes; the kernel and etcd hold what the daemon says it programmed; a
+// restart keeps the subnet and the traffic; a deleted lease is taken back; deleted kernel
+// entries and the device itself are repaired.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { getLink, ipBatch, listAddrs, listFdb, listNeighbours, listRoutes } from '../../lib/kernel/ip.js';
+import { parseSubnetEnv } from '../../lib/schema/subnet-env.js';
+import { EtcdServer } from '../helpers/etcd.js';
+import { addPod, Pod, ping } from '../helpers/pods.js';
+import { CONFIG_KEY, netConfig, Twilld } from '../helpers/twilld.js';
+import { buildUnderlay, netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+
+describe('twilld vxlan: two nodes', function () {
+  this.timeout(120000);
+  const world = new World('dvx');
+  let ul: Underlay;
+  let etcd: EtcdServer;
+  let d1: Twilld;
+  let d2: Twilld;
+  let p1: Pod;
+  let p2: Pod;
+  const n1 = () => netnsPath(ul.nodes[0].ns);
+
+  before(async () => {
+    ul = await buildUnderlay(world, 2);
+    etcd = new EtcdServer({ netns: ul.ns, host: ul.hostIp });
+    world.onCleanup(() => etcd.destroy());
+    await etcd.start();
+    await etcd.ctl(['put', CONFIG_KEY, netConfig()]);
+    d1 = new Twilld(world, ul.nodes[0], { etcd: etcd.endpoint }).start();
+    d2 = new Twilld(world, ul.nodes[1], { etcd: etcd.endpoint }).start();
+    await Promise.all([d1.waitReady(), d2.waitReady()]);
+    p1 = await addPod(world, ul.nodes[0].ns, d1.subnetFile, 1);
+    p2 = await addPod(world, ul.nodes[1].ns, d2.subnetFile, 1);
+  });
+
+  after(async function () {
+    if (this.currentTest?.state === 'failed') process.stderr.write(`--- n1 ---\n${d1?.logs.slice(-3000)}\n--- n2 ---\n${d2?.logs.slice(-3000)}\n`);
+    await world.cleanup();
+  });
+
+  it('writes subnet.env with a /24 of the network and MTU = iface MTU - 50', () => {
+    const env = parseSubnetEnv(readFileSync(d1.subnetFile, 'utf8'));
+    assert.equal(String(env.network), '10.244.0.0/16');
+    assert.equal(env.subnet!.prefix, 24);
+    assert.equal(env.mtu, 1450);
+    assert.equal(env.ipMasq, false);
+    const env2 = parseSubnetEnv(readFileSync(d2.subnetFile, 'utf8'));
+    assert.notEqual(String(env.subnet), String(env2.subnet));
+  });
+
+  it('publishes flannel\'s lease JSON with the device MAC as VtepMAC', async () => {
+    const out = await etcd.ctl(['get', '--prefix', '/coreos.com/network/subnets/', '--print-value-only']);
+    const values = out.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(values.length, 2);
+    const mine = values.find((v) => v.PublicIP === ul.nodes[0].ip);
+    assert.equal(mine.BackendType, 'vxlan');
+    assert.equal(mine.BackendData.VNI, 1);
+    const dev = await getLink(n1(), 'twill.1');
+    assert.ok(dev, 'twill.1 exists');
+    assert.equal(dev!.address, mine.BackendData.VtepMAC);
+    const info = dev!.linkinfo!.info_data as Record<string, unknown>;
+    assert.equal(info.id, 1);
+    assert.equal(info.port, 8472);
+    assert.equal(info.local, ul.nodes[0].ip);
+    assert.equal(info.learning, false);
+    assert.equal(dev!.mtu, 1450);
+  });
+
+  it('pods on different nodes ping each other', async () => {
+    assert.ok(await waitFor('p1 -> p2', () => ping(world, p1, p2.ip), 15000));
+    assert.ok(await ping(world, p2, p1.ip));
+  });
+
+  it('programs a route, a neighbour and an FDB entry for the peer', async () => {
+    const peerSubnet = readFileSync(d2.subnetFile, 'utf8').match(/FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24/)![1];
+    const routes = await listRoutes(n1());
+    const r = routes.find((x) => x.dst === `${peerSubnet}.0/24`);
+    assert.ok(r, 'route to peer subnet');
+    assert.equal(r!.gateway, `${peerSubnet}.0`);
+    assert.equal(r!.dev, 'twill.1');
+    assert.ok(r!.flags.includes('onlink'));
+    const peerMac = (await getLink(netnsPath(ul.nodes[1].ns), 'twill.1'))!.address;
+    const neigh = (await listNeighbours(n1(), 'twill.1')).find((n) => n.dst === `${peerSubnet}.0`);
+    assert.equal(neigh?.lladdr, peerMac);
+    assert.ok(neigh?.state?.includes('PERMANENT'));
+    const fdb = (await listFdb(n1(), 'twill.1')).find((f) => f.mac === peerMac);
+    assert.equal(fdb?.dst, ul.nodes[1].ip);
+  });
+
+  it('repairs a deleted route, neighbour and FDB entry', async () => {
+    const peerSubnet = readFileSync(d2.subnetFile, 'utf8').match(/FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24/)![1];
+    const peerMac = (await getLink(netnsPath(ul.nodes[1].ns), 'twill.1'))!.address!;
+    const before = (await d1.metric('twill_reconcile_repairs_total', 'kind="route"')) ?? 0;
+    await ipBatch(n1(), [`route del ${peerSubnet}.0/24`, `neigh del ${peerSubnet}.0 dev twill.1`]);
+    await world.exec(ul.nodes[0].ns, 'bridge', ['fdb', 'del', peerMac!, 'dev', 'twill.1', 'dst', ul.nodes[1].ip, 'self']);
+    await waitFor('route repaired', async () => (await listRoutes(n1())).some((x) => x.dst === `${peerSubnet}.0/24` && x.dev === 'twill.1'));
+    await waitFor('neighbour repaired', async () => (await listNeighbours(n1(), 'twill.1')).some((n) => n.dst === `${peerSubnet}.0` && n.lladdr === peerMac));
+    await waitFor('fdb repaired', async () => (await listFdb(n1(), 'twill.1')).some((f) => f.mac === peerMac && f.dst === ul.nodes[1].ip));
+    assert.ok(((await d1.metric('twill_reconcile_repairs_total', 'kind="route"')) ?? 0) > before);
+    assert.ok((await d1.metric('twill_reconcile_repairs_total', 'kind="fdb"'))! >= 1);
+    assert.ok(await waitFor('p1 -> p2 after repair', () => ping(world, p1, p2.ip), 15000));
+  });
+
+  it('re-creates a deleted vxlan device with the same MAC', async () => {
+    const mac = (await getLink(n1(), 'twill.1'))!.address;
+    await ipBatch(n1(), ['link del twill.1']);
+    await waitFor('device back', async () => (await getLink(n1(), 'twill.1'))?.flags.includes('UP'));
+    assert.equal((await getLink(n1(), 'twill.1'))!.address, mac);
+    assert.ok(await waitFor('p1 -> p2 after device repair', () => ping(world, p1, p2.ip), 15000));
+    assert.ok((await d1.metric('twill_reconcile_repairs_total', 'kind="device"'))! >= 1);
+  });
+
+  it('keeps its subnet and the pods\' traffic across a restart', async () => {
+    const subnetBefore = readFileSync(d1.subnetFile, 'utf8');
+    const code = await d1.stop();
+    assert.equal(code, 0, 'clean exit on SIGTERM');
+    // the dataplane stays while the daemon is gone
+    assert.ok(await ping(world, p1, p2.ip), 'ping while daemon is down');
+    assert.ok(await getLink(n1(), 'twill.1'));
+    d1.start();
+    await d1.waitReady();
+    assert.equal(readFileSync(d1.subnetFile, 'utf8'), subnetBefore);
+    const out = await etcd.ctl(['get', '--prefix', '/coreos.com/network/subnets/', '--keys-only']);
+    assert.equal(out.trim().split('\n').filter(Boolean).length, 2, 'no second lease for the restarted node');
+    assert.ok(await ping(world, p1, p2.ip));
+  });
+
+  it('takes back its lease (same subnet) after an operator deletes it', async () => {
+    const subnet = readFileSync(d2.subnetFile, 'utf8').match(/FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24/)![1];
+    const key = `/coreos.com/network/subnets/${subnet}.0-24`;
+    assert.match(await etcd.ctl(['get', key, '--print-value-only']), new RegExp(ul.nodes[1].ip));
+    await etcd.ctl(['del', key]);
+    const v = await waitFor('lease back', async () => (await etcd.ctl(['get', key, '--print-value-only'])).trim());
+    assert.equal(JSON.parse(v).PublicIP, ul.nodes[1].ip);
+    const ttl = await etcd.ctl(['get', key, '-w', 'json']);
+    assert.notEqual(JSON.parse(ttl).kvs[0].lease, undefined, 'the re-taken key carries an etcd lease (TTL)');
+    assert.ok(await waitFor('p1 -> p2 after lease re-taken', () => ping(world, p1, p2.ip), 15000));
+    assert.ok((await d2.metric('twill_lease_acquisitions_total'))! >= 2);
+  });
+
+  it('moves to a new subnet when another node took its own, rewriting subnet.env and the device address', async () => {
+    const old = readFileSync(d2.subnetFile, 'utf8').match(/FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24/)![1];
+    const n2 = netnsPath(ul.nodes[1].ns);
+    await etcd.ctl(['put', `/coreos.com/network/subnets/${old}.0-24`, JSON.stringify({ PublicIP: '198.18.0.99', BackendType: 'host-gw' })]);
+    const moved = await waitFor('new subnet.env', () => {
+      const m = readFileSync(d2.subnetFile, 'utf8').match(/FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24/)![1];
+      return m !== old ? m : undefined;
+    }, 20000, 200);
+    await waitFor('device address moved', async () => {
+      const addrs = (await listAddrs(n2, 'twill.1')).flatMap((a) => a.addr_info).map((a) => `${a.local}/${a.prefixlen}`);
+      return addrs.includes(`${moved}.0/32`) && !addrs.includes(`${old}.0/32`);
+    }, 15000, 200);
+    await waitFor('peer route to the new subnet', async () => (await listRoutes(n1())).some((r) => r.dst === `${moved}.0/24` && r.dev === 'twill.1'), 15000, 200);
+    assert.ok(d2.logLines().some((l) => l.level === 'error' && /re-acquired a different subnet/.test(String(l.msg))));
+  });
+
+  it('renews its lease and serves metrics', async () => {
+    await waitFor('a renewal', async () => ((await d1.metric('twill_lease_renewals_total', 'result="ok"')) ?? 0) >= 1, 30000, 500);
+    assert.equal(await d1.metric('twill_peers'), 1);
+    assert.equal(await d1.metric('twill_ready'), 1);
+    assert.ok((await d1.metric('twill_lease_expiry_timestamp_seconds'))! > Date.now() / 1000);
+    assert.ok((await d1.metric('twill_peer_program_seconds_count'))! >= 1);
+    assert.equal((await d1.http('/healthz')).status, 200);
+  });
+});

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { planDataplane } from '../../daemon/dataplane-diff.js';
+
+const route = (dst: string, via: string, dev = 'twill.1', onlink = true) => ({ dst, via, dev, onlink });
+const neigh = (dst: string, lladdr: string, permanent = true) => ({ dst, lladdr, dev: 'twill.1', permanent });
+const fdb = (mac: string, dst: string, permanent = true) => ({ mac, dst, dev: 'twill.1', permanent });
+
+describe('dataplane diff', () => {
+  it('programs every entry of a new peer in one ip and one bridge script', () => {
+    const p = planDataplane(
+      { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02')], fdb: [fdb('02:aa:00:00:00:02', '198.18.0.12')] },
+      { routes: [], neighs: [], fdb: [] },
+    );
+    assert.deepEqual(p.ipLines, [
+      'route replace 10.244.2.0/24 via 10.244.2.0 dev twill.1 onlink',
+      'neigh replace 10.244.2.0 lladdr 02:aa:00:00:00:02 dev twill.1 nud permanent',
+    ]);
+    assert.deepEqual(p.bridgeLines, ['fdb append 02:aa:00:00:00:02 dev twill.1 dst 198.18.0.12 self permanent']);
+    assert.equal(p.changes.length, 3);
+  });
+
+  it('changes nothing when the kernel already matches', () => {
+    const want = { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02')], fdb: [fdb('02:aa:00:00:00:02', '198.18.0.12')] };
+    const p = planDataplane(want, { routes: want.routes, neighs: [neigh('10.244.2.0', '02:AA:00:00:00:02')], fdb: want.fdb });
+    assert.deepEqual(p, { ipLines: [], bridgeLines: [], changes: [] });
+  });
+
+  it('fixes drifted entries and prunes stale ones, deletions first', () => {
+    const p = planDataplane(
+      { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02')], fdb: [fdb('02:aa:00:00:00:02', '198.18.0.12')] },
+      {
+        routes: [route('10.244.2.0/24', '198.18.0.12', 'eth0', false), route('10.244.9.0/24', '10.244.9.0')],
+        neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02', false), neigh('10.244.9.0', '02:aa:00:00:00:09')],
+        fdb: [fdb('02:aa:00:00:00:02', '198.18.0.99'), fdb('02:aa:00:00:00:09', '198.18.0.19')],
+      },
+    );
+    assert.deepEqual(p.ipLines, [
+      'route del 10.244.9.0/24 via 10.244.9.0 dev twill.1',
+      'neigh del 10.244.9.0 dev twill.1',
+      'route replace 10.244.2.0/24 via 10.244.2.0 dev twill.1 onlink',
+      'neigh replace 10.244.2.0 lladdr 02:aa:00:00:00:02 dev twill.1 nud permanent',
+    ]);
+    assert.deepEqual(p.bridgeLines, [
+      'fdb del 02:aa:00:00:00:02 dev twill.1 dst 198.18.0.99 self',
+      'fdb del 02:aa:00:00:00:09 dev twill.1 dst 198.18.0.19 self',
+      'fdb append 02:aa:00:00:00:02 dev twill.1 dst 198.18.0.12 self permanent',
+    ]);
+    assert.deepEqual(p.changes.filter((c) => c.op === 'del').map((c) => c.kind).sort(), ['fdb', 'fdb', 'neigh', 'route']);
+  });
+
+  it('plans 5000 peers as two scripts', () => {
+    const want = { routes: [] as ReturnType<typeof route>[], neighs: [] as ReturnType<typeof neigh>[], fdb: [] as ReturnType<typeof fdb>[] };
+    for (let i = 0; i < 5000; i++) {
+      const s = `10.${100 + (i >> 8)}.${i & 255}`;
+      const mac = `02:bb:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+      want.routes.push(route(`${s}.0/24`, `${s}.0`));
+      want.neighs.push(neigh(`${s}.0`, mac));
+      want.fdb.push(fdb(mac, `198.19.${i >> 8}.${i & 255}`));
+    }
+    const p = planDataplane(want, { routes: [], neighs: [], fdb: [] });
+    assert.equal(p.ipLines.length, 10000);
+    assert.equal(p.bridgeLines.length, 5000);
+  });
+});
