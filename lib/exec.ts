@@ -162,6 +162,10 @@ interface SpawnSyncBinding {
 
 let fastBinding: SpawnSyncBinding | null | undefined;
 
+function toEnvPairs(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+}
+
 /** undefined when the binding is unavailable or answers in a shape this code does not know. */
 function spawnSyncFast(command: string, args: readonly string[], input: string, env: NodeJS.ProcessEnv, timeout?: number): SyncOutcome | undefined {
   if (fastBinding === undefined) {
@@ -173,9 +177,7 @@ function spawnSyncFast(command: string, args: readonly string[], input: string, 
     }
   }
   if (!fastBinding) return undefined;
-  const envPairs = Object.entries(env)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}=${v}`);
+  const envPairs = toEnvPairs(env);
   let r;
   try {
     r = fastBinding.spawn({

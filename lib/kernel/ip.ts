@@ -74,10 +74,11 @@ export async function ipBatchForce(netns: NetnsPath, lines: readonly string[]): 
 /**
  * ipBatch without the event loop (see exec.runSync), for the CNI plugin's hot path. A named
  * namespace (/run/netns/NAME) is entered with `ip -n NAME`: one exec instead of nsenter's two.
+ * Returns what the batch printed (a `show` line in the batch reads state back for free).
  */
-export function ipBatchSync(netns: NetnsPath, lines: readonly string[]): void {
-  if (lines.length === 0) return;
-  runIpInSync(netns, ['-batch', '-'], { input: lines.join('\n') + '\n' });
+export function ipBatchSync(netns: NetnsPath, lines: readonly string[]): string {
+  if (lines.length === 0) return '';
+  return runIpInSync(netns, ['-batch', '-'], { input: lines.join('\n') + '\n' });
 }
 
 /** ipBatchForce without the event loop: every line is tried, failures are ignored. */

@@ -1,0 +1,171 @@
+// CNI plugin latency: twill (dist/bin/twill) against Debian's reference plugins (bridge +
+// host-local, /usr/lib/cni) with an equivalent config, ADD and DEL, alternating run by run
+// in the same process so both see the same machine load. Also the peak RSS of one ADD.
+//
+// The timed loop runs *inside* the node namespace (this program re-executes itself there),
+// so each plugin is spawned directly, as a runtime spawns it, with no nsenter in between.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { TWILL_BIN } from '../test/helpers/cni.js';
+import { netnsPath, World } from '../test/helpers/world.js';
+import { fmt, percentile, printTable } from './stats.js';
+
+const RUNS = Math.max(30, Number(process.env.BENCH_RUNS ?? 40));
+const WARMUP = 3;
+const REF_DIR = '/usr/lib/cni';
+
+interface Plan {
+  twill: { conf: object };
+  ref: { conf: object };
+  pods: { twill: string[]; ref: string[] };
+}
+
+interface Outcome {
+  ms: number;
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+function spawnPlugin(bin: string, command: string, conf: object, netns: string, id: string, wrap: string[] = []): Promise<Outcome> {
+  const env = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: id,
+    CNI_NETNS: netns,
+    CNI_IFNAME: 'eth0',
+    CNI_PATH: REF_DIR,
+  };
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const [cmd, ...args] = [...wrap, bin];
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => (stderr += b));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, stdout, stderr, code }));
+    child.stdin.end(JSON.stringify(conf));
+  });
+}
+
+async function timed(bin: string, command: string, conf: object, netns: string, id: string): Promise<number> {
+  const o = await spawnPlugin(bin, command, conf, netns, id);
+  if (o.code !== 0) throw new Error(`${path.basename(bin)} ${command} ${id} failed: ${o.stdout}${o.stderr}`);
+  return o.ms;
+}
+
+/** Peak RSS (KiB) of one ADD, measured on the child by GNU time (wait4 rusage). */
+async function peakRss(bin: string, conf: object, netns: string, id: string): Promise<number> {
+  const o = await spawnPlugin(bin, 'ADD', conf, netns, id, ['/usr/bin/time', '-f', 'TWILL_BENCH_RSS=%M']);
+  const m = /TWILL_BENCH_RSS=(\d+)/.exec(o.stderr);
+  if (o.code !== 0 || !m) throw new Error(`measuring RSS of ${bin}: ${o.stdout}${o.stderr}`);
+  await spawnPlugin(bin, 'DEL', conf, netns, id);
+  return Number(m[1]);
+}
+
+/** Runs inside the node namespace. */
+async function inner(plan: Plan): Promise<void> {
+  const refBin = path.join(REF_DIR, 'bridge');
+  const add = { twill: [] as number[], ref: [] as number[] };
+  const del = { twill: [] as number[], ref: [] as number[] };
+  const total = WARMUP + RUNS;
+  for (let i = 0; i < total; i++) {
+    // alternate which goes first, so neither always runs on a warmer cache
+    const order = i % 2 === 0 ? (['twill', 'ref'] as const) : (['ref', 'twill'] as const);
+    for (const who of order) {
+      const bin = who === 'twill' ? TWILL_BIN : refBin;
+      const ms = await timed(bin, 'ADD', plan[who].conf, plan.pods[who][i], `bench-${who}-${i}`);
+      if (i >= WARMUP) add[who].push(ms);
+    }
+  }
+  for (let i = 0; i < total; i++) {
+    const order = i % 2 === 0 ? (['twill', 'ref'] as const) : (['ref', 'twill'] as const);
+    for (const who of order) {
+      const bin = who === 'twill' ? TWILL_BIN : refBin;
+      const ms = await timed(bin, 'DEL', plan[who].conf, plan.pods[who][i], `bench-${who}-${i}`);
+      if (i >= WARMUP) del[who].push(ms);
+    }
+  }
+  const rssTwill = await peakRss(TWILL_BIN, plan.twill.conf, plan.pods.twill[total], 'bench-rss-twill');
+  const rssRef = await peakRss(refBin, plan.ref.conf, plan.pods.ref[total], 'bench-rss-ref');
+  process.stdout.write(JSON.stringify({ add, del, rssTwill, rssRef }));
+}
+
+async function outer(): Promise<void> {
+  const world = new World('pb');
+  try {
+    const node = await world.addNetns('node');
+    const count = WARMUP + RUNS + 1;
+    const pods = { twill: [] as string[], ref: [] as string[] };
+    for (let i = 0; i < count; i++) {
+      pods.twill.push(netnsPath(await world.addNetns(`t${i}`)));
+      pods.ref.push(netnsPath(await world.addNetns(`r${i}`)));
+    }
+    const subnetFile = path.join(world.tmp, 'subnet.env');
+    writeFileSync(subnetFile, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
+    // Equivalent configs: bridge with the gateway, default route, hairpin, MTU, IPAM on disk.
+    const plan: Plan = {
+      twill: { conf: { cniVersion: '1.0.0', name: 'bench-twill', type: 'twill', subnetFile, dataDir: path.join(world.tmp, 'ipam-twill') } },
+      ref: {
+        conf: {
+          cniVersion: '1.0.0',
+          name: 'bench-ref',
+          type: 'bridge',
+          bridge: 'cniref0',
+          isGateway: true,
+          isDefaultGateway: true,
+          hairpinMode: true,
+          mtu: 1450,
+          ipam: { type: 'host-local', subnet: '10.245.3.0/24', dataDir: path.join(world.tmp, 'ipam-ref') },
+        },
+      },
+      pods,
+    };
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn('nsenter', [`--net=${netnsPath(node)}`, '--', process.execPath, __filename, '--inner', JSON.stringify(plan)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let s = '';
+      child.stdout.on('data', (b) => (s += b));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(s) : reject(new Error(`inner benchmark failed with exit code ${code}`))));
+    });
+    report(JSON.parse(out));
+  } finally {
+    await world.cleanup();
+  }
+}
+
+function report(r: { add: Record<'twill' | 'ref', number[]>; del: Record<'twill' | 'ref', number[]>; rssTwill: number; rssRef: number }): void {
+  const row = (label: string, xs: number[]) => [label, fmt(percentile(xs, 50)), fmt(percentile(xs, 90)), String(xs.length)];
+  console.log(`CNI latency, ${RUNS} runs each, alternating twill / reference (bridge + host-local) in one process`);
+  printTable([
+    ['operation', 'p50 ms', 'p90 ms', 'runs'],
+    row('ADD twill', r.add.twill),
+    row('ADD reference', r.add.ref),
+    row('DEL twill', r.del.twill),
+    row('DEL reference', r.del.ref),
+  ]);
+  const addRatio = percentile(r.add.twill, 50) / percentile(r.add.ref, 50);
+  const delRatio = percentile(r.del.twill, 50) / percentile(r.del.ref, 50);
+  console.log('');
+  console.log(`ADD p50 ratio twill/reference: ${fmt(addRatio)}x  (target <= 3x: ${addRatio <= 3 ? 'met' : 'MISSED'})`);
+  console.log(`ADD p90 ratio twill/reference: ${fmt(percentile(r.add.twill, 90) / percentile(r.add.ref, 90))}x`);
+  console.log(`DEL p50 ratio twill/reference: ${fmt(delRatio)}x`);
+  console.log(`peak RSS of one ADD: twill ${fmt(r.rssTwill / 1024, 1)} MiB, reference bridge ${fmt(r.rssRef / 1024, 1)} MiB (host-local runs as its own child)`);
+}
+
+if (process.argv[2] === '--inner') {
+  inner(JSON.parse(process.argv[3]) as Plan).catch((e) => {
+    console.error((e as Error).message);
+    process.exit(1);
+  });
+} else {
+  outer().catch((e) => {
+    console.error((e as Error).message);
+    process.exit(1);
+  });
+}
