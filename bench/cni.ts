@@ -4,10 +4,13 @@
 //
 // The timed loop runs *inside* the node namespace (this program re-executes itself there),
 // so each plugin is spawned directly, as a runtime spawns it, with no nsenter in between.
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+//
+// Last, the cost of loading the netlink addon as the single executable does (find the
+// materialized file, dlopen it), measured inside fresh Node processes: it must stay < 1 ms.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TWILL_BIN } from '../test/helpers/cni.js';
+import { REPO_ROOT, TWILL_BIN } from '../test/helpers/cni.js';
 import { netnsPath, World } from '../test/helpers/world.js';
 import { fmt, percentile, printTable } from './stats.js';
 
@@ -94,6 +97,30 @@ async function inner(plan: Plan): Promise<void> {
   process.stdout.write(JSON.stringify({ add, del, rssTwill, rssRef }));
 }
 
+/** p50 over fresh processes of: materialize (file already there, as on every call but the first) + dlopen. */
+function addonLoadMs(dir: string): number {
+  const addon = path.join(REPO_ROOT, 'build/native/twill_netlink.node');
+  const loader = path.join(REPO_ROOT, 'build/lib/kernel/netlink/addon.js');
+  const script = `
+    const { materialize } = require(process.argv[1]);
+    const bytes = new Uint8Array(require('fs').readFileSync(process.argv[2]));
+    materialize(process.argv[3], 'twill_netlink-bench.node', bytes);
+    const t0 = process.hrtime.bigint();
+    const file = materialize(process.argv[3], 'twill_netlink-bench.node', bytes);
+    const m = { exports: {} };
+    process.dlopen(m, file);
+    m.exports.close(m.exports.socketIn(null));
+    console.log(Number(process.hrtime.bigint() - t0) / 1e6);`;
+  readFileSync(addon); // fail early with a clear error when the addon is not built
+  const xs: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const r = spawnSync(process.execPath, ['-e', script, loader, addon, path.join(dir, 'addon')], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`measuring the addon loader: ${r.stderr}`);
+    xs.push(Number(r.stdout.trim()));
+  }
+  return percentile(xs, 50);
+}
+
 async function outer(): Promise<void> {
   const world = new World('pb');
   try {
@@ -134,6 +161,7 @@ async function outer(): Promise<void> {
       child.on('close', (code) => (code === 0 ? resolve(s) : reject(new Error(`inner benchmark failed with exit code ${code}`))));
     });
     report(JSON.parse(out));
+    console.log(`netlink addon load (materialized file found + dlopen + one socket), p50 of 15 fresh processes: ${fmt(addonLoadMs(world.tmp), 2)} ms (target < 1 ms)`);
   } finally {
     await world.cleanup();
   }

@@ -14,6 +14,7 @@ import { cmdGc } from './commands/gc.js';
 import { cmdStatus } from './commands/status.js';
 import { cmdVersion } from './commands/version.js';
 import { decodeStdin, parseNetConf } from './config.js';
+import { warmUp } from './warmup.js';
 
 const handlers = { ADD: cmdAdd, DEL: cmdDel, CHECK: cmdCheck, GC: cmdGc, STATUS: cmdStatus } as const;
 
@@ -58,7 +59,14 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  () => process.exit(1),
-);
+// scripts/warm-code-cache.mjs runs the bundle once at build time with this set, to fill the
+// V8 code cache (see warmup.ts); a real plugin call never has it.
+const warmUpDir = (globalThis as { __twillWarmUp?: string }).__twillWarmUp;
+if (warmUpDir) {
+  warmUp(warmUpDir);
+} else {
+  main().then(
+    (code) => process.exit(code),
+    () => process.exit(1),
+  );
+}

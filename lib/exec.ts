@@ -3,7 +3,7 @@
 import type * as ChildProcessModule from 'node:child_process';
 
 // Loaded on first use: node:child_process drags in net, stream and dgram (~2.5 ms of start-up
-// here), which the CNI plugin's ADD path avoids altogether (see runSync).
+// here), which short-lived programs that never spawn (the CNI plugin) should not pay for.
 let childProcessModule: typeof ChildProcessModule | undefined;
 function childProcess(): typeof ChildProcessModule {
   childProcessModule ??= require('node:child_process') as typeof ChildProcessModule;
@@ -101,12 +101,10 @@ export function start(command: string, args: readonly string[], opts: Omit<RunOp
 }
 
 /**
- * run() for short-lived callers that have nothing to do while the child runs (the CNI
- * plugin's ADD). Synchronous, so no stream or socket objects per child, and through Node's
- * own spawn_sync binding when it is there, which is what child_process.spawnSync calls
- * underneath: skipping the node:child_process module saves ~3.5 ms of CPU in a process whose
- * whole life is ~35 ms. Anything unexpected falls back to the public spawnSync. Same error
- * contract as run().
+ * run() for callers that have nothing to do while the child runs. Synchronous, through the
+ * public child_process.spawnSync. (The CNI plugin used to run `ip` this way on its ADD path,
+ * through Node's internal spawn_sync binding to save start-up time; it now talks netlink
+ * in-process, lib/kernel/netlink, and spawns nothing.) Same error contract as run().
  */
 export function runSync(command: string, args: readonly string[], opts: RunOptions = {}): string {
   const r = spawnCapture(command, args, opts);
@@ -116,14 +114,12 @@ export function runSync(command: string, args: readonly string[], opts: RunOptio
 }
 
 /**
- * Runs a child to completion and captures its output. `via: 'module'` forces the public
- * child_process.spawnSync (tests compare both ways).
+ * Runs a child to completion and captures its output. `via` is accepted for callers written
+ * when there were two paths; both now mean child_process.spawnSync.
  */
-export function spawnCapture(command: string, args: readonly string[], opts: RunOptions = {}, via: 'auto' | 'module' = 'auto'): SyncOutcome {
+export function spawnCapture(command: string, args: readonly string[], opts: RunOptions = {}, _via: 'auto' | 'module' = 'auto'): SyncOutcome {
   const env = opts.env ? { ...process.env, ...opts.env } : process.env;
-  const input = opts.input ?? '';
-  const fast = via === 'auto' ? spawnSyncFast(command, args, input, env, opts.timeoutMs) : undefined;
-  return fast ?? spawnSyncPublic(command, args, input, env, opts.timeoutMs);
+  return spawnSyncPublic(command, args, opts.input ?? '', env, opts.timeoutMs);
 }
 
 export interface SyncOutcome {
@@ -133,7 +129,7 @@ export interface SyncOutcome {
   stderr: string;
   /** set when the child could not be started */
   errno?: number;
-  /** which spawn path ran it */
+  /** which spawn path ran it (always 'module' since the binding path was removed) */
   via: 'binding' | 'module';
 }
 
@@ -154,55 +150,4 @@ function spawnSyncPublic(command: string, args: readonly string[], input: string
     return { status: null, signal: null, stdout: '', stderr: r.error.message, errno: typeof errno === 'number' ? errno : -1, via: 'module' };
   }
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', via: 'module' };
-}
-
-interface SpawnSyncBinding {
-  spawn(options: Record<string, unknown>): { status?: number | null; signal?: string | null; output?: (Buffer | null)[] | null; error?: number };
-}
-
-let fastBinding: SpawnSyncBinding | null | undefined;
-
-function toEnvPairs(env: NodeJS.ProcessEnv): string[] {
-  return Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-}
-
-/** undefined when the binding is unavailable or answers in a shape this code does not know. */
-function spawnSyncFast(command: string, args: readonly string[], input: string, env: NodeJS.ProcessEnv, timeout?: number): SyncOutcome | undefined {
-  if (fastBinding === undefined) {
-    try {
-      const b = (process as unknown as { binding(name: string): unknown }).binding('spawn_sync') as SpawnSyncBinding;
-      fastBinding = typeof b?.spawn === 'function' ? b : null;
-    } catch {
-      fastBinding = null;
-    }
-  }
-  if (!fastBinding) return undefined;
-  const envPairs = toEnvPairs(env);
-  let r;
-  try {
-    r = fastBinding.spawn({
-      file: command,
-      args: [command, ...args],
-      envPairs,
-      stdio: [
-        { type: 'pipe', readable: true, writable: false, input: Buffer.from(input) },
-        { type: 'pipe', readable: false, writable: true },
-        { type: 'pipe', readable: false, writable: true },
-      ],
-      maxBuffer: MAX_OUTPUT,
-      killSignal: 15, // SIGTERM, as spawnSync's default
-      ...(timeout ? { timeout } : {}),
-    });
-  } catch {
-    return undefined;
-  }
-  if (typeof r?.error === 'number') return { status: null, signal: null, stdout: '', stderr: '', errno: r.error, via: 'binding' };
-  if (!Array.isArray(r?.output) || !(r.output[1] instanceof Uint8Array) || !(r.output[2] instanceof Uint8Array)) return undefined;
-  return {
-    status: typeof r.status === 'number' ? r.status : null,
-    signal: (r.signal ?? null) as NodeJS.Signals | null,
-    stdout: r.output[1].toString(),
-    stderr: r.output[2].toString(),
-    via: 'binding',
-  };
 }

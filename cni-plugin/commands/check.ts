@@ -1,10 +1,12 @@
 // CHECK: compare prevResult with the kernel and the IPAM store and name everything missing.
 // Routes that a later plugin of the chain added are fine; only what twill reported must be
-// there. Reads cost one `ip` process each, which is acceptable off the pod-start path.
+// there. Reads are netlink dumps in-process (one socket per namespace), no `ip` process.
 import { CniEnv } from '../../lib/cni/env.js';
 import { CniError, ErrorCode } from '../../lib/cni/errors.js';
 import { CniResult } from '../../lib/cni/result.js';
-import { listAddrs, listLinks, listRoutes, readSysctl } from '../../lib/kernel/ip.js';
+import { dumpAddrsOn, dumpLinksOn, dumpRoutesOn, nlListLinks } from '../../lib/kernel/netlink/query.js';
+import { withSocket } from '../../lib/kernel/netlink/socket.js';
+import { readOwnSysctl } from '../../lib/kernel/sysctl.js';
 import { Cidr } from '../../lib/ip/cidr.js';
 import { NetConf } from '../config.js';
 import { IpamStore } from '../ipam/store.js';
@@ -21,12 +23,8 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<undefined> {
   if (podIndex < 0) throw new CniError(ErrorCode.InvalidConfig, `prevResult lists no interface ${ifname} with sandbox ${netns}`);
 
   const problems: string[] = [];
-  const [podLinks, podAddrs, podRoutes, hostLinks] = await Promise.all([
-    listLinks(netns),
-    listAddrs(netns, undefined),
-    listRoutes(netns, 4),
-    listLinks(undefined),
-  ]);
+  const [podLinks, podAddrs, podRoutes] = withSocket(netns, (s) => [dumpLinksOn(s), dumpAddrsOn(s), dumpRoutesOn(s)] as const);
+  const hostLinks = nlListLinks(undefined);
   const podLink = podLinks.find((l) => l.ifname === ifname);
   const ips = ourIps(prev, podIndex);
   if (!podLink) {
@@ -37,7 +35,7 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<undefined> {
     if (expectedMac && podLink.address?.toLowerCase() !== expectedMac.toLowerCase()) {
       problems.push(`pod interface ${ifname} has MAC ${podLink.address}, expected ${expectedMac}`);
     }
-    const have = new Set((podAddrs.find((a) => a.ifname === ifname)?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
+    const have = new Set(podAddrs.filter((a) => a.ifindex === podLink.ifindex).map((a) => `${a.local}/${a.prefixlen}`));
     for (const ip of ips) if (!have.has(ip.address)) problems.push(`pod interface ${ifname} lacks address ${ip.address}`);
   }
   for (const r of prev.routes) {
@@ -58,7 +56,7 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<undefined> {
     const hairpin = hostVeth.linkinfo?.info_slave_data?.hairpin;
     if (conf.hairpinMode && hairpin === false) problems.push(`host veth ${veth} has hairpin mode off`);
   }
-  if ((await readSysctl(undefined, 'net.ipv4.ip_forward').catch(() => '')) !== '1') problems.push('net.ipv4.ip_forward is off');
+  if (readForwarding() !== '1') problems.push('net.ipv4.ip_forward is off');
 
   const store = new IpamStore(conf.dataDir);
   for (const ip of ips) {
@@ -71,6 +69,14 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<undefined> {
   }
   if (problems.length) throw new CniError(ErrorCode.Internal, `CHECK failed: ${problems.join('; ')}`);
   return undefined;
+}
+
+function readForwarding(): string {
+  try {
+    return readOwnSysctl('net.ipv4.ip_forward');
+  } catch {
+    return '';
+  }
 }
 
 function ourIps(prev: CniResult, podIndex: number) {

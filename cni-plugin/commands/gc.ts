@@ -4,7 +4,7 @@
 // reservation is already gone. Best effort throughout, as the spec asks.
 import { CniEnv } from '../../lib/cni/env.js';
 import { ErrorCode, toCniError } from '../../lib/cni/errors.js';
-import { listLinks } from '../../lib/kernel/ip.js';
+import { nlListLinks } from '../../lib/kernel/netlink/query.js';
 import { NetConf } from '../config.js';
 import { IpamStore } from '../ipam/store.js';
 import { hostVethName, isHostVethName } from '../net/names.js';
@@ -25,7 +25,12 @@ export async function cmdGc(conf: NetConf, _env: CniEnv): Promise<undefined> {
   } catch (e) {
     throw toCniError(e, ErrorCode.IoFailure, `collecting stale reservations in ${conf.dataDir}`);
   }
-  const links = await listLinks(undefined).catch(() => []);
+  let links: ReturnType<typeof nlListLinks> = [];
+  try {
+    links = nlListLinks(undefined);
+  } catch {
+    /* best effort: the store's owners were handled above */
+  }
   const present = new Set(links.map((l) => l.ifname));
   for (const l of links) {
     if (l.master === conf.bridge && isHostVethName(l.ifname) && !keepVeths.has(l.ifname)) stale.add(l.ifname);

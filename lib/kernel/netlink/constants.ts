@@ -1,0 +1,93 @@
+// rtnetlink numbers the plugin uses, from linux/netlink.h, rtnetlink.h, if_link.h, if_addr.h
+// and veth.h (checked against this machine's headers). Only what twill sends or reads.
+
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_DUMP = 0x300;
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+/** In an ack: the kernel appended extended-ack attributes after the (capped) request. */
+export const NLM_F_CAPPED = 0x100;
+export const NLM_F_ACK_TLVS = 0x200;
+export const NLMSGERR_ATTR_MSG = 1;
+
+export const NLA_F_NESTED = 0x8000;
+export const NLA_TYPE_MASK = 0x3fff;
+
+export const RTM_NEWLINK = 16;
+export const RTM_DELLINK = 17;
+export const RTM_GETLINK = 18;
+export const RTM_SETLINK = 19;
+export const RTM_NEWADDR = 20;
+export const RTM_GETADDR = 22;
+export const RTM_NEWROUTE = 24;
+export const RTM_GETROUTE = 26;
+
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_BRIDGE = 7;
+export const AF_INET6 = 10;
+
+export const IFF_UP = 0x1;
+
+export const IFLA_ADDRESS = 1;
+export const IFLA_IFNAME = 3;
+export const IFLA_MTU = 4;
+export const IFLA_LINK = 5;
+export const IFLA_MASTER = 10;
+export const IFLA_PROTINFO = 12;
+export const IFLA_OPERSTATE = 16;
+export const IFLA_LINKINFO = 18;
+export const IFLA_NET_NS_FD = 28;
+export const IFLA_LINK_NETNSID = 37;
+
+export const IFLA_INFO_KIND = 1;
+export const IFLA_INFO_DATA = 2;
+export const IFLA_INFO_SLAVE_KIND = 4;
+export const IFLA_INFO_SLAVE_DATA = 5;
+export const VETH_INFO_PEER = 1;
+/** IFLA_BRPORT_MODE: 1 = hairpin on */
+export const IFLA_BRPORT_MODE = 4;
+
+export const IFA_ADDRESS = 1;
+export const IFA_LOCAL = 2;
+export const IFA_LABEL = 3;
+export const IFA_BROADCAST = 4;
+
+export const RTA_DST = 1;
+export const RTA_OIF = 4;
+export const RTA_GATEWAY = 5;
+export const RTA_PREFSRC = 7;
+export const RTA_TABLE = 15;
+
+export const RT_TABLE_MAIN = 254;
+/** What `ip route add` sets when no `proto` is given. */
+export const RTPROT_BOOT = 3;
+export const RT_SCOPE_UNIVERSE = 0;
+export const RT_SCOPE_LINK = 253;
+export const RT_SCOPE_HOST = 254;
+export const RTN_UNICAST = 1;
+export const RTNH_F_ONLINK = 0x4;
+
+/** The names `ip -json` uses for ifi_flags bits, in its order. */
+export const IFF_NAMES: [number, string][] = [
+  [0x8, 'LOOPBACK'],
+  [0x2, 'BROADCAST'],
+  [0x10, 'POINTOPOINT'],
+  [0x1000, 'MULTICAST'],
+  [0x80, 'NOARP'],
+  [0x200, 'ALLMULTI'],
+  [0x100, 'PROMISC'],
+  [0x400, 'MASTER'],
+  [0x800, 'SLAVE'],
+  [0x1, 'UP'],
+  [0x10000, 'LOWER_UP'],
+  [0x20000, 'DORMANT'],
+];
+
+export const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];

@@ -1,0 +1,207 @@
+// Builders for the rtnetlink requests twill sends, each with its `ip` spelling for errors.
+// Pure: they only encode; NetlinkSocket sends them.
+import {
+  AF_INET, IFA_ADDRESS, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME, IFLA_INFO_DATA,
+  IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, NLM_F_CREATE,
+  NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, RTA_DST, RTA_GATEWAY, RTA_OIF, RTM_DELLINK, RTM_GETADDR, RTM_GETLINK,
+  RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RTNH_F_ONLINK, RTN_UNICAST, RTPROT_BOOT,
+  RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, VETH_INFO_PEER,
+} from './constants.js';
+import { Request } from './socket.js';
+import { attr, attrNested, attrString, attrU32, attrU8, ifaddrmsg, ifinfomsg, ipv4Bytes, macBytes, rtmsg } from './wire.js';
+
+/**
+ * A link is named by its name, or by its index when that is already known (with its name,
+ * for errors: the kernel only sees the index).
+ */
+export type LinkRef = string | number | { index: number; name: string };
+
+function linkHeader(ref: LinkRef, extra: { flags?: number; change?: number; family?: number } = {}): { header: Buffer; attrs: Buffer[]; name: string } {
+  if (typeof ref === 'string') return { header: ifinfomsg(extra), attrs: [attrString(IFLA_IFNAME, ref)], name: ref };
+  const index = typeof ref === 'number' ? ref : ref.index;
+  return { header: ifinfomsg({ index, ...extra }), attrs: [], name: typeof ref === 'number' ? `index ${ref}` : ref.name };
+}
+
+export function getLink(ref: LinkRef): Request {
+  const { header, attrs, name } = linkHeader(ref);
+  return { op: `link show dev ${name}`, type: RTM_GETLINK, flags: 0, header, attrs };
+}
+
+export function dumpLinks(): Request {
+  return { op: 'link show', type: RTM_GETLINK, flags: NLM_F_DUMP, header: ifinfomsg() };
+}
+
+export interface BridgeSpec {
+  name: string;
+  mac?: string;
+  mtu?: number;
+}
+
+export function addBridge(b: BridgeSpec): Request {
+  return {
+    op: `link add name ${b.name}${b.mac ? ` address ${b.mac}` : ''}${b.mtu ? ` mtu ${b.mtu}` : ''} type bridge`,
+    type: RTM_NEWLINK,
+    flags: NLM_F_CREATE | NLM_F_EXCL,
+    header: ifinfomsg(),
+    attrs: [
+      attrString(IFLA_IFNAME, b.name),
+      ...(b.mac ? [attr(IFLA_ADDRESS, macBytes(b.mac))] : []),
+      ...(b.mtu ? [attrU32(IFLA_MTU, b.mtu)] : []),
+      attrNested(IFLA_LINKINFO, [attrString(IFLA_INFO_KIND, 'bridge')]),
+    ],
+  };
+}
+
+export interface VethEnd {
+  name: string;
+  mtu?: number;
+  mac?: string;
+}
+
+/**
+ * A veth pair whose peer is created directly inside another namespace (an open fd of its
+ * nsfs file): no move afterwards, so the peer's name never exists in our namespace.
+ */
+export function addVeth(host: VethEnd, peer: VethEnd & { netnsFd?: number; netnsLabel?: string }): Request {
+  const endAttrs = (e: VethEnd) => [
+    attrString(IFLA_IFNAME, e.name),
+    ...(e.mtu ? [attrU32(IFLA_MTU, e.mtu)] : []),
+    ...(e.mac ? [attr(IFLA_ADDRESS, macBytes(e.mac))] : []),
+  ];
+  const peerAttrs = [...endAttrs(peer), ...(peer.netnsFd !== undefined ? [attrU32(IFLA_NET_NS_FD, peer.netnsFd)] : [])];
+  const spell = (e: VethEnd) => `${e.name}${e.mtu ? ` mtu ${e.mtu}` : ''}${e.mac ? ` address ${e.mac}` : ''}`;
+  return {
+    op: `link add name ${spell(host)} type veth peer name ${spell(peer)}${peer.netnsLabel ? ` netns ${peer.netnsLabel}` : ''}`,
+    type: RTM_NEWLINK,
+    flags: NLM_F_CREATE | NLM_F_EXCL,
+    header: ifinfomsg(),
+    attrs: [
+      ...endAttrs(host),
+      attrNested(IFLA_LINKINFO, [
+        attrString(IFLA_INFO_KIND, 'veth'),
+        // VETH_INFO_PEER is an ifinfomsg followed by attributes, not a plain nest: no NESTED flag.
+        attrNested(IFLA_INFO_DATA, [attr(VETH_INFO_PEER, Buffer.concat([ifinfomsg(), ...peerAttrs]))]),
+      ]),
+    ],
+  };
+}
+
+export interface LinkChanges {
+  up?: boolean;
+  mtu?: number;
+  /** ifindex of the new master */
+  master?: number;
+  masterName?: string;
+  mac?: string;
+}
+
+export function setLink(ref: LinkRef, c: LinkChanges): Request {
+  const flagBits = c.up === undefined ? {} : { flags: c.up ? IFF_UP : 0, change: IFF_UP };
+  const { header, attrs, name } = linkHeader(ref, flagBits);
+  const words = [
+    ...(c.master !== undefined ? [`master ${c.masterName ?? c.master}`] : []),
+    ...(c.mtu ? [`mtu ${c.mtu}`] : []),
+    ...(c.mac ? [`address ${c.mac}`] : []),
+    ...(c.up === undefined ? [] : [c.up ? 'up' : 'down']),
+  ];
+  return {
+    op: `link set dev ${name} ${words.join(' ')}`,
+    type: RTM_SETLINK,
+    flags: 0,
+    header,
+    attrs: [
+      ...attrs,
+      ...(c.mtu ? [attrU32(IFLA_MTU, c.mtu)] : []),
+      ...(c.master !== undefined ? [attrU32(IFLA_MASTER, c.master)] : []),
+      ...(c.mac ? [attr(IFLA_ADDRESS, macBytes(c.mac))] : []),
+    ],
+  };
+}
+
+/**
+ * Hairpin on a bridge port, through the master's slave data (as `ip link set dev X type
+ * bridge_slave hairpin on`): works by name, so no index look-up first. The port must
+ * already be enslaved, i.e. this goes after the setLink that sets the master.
+ */
+export function setHairpin(ref: LinkRef, on: boolean): Request {
+  const { header, attrs, name } = linkHeader(ref);
+  return {
+    op: `link set dev ${name} type bridge_slave hairpin ${on ? 'on' : 'off'}`,
+    type: RTM_NEWLINK,
+    flags: 0,
+    header,
+    attrs: [...attrs, attrNested(IFLA_LINKINFO, [attrNested(IFLA_INFO_SLAVE_DATA, [attrU8(IFLA_BRPORT_MODE, on ? 1 : 0)])])],
+  };
+}
+
+export function delLink(ref: LinkRef): Request {
+  const { header, attrs, name } = linkHeader(ref);
+  return { op: `link del dev ${name}`, type: RTM_DELLINK, flags: 0, header, attrs };
+}
+
+export interface AddrSpec {
+  /** ifindex of the link */
+  index: number;
+  /** for errors only */
+  dev: string;
+  ip: string;
+  prefix: number;
+  /** replace: update or add (`addr replace`); otherwise an existing address is EEXIST */
+  replace?: boolean;
+}
+
+export function addAddr(a: AddrSpec): Request {
+  const bytes = ipv4Bytes(a.ip);
+  return {
+    op: `addr ${a.replace ? 'replace' : 'add'} ${a.ip}/${a.prefix} dev ${a.dev}`,
+    type: RTM_NEWADDR,
+    flags: NLM_F_CREATE | (a.replace ? NLM_F_REPLACE : NLM_F_EXCL),
+    header: ifaddrmsg({ family: AF_INET, prefixlen: a.prefix, index: a.index }),
+    attrs: [attr(IFA_LOCAL, bytes), attr(IFA_ADDRESS, bytes)],
+  };
+}
+
+export function dumpAddrs(family: number = AF_INET): Request {
+  return { op: 'addr show', type: RTM_GETADDR, flags: NLM_F_DUMP, header: ifaddrmsg({ family, prefixlen: 0, index: 0 }) };
+}
+
+export interface RouteSpec {
+  /** "0.0.0.0/0" (or "default") or a CIDR */
+  dst: string;
+  gw?: string;
+  /** ifindex of the output link */
+  oif: number;
+  /** for errors only */
+  dev: string;
+  onlink?: boolean;
+}
+
+/** `route add`: create, and fail with EEXIST when the route is already there. */
+export function addRoute(r: RouteSpec): Request {
+  const [net, len] = r.dst === 'default' ? ['0.0.0.0', '0'] : r.dst.split('/');
+  const dstLen = len === undefined ? 32 : Number(len);
+  if (!Number.isInteger(dstLen) || dstLen < 0 || dstLen > 32) throw new Error(`bad route destination "${r.dst}"`);
+  return {
+    op: `route add ${dstLen === 0 ? 'default' : r.dst}${r.gw ? ` via ${r.gw}` : ''} dev ${r.dev}${r.onlink ? ' onlink' : ''}`,
+    type: RTM_NEWROUTE,
+    flags: NLM_F_CREATE | NLM_F_EXCL,
+    header: rtmsg({
+      family: AF_INET,
+      dstLen,
+      table: RT_TABLE_MAIN,
+      protocol: RTPROT_BOOT,
+      scope: r.gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
+      type: RTN_UNICAST,
+      flags: r.onlink ? RTNH_F_ONLINK : 0,
+    }),
+    attrs: [
+      ...(dstLen > 0 ? [attr(RTA_DST, ipv4Bytes(net))] : []),
+      ...(r.gw ? [attr(RTA_GATEWAY, ipv4Bytes(r.gw))] : []),
+      attrU32(RTA_OIF, r.oif),
+    ],
+  };
+}
+
+export function dumpRoutes(family: number = AF_INET): Request {
+  return { op: 'route show', type: RTM_GETROUTE, flags: NLM_F_DUMP, header: rtmsg({ family }) };
+}

@@ -1,0 +1,105 @@
+// A route netlink socket in one network namespace. Requests go to the kernel one after the
+// other in a single call into the addon; each one's answer is matched by sequence number.
+import { NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSGERR_ATTR_MSG } from './constants.js';
+import { netlinkAddon } from './addon.js';
+import { NetlinkError } from './errors.js';
+import { Attr, message, parseAttrs, parseMessages, RawMessage, readString } from './wire.js';
+
+export interface Request {
+  /** The operation in `ip` words, for errors: "link add name twv0 type veth ..." */
+  op: string;
+  type: number;
+  /** NLM_F_* beyond REQUEST (ACK is added to everything that is not a dump) */
+  flags: number;
+  header: Buffer;
+  attrs?: Attr[];
+}
+
+/** The outcome of one request: its data messages (a GET's or dump's answer), or its error. */
+export interface Outcome {
+  messages: RawMessage[];
+  error?: NetlinkError;
+}
+
+let nextSeq = (Date.now() & 0xffff) << 12;
+
+export class NetlinkSocket {
+  private closed = false;
+
+  private constructor(
+    private readonly fd: number,
+    readonly netns: string | undefined,
+  ) {}
+
+  /** A socket working in the namespace at `netns` (undefined: this process's own). */
+  static open(netns?: string): NetlinkSocket {
+    return new NetlinkSocket(netlinkAddon().socketIn(netns ?? null), netns);
+  }
+
+  /** Runs requests in order and stops at the first failure, which it throws (with its index). */
+  run(requests: Request[]): RawMessage[][] {
+    const outcomes = this.exchange(requests, true);
+    const failed = outcomes.find((o) => o.error);
+    if (failed) throw failed.error;
+    return outcomes.map((o) => o.messages);
+  }
+
+  /** Runs every request even when some fail (best-effort cleanup); reports each outcome. */
+  runAll(requests: Request[]): Outcome[] {
+    return this.exchange(requests, false);
+  }
+
+  /** One dump request; returns its messages. */
+  dump(request: Request): RawMessage[] {
+    return this.run([{ ...request, flags: request.flags | NLM_F_DUMP }])[0];
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    netlinkAddon().close(this.fd);
+  }
+
+  private exchange(requests: Request[], stopOnError: boolean): Outcome[] {
+    if (this.closed) throw new Error('netlink socket already closed');
+    if (requests.length === 0) return [];
+    const first = nextSeq;
+    nextSeq = (nextSeq + requests.length) >>> 0;
+    const wire = requests.map((r, i) => {
+      const isDump = (r.flags & NLM_F_DUMP) === NLM_F_DUMP;
+      return message(r.type, NLM_F_REQUEST | r.flags | (isDump ? 0 : NLM_F_ACK), (first + i) >>> 0, r.header, r.attrs);
+    });
+    const replies = parseMessages(netlinkAddon().transact(this.fd, Buffer.concat(wire), stopOnError));
+    const outcomes: Outcome[] = requests.map(() => ({ messages: [] }));
+    for (const m of replies) {
+      const i = (m.seq - first) >>> 0;
+      if (i >= requests.length) continue; // not ours (cannot happen on a private socket)
+      if (m.type === NLMSG_ERROR || m.type === NLMSG_DONE) {
+        const errno = m.payload.length >= 4 ? -m.payload.readInt32LE(0) : 0;
+        if (errno > 0) outcomes[i].error = new NetlinkError(requests[i].op, errno, m.type === NLMSG_ERROR ? extAckMessage(m) : undefined, i, this.netns);
+      } else {
+        outcomes[i].messages.push(m);
+      }
+    }
+    // With stopOnError the addon sent nothing after the failure: those requests did not run.
+    return outcomes;
+  }
+}
+
+/** NLMSGERR_ATTR_MSG from an error carrying extended-ack attributes. */
+export function extAckMessage(m: RawMessage): string | undefined {
+  if (!(m.flags & NLM_F_ACK_TLVS) || m.payload.length < 20) return undefined;
+  const origLen = m.payload.readUInt32LE(4);
+  const skip = m.flags & NLM_F_CAPPED ? 16 : (origLen + 3) & ~3;
+  return readString(parseAttrs(m.payload.subarray(4 + skip)).get(NLMSGERR_ATTR_MSG));
+}
+
+/** Opens a socket, hands it to `fn`, and closes it whatever happens. */
+export function withSocket<T>(netns: string | undefined, fn: (s: NetlinkSocket) => T): T {
+  const s = NetlinkSocket.open(netns);
+  try {
+    return fn(s);
+  } finally {
+    s.close();
+  }
+}

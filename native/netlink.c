@@ -1,0 +1,233 @@
+// twill_netlink: the few system calls Node cannot make, so the CNI plugin can talk rtnetlink
+// in-process instead of spawning `ip`. Only three entry points; every message is built and
+// parsed in TypeScript (lib/kernel/netlink/), this file only moves bytes:
+//   socketIn(nsPath | null) -> fd   a NETLINK_ROUTE socket bound to that network namespace
+//   transact(fd, requests, stopOnError) -> Buffer   send each request, collect its replies
+//   close(fd)
+// N-API only, so one build runs on any Node >= 18 and needs no node-gyp.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/netlink.h>
+#include <node_api.h>
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+// Throws an Error whose message names the step and whose `errno` property is the number.
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[4400];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value text, error, num;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, NULL, text, &error);
+  napi_create_int32(env, err, &num);
+  napi_set_named_property(env, error, "errno", num);
+  napi_throw(env, error);
+  return NULL;
+}
+
+// A socket belongs to the namespace it was created in for its whole life, so entering the
+// target namespace only for socket() is enough. setns(CLONE_NEWNET) affects the calling
+// thread only, which is why the way back uses the thread's own namespace file.
+static napi_value socket_in(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[4096] = "";
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t == napi_string) {
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len >= sizeof path - 1) {
+      napi_throw_type_error(env, NULL, "socketIn: namespace path too long");
+      return NULL;
+    }
+  } else if (t != napi_null && t != napi_undefined) {
+    napi_throw_type_error(env, NULL, "socketIn: namespace path must be a string or null");
+    return NULL;
+  }
+
+  int own = -1, target = -1, fd = -1, err = 0;
+  char what[4200];
+  if (path[0]) {
+    own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (own < 0) return throw_errno(env, "socketIn: open /proc/thread-self/ns/net", errno);
+    target = open(path, O_RDONLY | O_CLOEXEC);
+    if (target < 0) {
+      err = errno;
+      close(own);
+      snprintf(what, sizeof what, "socketIn: open %s", path);
+      return throw_errno(env, what, err);
+    }
+    if (setns(target, CLONE_NEWNET) < 0) {
+      err = errno;
+      close(own);
+      close(target);
+      snprintf(what, sizeof what, "socketIn: setns %s", path);
+      return throw_errno(env, what, err);
+    }
+    close(target);
+  }
+  fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  err = fd < 0 ? errno : 0;
+  if (own >= 0) {
+    // Staying in the pod's namespace would make every later socket, file and child of this
+    // thread land there: there is no safe way to go on.
+    if (setns(own, CLONE_NEWNET) < 0) {
+      fprintf(stderr, "twill_netlink: cannot return to the original network namespace: %s\n", strerror(errno));
+      abort();
+    }
+    close(own);
+  }
+  if (fd < 0) return throw_errno(env, "socketIn: socket(AF_NETLINK)", err);
+  int one = 1;
+  // Extended acks carry the kernel's own reason ("Unknown device type"); capped acks do not
+  // echo the whole request back with every error.
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  struct sockaddr_nl local = {.nl_family = AF_NETLINK};
+  if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) {
+    err = errno;
+    close(fd);
+    return throw_errno(env, "socketIn: bind", err);
+  }
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
+struct growbuf {
+  char *data;
+  size_t len, cap;
+};
+
+static int grow(struct growbuf *b, size_t need) {
+  if (b->len + need <= b->cap) return 0;
+  size_t cap = b->cap ? b->cap : 16384;
+  while (cap < b->len + need) cap *= 2;
+  char *d = realloc(b->data, cap);
+  if (!d) return -1;
+  b->data = d;
+  b->cap = cap;
+  return 0;
+}
+
+// Receives until the reply that ends request `seq` (an ack/error, or DONE for a dump) has
+// arrived: callers set NLM_F_ACK on every request that is not a dump, so one always comes; everything received is appended to `out`. Returns the kernel's error for that
+// request (0 = success), or -1 with errno set on a socket failure.
+static int await_reply(int fd, uint32_t seq, struct growbuf *out, int *kernel_err) {
+  for (;;) {
+    ssize_t n = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (grow(out, (size_t)n) < 0) {
+      errno = ENOMEM;
+      return -1;
+    }
+    char *start = out->data + out->len;
+    n = recv(fd, start, (size_t)n, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    out->len += (size_t)n;
+    int done = 0;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)start; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_seq != seq) continue;
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        struct nlmsgerr *e = NLMSG_DATA(h);
+        *kernel_err = h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) ? -e->error : EPROTO;
+        done = 1;
+      } else if (h->nlmsg_type == NLMSG_DONE) {
+        // A dump's DONE carries its error, if any, as an int.
+        int *e = NLMSG_DATA(h);
+        *kernel_err = h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) ? -*e : 0;
+        done = 1;
+      }
+    }
+    if (done) return 0;
+  }
+}
+
+// Each request goes out on its own and waits for its answer before the next is sent, so a
+// failure stops the sequence exactly where `ip -batch` would (the kernel itself would go on
+// with the rest of a multi-message send). A round trip costs a few microseconds.
+static napi_value transact(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  void *req;
+  size_t req_len;
+  bool stop_on_error = true;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_buffer_info(env, argv[1], &req, &req_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "transact(fd, Buffer, stopOnError)");
+    return NULL;
+  }
+  if (argc >= 3) napi_get_value_bool(env, argv[2], &stop_on_error);
+
+  struct growbuf out = {0};
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  size_t off = 0;
+  while (off + sizeof(struct nlmsghdr) <= req_len) {
+    struct nlmsghdr *h = (struct nlmsghdr *)((char *)req + off);
+    if (h->nlmsg_len < sizeof(struct nlmsghdr) || off + h->nlmsg_len > req_len) {
+      free(out.data);
+      napi_throw_range_error(env, NULL, "transact: malformed request buffer");
+      return NULL;
+    }
+    ssize_t sent;
+    do sent = sendto(fd, h, h->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
+    while (sent < 0 && errno == EINTR);
+    int kerr = 0;
+    if (sent < 0 || await_reply(fd, h->nlmsg_seq, &out, &kerr) < 0) {
+      int err = errno;
+      free(out.data);
+      return throw_errno(env, sent < 0 ? "transact: sendto" : "transact: recv", err);
+    }
+    off += NLMSG_ALIGN(h->nlmsg_len);
+    if (kerr && stop_on_error) break;
+  }
+  napi_value result;
+  void *copy;
+  napi_create_buffer_copy(env, out.len, out.data ? out.data : "", &copy, &result);
+  free(out.data);
+  return result;
+}
+
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "close(fd)");
+    return NULL;
+  }
+  if (close(fd) < 0) return throw_errno(env, "close", errno);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"socketIn", NULL, socket_in, NULL, NULL, NULL, napi_default, NULL},
+      {"transact", NULL, transact, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
