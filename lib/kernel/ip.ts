@@ -4,7 +4,7 @@
 // Sync write: loading node:fs/promises costs the CNI plugin ~1 ms of start-up, and a sysctl
 // write never blocks for long.
 import { writeFileSync } from 'node:fs';
-import { NetnsPath, runIn, runIpInSync, startIpIn } from './ns.js';
+import { NetnsPath, runIn } from './ns.js';
 
 export interface Link {
   ifindex: number;
@@ -69,47 +69,6 @@ export async function ipBatch(netns: NetnsPath, lines: readonly string[]): Promi
 export async function ipBatchForce(netns: NetnsPath, lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
   await runIn(netns, 'ip', ['-force', '-batch', '-'], { input: lines.join('\n') + '\n' }).catch(() => {});
-}
-
-/**
- * ipBatch without the event loop (see exec.runSync), for the CNI plugin's hot path. A named
- * namespace (/run/netns/NAME) is entered with `ip -n NAME`: one exec instead of nsenter's two.
- * Returns what the batch printed (a `show` line in the batch reads state back for free).
- */
-export function ipBatchSync(netns: NetnsPath, lines: readonly string[]): string {
-  if (lines.length === 0) return '';
-  return runIpInSync(netns, ['-batch', '-'], { input: lines.join('\n') + '\n' });
-}
-
-/** ipBatchForce without the event loop: every line is tried, failures are ignored. */
-export function ipBatchForceSync(netns: NetnsPath, lines: readonly string[]): void {
-  if (lines.length === 0) return;
-  try {
-    runIpInSync(netns, ['-force', '-batch', '-'], { input: lines.join('\n') + '\n' });
-  } catch {
-    /* best effort, as ipBatchForce */
-  }
-}
-
-/** An `ip -batch -` process started ahead of its lines (see exec.start). */
-export interface PendingIpBatch {
-  /** Sends the lines; like ipBatch, stops at the first failing line. */
-  run(lines: readonly string[]): Promise<void>;
-  cancel(): void;
-}
-
-/**
- * Starts `ip -batch -` in a namespace now and sends its lines later, so the process start-up
- * overlaps with whatever the caller computes meanwhile (the CNI plugin's hot path).
- */
-export function startIpBatch(netns: NetnsPath): PendingIpBatch {
-  const child = startIpIn(netns, ['-batch', '-']);
-  return {
-    run: async (lines) => {
-      await child.send(lines.join('\n') + '\n');
-    },
-    cancel: () => child.cancel(),
-  };
 }
 
 export async function bridgeBatch(netns: NetnsPath, lines: readonly string[]): Promise<void> {

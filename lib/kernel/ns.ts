@@ -2,7 +2,7 @@
 // CNI spec hands them over. `ip -n` takes names only, so namespaced commands go through
 // nsenter, which enters the namespace and execs the command: one process either way.
 import { statSync } from 'node:fs';
-import { run, RunOptions, runSync, start, StartedCommand } from '../exec.js';
+import { run, RunOptions } from '../exec.js';
 
 /** undefined means "the namespace this process runs in". */
 export type NetnsPath = string | undefined;
@@ -38,32 +38,4 @@ function isNsfs(path: string): boolean {
   const st = statSync(path);
   const own = statSync('/proc/self/ns/net');
   return st.size === 0 && st.dev === own.dev;
-}
-
-/**
- * The name of a namespace bind-mounted where `ip netns` keeps them (/run/netns/NAME, which
- * containerd and CRI-O use too), or undefined for any other path.
- */
-export function namedNetns(path: string): string | undefined {
-  const m = /^\/(?:var\/)?run\/netns\/([^/]+)$/.exec(path);
-  return m && m[1] !== '.' && m[1] !== '..' ? m[1] : undefined;
-}
-
-/**
- * Starts `ip ARGS` inside a namespace with stdin to follow (see exec.start). A named
- * namespace uses `ip -n NAME`, one exec instead of nsenter's two (~1.5 ms less here).
- */
-export function startIpIn(netns: NetnsPath, args: readonly string[]): StartedCommand {
-  if (!netns) return start('ip', args);
-  const name = namedNetns(netns);
-  if (name) return start('ip', ['-n', name, ...args]);
-  return start('nsenter', [`--net=${netns}`, '--', 'ip', ...args]);
-}
-
-/** `ip ARGS` inside a namespace, synchronously (see exec.runSync); `ip -n NAME` when named. */
-export function runIpInSync(netns: NetnsPath, args: readonly string[], opts?: RunOptions): string {
-  if (!netns) return runSync('ip', args, opts);
-  const name = namedNetns(netns);
-  if (name) return runSync('ip', ['-n', name, ...args], opts);
-  return runSync('nsenter', [`--net=${netns}`, '--', 'ip', ...args], opts);
 }
