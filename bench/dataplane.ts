@@ -16,7 +16,7 @@ interface Path {
   serverIp: string;
 }
 
-/** Two hand-built "nodes" mirroring what twilld programs, with a pod behind each. */
+/** Two hand-built "nodes" mirroring what twilld programs (same VNI, port and MTU), with a pod behind each. */
 async function buildHandVxlan(world: World, a: UnderlayNode, b: UnderlayNode, mtu: number): Promise<Path> {
   const macs = ['02:42:0a:fa:01:00', '02:42:0a:fa:02:00'];
   const nodes = [a, b];
@@ -35,7 +35,7 @@ async function buildHandVxlan(world: World, a: UnderlayNode, b: UnderlayNode, mt
       `addr add ${mine}.1/24 dev hbr`,
       `link add hveth address 02:42:0a:fa:0${i + 1}:09 type veth peer name eth0 netns ${netnsPath(pod)}`,
       `link set hveth mtu ${mtu} master hbr up`,
-      `link add hvx address ${macs[i]} type vxlan id 42 dev ${me.iface} local ${me.ip} dstport 4789 nolearning`,
+      `link add hvx address ${macs[i]} type vxlan id 1 dev ${me.iface} local ${me.ip} dstport 8472 nolearning`,
       `link set hvx mtu ${mtu} up`,
       `addr add ${mine}.0/32 dev hvx`,
       `neigh replace ${theirs}.0 lladdr ${macs[1 - i]} dev hvx nud permanent`,
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     }
     printTable(rows);
     const ratio = median(gbps.get('twill VXLAN')!) / median(gbps.get(ref)!);
-    console.log(`\ntwill / hand-built VXLAN throughput: ${fmt(ratio)}x (target >= 0.95x) ${ratio >= 0.95 ? 'OK' : 'BELOW TARGET'}`);
+    console.log(`\ntwill / hand-built VXLAN throughput: ${fmt(ratio, 3)}x (target >= 0.95x) ${ratio >= 0.95 ? 'OK' : 'BELOW TARGET'}`);
   } finally {
     await world.cleanup();
   }
