@@ -6,7 +6,7 @@ import { Cluster } from '../test/helpers/cluster.js';
 import { addUnderlayNode, netnsPath, UnderlayNode, World } from '../test/helpers/world.js';
 import { fmt, median, printTable } from './stats.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 
 interface Path {
