@@ -92,6 +92,9 @@ for (const [name, entry] of Object.entries(programs)) {
     disableExperimentalSEAWarning: true,
     useCodeCache: true,
     ...(plugin ? { assets: { ...plugin.assets, 'twill_netlink.node': addon, 'twill_netlink.sha256': addonDigestFile } } : {}),
+    // The daemon lives for weeks: a 2 MiB young generation (V8's default is 16 MiB) took its RSS
+    // at 5000 peers from ~171 to ~142 MiB in bench:scale (A/B, same run) with no measurable slowdown.
+    ...(name === 'twilld' ? { execArgv: ['--max-semi-space-size=2'] } : {}),
   }));
   execFileSync(nodeBinary, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
   const out = path.join(root, `dist/bin/${name}`);
