@@ -1,7 +1,7 @@
 // Runs the built plugin the way a container runtime does: CNI_* variables, config on stdin,
 // result or error JSON on stdout, exit status.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { DEFAULT_PATH, Outcome, runBinary } from './spawn.js';
 import { netnsPath } from './world.js';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -25,17 +25,11 @@ export interface CniCall {
   extraEnv?: Record<string, string>;
 }
 
-export interface CniOutcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** parsed stdout, when it is JSON */
-  json?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+export type CniOutcome = Outcome;
 
 export function runCni(c: CniCall): Promise<CniOutcome> {
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    PATH: DEFAULT_PATH,
     CNI_COMMAND: c.command,
     ...(c.containerId !== undefined ? { CNI_CONTAINERID: c.containerId } : {}),
     ...(c.netns !== undefined ? { CNI_NETNS: c.netns.startsWith('/') || c.netns === '' ? c.netns : netnsPath(c.netns) } : {}),
@@ -44,25 +38,6 @@ export function runCni(c: CniCall): Promise<CniOutcome> {
     CNI_PATH: c.path ?? '/usr/lib/cni',
     ...c.extraEnv,
   };
-  const bin = c.binary ?? TWILL_BIN;
-  const [cmd, argv] = c.runIn ? ['nsenter', [`--net=${netnsPath(c.runIn)}`, '--', bin]] : [bin, []];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      let json;
-      try {
-        json = stdout.trim() ? JSON.parse(stdout) : undefined;
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, stdout, stderr, json });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(typeof c.config === 'string' ? c.config : JSON.stringify(c.config));
-  });
+  const config = typeof c.config === 'string' ? c.config : JSON.stringify(c.config);
+  return runBinary(c.binary ?? TWILL_BIN, [], { env, input: config, netns: c.runIn });
 }

@@ -1,16 +1,9 @@
 // Runs the built twillctl the way an operator's shell does: argv, optional stdin, optional
 // network namespace (nsenter), and a clean environment unless the test adds to it.
-import { spawn } from 'node:child_process';
 import { TWILLCTL_BIN } from './cni.js';
-import { netnsPath } from './world.js';
+import { DEFAULT_PATH, Outcome, runBinary } from './spawn.js';
 
-export interface CtlOutcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** parsed stdout when it is JSON */
-  json?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+export type CtlOutcome = Outcome;
 
 export interface CtlRunOptions {
   input?: string;
@@ -20,27 +13,7 @@ export interface CtlRunOptions {
 }
 
 export function runCtl(args: readonly string[], o: CtlRunOptions = {}): Promise<CtlOutcome> {
-  const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...o.env };
-  const [cmd, argv] = o.netns ? ['nsenter', [`--net=${netnsPath(o.netns)}`, '--', TWILLCTL_BIN, ...args]] : [TWILLCTL_BIN, [...args]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      let json;
-      try {
-        json = stdout.trim() ? JSON.parse(stdout) : undefined;
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, stdout, stderr, json });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(o.input ?? '');
-  });
+  return runBinary(TWILLCTL_BIN, args, { env: { PATH: DEFAULT_PATH, ...o.env }, input: o.input, netns: o.netns });
 }
 
 /** twillctl pointed at one etcd endpoint. */

@@ -1,12 +1,12 @@
 // The bad-input matrix: every malformed input gets the spec's error JSON on stdout with the
 // right code, exit status 1, a message naming the culprit, no stack trace, and no state.
-import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { getLink, listLinks } from '../../lib/kernel/ip.js';
 import { runCni, TWILL_BIN } from '../helpers/cni.js';
 import { PluginNode } from '../helpers/plugin-node.js';
+import { DEFAULT_PATH, Outcome, runBinary } from '../helpers/spawn.js';
 import { netnsPath, World } from '../helpers/world.js';
 
 interface Case {
@@ -132,27 +132,6 @@ describe('plugin bad-input matrix (built binary)', function () {
   });
 });
 
-
-function runRaw(ns: string, env: Record<string, string>, stdin: string): Promise<{ code: number | null; stdout: string; stderr: string; json?: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', [`--net=${netnsPath(ns)}`, '--', TWILL_BIN], {
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      let json;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, stdout, stderr, json });
-    });
-    child.stdin.end(stdin);
-  });
+function runRaw(ns: string, env: Record<string, string>, stdin: string): Promise<Outcome> {
+  return runBinary(TWILL_BIN, [], { env: { PATH: DEFAULT_PATH, ...env }, input: stdin, netns: ns });
 }
