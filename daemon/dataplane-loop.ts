@@ -24,6 +24,8 @@ export interface DataplaneLoopDeps {
   ipMasq: boolean;
   log: Logger;
   metrics: DaemonMetrics;
+  /** [kube] called once, after the first successful pass */
+  onReady?: () => void;
 }
 
 export class DataplaneLoop {
@@ -94,6 +96,7 @@ export class DataplaneLoop {
       log.info('subnet.env written', { file: this.d.subnetFile, subnet: String(subnet), mtu: backend.mtu() });
     }
     if (!this.ready) log.info('ready', { peers: res.peers });
+    if (!this.ready) this.d.onReady?.(); // [kube]
     this.ready = true;
     metrics.ready.set(1);
     this.lastPassAt = Date.now();

@@ -5,6 +5,7 @@ import { Ip } from '../lib/ip/cidr.js';
 import { DEFAULT_ETCD_PREFIX } from '../lib/schema/lease.js';
 import { parseDuration } from './duration.js';
 import { LOG_LEVELS, LogLevel } from './log.js';
+import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_NET_CONF_PATH } from './kube/defaults.js'; // [kube]
 
 export interface DaemonOptions {
   etcdEndpoints: string[];
@@ -29,6 +30,9 @@ export interface DaemonOptions {
   kubeApiUrl?: string;
   kubeconfigFile?: string;
   nodeName?: string;
+  // [kube] net-conf.json for --kube-subnet-mgr, and the Node annotation prefix
+  netConfigPath: string;
+  kubeAnnotationPrefix: string;
 }
 
 export class OptionsError extends Error {}
@@ -59,6 +63,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     .option('kube-subnet-mgr', { type: 'boolean', default: false, describe: 'take the subnet from the Kubernetes Node object instead of etcd' })
     .option('kube-api-url', { type: 'string', describe: 'Kubernetes API server URL (kube mode)' })
     .option('kubeconfig-file', { type: 'string', describe: 'kubeconfig file (kube mode)' })
+    // [kube]
+    .option('net-config-path', { type: 'string', default: DEFAULT_NET_CONF_PATH, describe: 'network config file (kube mode)' })
+    .option('kube-annotation-prefix', { type: 'string', default: DEFAULT_ANNOTATION_PREFIX, describe: 'prefix of the Node annotations (flannel\'s by default)' })
     .option('node-name', { type: 'string', describe: 'this node\'s name (kube mode; default env NODE_NAME, then the hostname)' })
     .strict()
     .help()
@@ -122,5 +129,7 @@ function toOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Daemon
     kubeApiUrl: str('kube-api-url'),
     kubeconfigFile: str('kubeconfig-file'),
     nodeName: str('node-name') ?? env.NODE_NAME,
+    netConfigPath: String(a['net-config-path']), // [kube]
+    kubeAnnotationPrefix: String(a['kube-annotation-prefix']), // [kube]
   };
 }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { monitorKernel, KernelMonitor } from '../lib/kernel/monitor.js';
-import { writeSysctl } from '../lib/kernel/ip.js';
+import { readSysctl, writeSysctl } from '../lib/kernel/ip.js';
 import type { LeaseSubnets } from '../lib/schema/lease.js';
 import { readSubnetEnv } from '../lib/schema/subnet-env.js';
 import { Cidr } from '../lib/ip/cidr.js';
@@ -42,9 +42,15 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     log: log.with({ component: 'subnet' }),
     onWatchResync: () => metrics.watchResyncs.inc(),
   });
+  // [kube] with NODE_NAME: Node annotations + NetworkUnavailable=False once ready; etcd mode: release deleted Nodes' leases
+  // (loaded on use: the Kubernetes client is big and plain etcd hosts never need it)
+  const kube = opts.nodeName
+    ? (await import('./kube/integration.js')).startKubeIntegration(opts, log.with({ component: 'kube' }), signal)
+    : undefined;
   try {
     // Routing between cni0 and the tunnel is forwarding; without it nothing crosses nodes.
-    await writeSysctl(undefined, 'net.ipv4.ip_forward', '1');
+    // [kube] a DaemonSet container without privilege has a read-only /proc/sys: write only when needed
+    if ((await readSysctl(undefined, 'net.ipv4.ip_forward').catch(() => '')) !== '1') await writeSysctl(undefined, 'net.ipv4.ip_forward', '1');
     const iface = await findExternalInterface(opts);
     log.info('using interface', { iface: iface.name, address: iface.address, publicIp: iface.publicIp, mtu: iface.mtu });
 
@@ -66,6 +72,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
       subnetFile: opts.subnetFile,
       ipMasq: opts.ipMasq,
       log: log.with({ component: 'reconcile' }),
+      onReady: () => kube?.ready(keeper.lease), // [kube]
     });
     loop = dataplane;
     const watching = sm.watchLeases((ls) => {
@@ -83,6 +90,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
       await Promise.allSettled([watching, renewing]);
     }
   } finally {
+    await kube?.stop().catch(() => {}); // [kube]
     await sm.close().catch(() => {});
     http?.close();
     http?.closeAllConnections();

@@ -25,6 +25,9 @@ export const subnetManagers: Partial<Record<'etcd' | 'kube', SubnetManagerFactor
     });
     return new EtcdSubnetManager(new EtcdRegistry(client, options.etcdPrefix), { log, onWatchResync, onNetworkFull });
   },
+  // [kube] --kube-subnet-mgr: subnets from Node objects (daemon/subnet/kube-manager.ts)
+  // (loaded on use: the Kubernetes client is big and etcd-only nodes never need it)
+  kube: async ({ options, log }) => (await import('./kube-manager.js')).createKubeSubnetManager(options, (m) => log.info(m)),
 };
 
 export class UnknownSubnetManagerError extends Error {}

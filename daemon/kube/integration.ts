@@ -1,0 +1,95 @@
+// The daemon's Kubernetes side jobs, started only when the node knows its Node name
+// (NODE_NAME from the downward API) and an API server is configured:
+//  - once the dataplane is ready: publish the lease as flannel's annotations and clear the
+//    NetworkUnavailable condition (both modes; kube mode's manager publishes annotations
+//    itself while acquiring, this repeats them idempotently);
+//  - etcd mode: release the leases of deleted Nodes (lease-releaser.ts).
+// Failures here never stop the dataplane: they are logged and retried with backoff.
+import { sleep, Backoff } from '../backoff.js';
+import type { Logger } from '../log.js';
+import type { Lease } from '../../lib/schema/lease.js';
+import { connectEtcd, EtcdRegistry } from '../subnet/etcd-registry.js';
+import { annotationNames, AnnotationNames, DEFAULT_ANNOTATION_PREFIX } from './annotations.js';
+import { connectKube, KubeClient } from './client.js';
+import { runLeaseReleaser } from './lease-releaser.js';
+import { markNetworkAvailable, publishNodeAnnotations } from './node-publisher.js';
+
+export interface KubeIntegrationOptions {
+  nodeName?: string;
+  kubeconfigFile?: string;
+  kubeApiUrl?: string;
+  kubeAnnotationPrefix?: string;
+  kubeSubnetMgr: boolean;
+  etcdEndpoints: string[];
+  etcdPrefix: string;
+  etcdCaFile?: string;
+  etcdCertFile?: string;
+  etcdKeyFile?: string;
+}
+
+export interface KubeIntegration {
+  /** The dataplane is up with this lease: (re)publish its attributes and the condition. */
+  ready(lease: Lease): void;
+  stop(): Promise<void>;
+}
+
+/** undefined when there is no Node name or no reachable configuration (plain etcd hosts). */
+export function startKubeIntegration(o: KubeIntegrationOptions, log: Logger, signal: AbortSignal): KubeIntegration | undefined {
+  if (!o.nodeName) {
+    log.debug('no node name (NODE_NAME): not publishing to Kubernetes');
+    return undefined;
+  }
+  let kube: KubeClient;
+  let names: AnnotationNames;
+  try {
+    kube = connectKube({ kubeconfigFile: o.kubeconfigFile, apiUrl: o.kubeApiUrl });
+    names = annotationNames(o.kubeAnnotationPrefix ?? DEFAULT_ANNOTATION_PREFIX);
+  } catch (e) {
+    if (o.kubeSubnetMgr) throw e;
+    log.warn('Kubernetes API not configured: no node annotations, no lease release for deleted nodes', { error: e });
+    return undefined;
+  }
+  const stop = new AbortController();
+  const onOuterAbort = () => stop.abort();
+  signal.addEventListener('abort', onOuterAbort, { once: true });
+  const tasks: Promise<void>[] = [];
+  let registry: EtcdRegistry | undefined;
+
+  if (!o.kubeSubnetMgr) {
+    registry = new EtcdRegistry(connectEtcd({ endpoints: o.etcdEndpoints, caFile: o.etcdCaFile, certFile: o.etcdCertFile, keyFile: o.etcdKeyFile }), o.etcdPrefix);
+    tasks.push(runLeaseReleaser(kube, registry, names, stop.signal, { log: (m) => log.info(m) }));
+    log.info('releasing the leases of deleted Nodes', { api: kube.server });
+  }
+
+  let publishing: AbortController | undefined;
+  const ready = (lease: Lease) => {
+    publishing?.abort();
+    const mine = new AbortController();
+    publishing = mine;
+    stop.signal.addEventListener('abort', () => mine.abort(), { once: true });
+    tasks.push((async () => {
+      const backoff = new Backoff(1000, 30000);
+      while (!mine.signal.aborted) {
+        try {
+          await publishNodeAnnotations(kube, o.nodeName!, names, lease.attrs, o.kubeSubnetMgr);
+          await markNetworkAvailable(kube, o.nodeName!);
+          log.info('published to the Node: annotations, NetworkUnavailable=False', { node: o.nodeName, subnet: String(lease.subnet) });
+          return;
+        } catch (e) {
+          log.warn('publishing to the Node failed; retrying', { node: o.nodeName, error: e });
+          await sleep(backoff.next(), mine.signal);
+        }
+      }
+    })());
+  };
+
+  return {
+    ready,
+    async stop() {
+      stop.abort();
+      signal.removeEventListener('abort', onOuterAbort);
+      await Promise.allSettled(tasks);
+      await registry?.client.close();
+    },
+  };
+}

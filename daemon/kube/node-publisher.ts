@@ -1,0 +1,59 @@
+// What a node tells Kubernetes about its network: flannel's annotations (public IP, backend
+// type and data: what peers need to tunnel to it) and the NetworkUnavailable condition,
+// which cloud route controllers set to true and the network provider clears once it is up.
+// Both are strategic-merge patches of nodes/status: conditions merge by type, annotations by
+// key, so the kubelet's own conditions and other annotations are left alone.
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { LeaseAttrs } from '../../lib/schema/lease.js';
+import type { AnnotationNames, NodeLike } from './annotations.js';
+import { leaseAnnotations } from './annotations.js';
+import type { KubeClient } from './client.js';
+import { describeApiError } from './client.js';
+
+const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+export class NodePatchError extends Error {}
+
+async function patchStatus(kube: KubeClient, node: string, body: object, what: string): Promise<NodeLike> {
+  try {
+    return (await kube.core.patchNodeStatus({ name: node, body }, STRATEGIC)) as NodeLike;
+  } catch (e) {
+    throw new NodePatchError(`kube: ${what} on node ${node}: ${describeApiError(e)}`);
+  }
+}
+
+/**
+ * Publishes the node's lease attributes as annotations; a no-op when they are already there
+ * (a restart must not bump the Node's resourceVersion and wake every peer's watch).
+ */
+export async function publishNodeAnnotations(
+  kube: KubeClient, node: string, names: AnnotationNames, attrs: LeaseAttrs, kubeManaged: boolean, current?: NodeLike,
+): Promise<boolean> {
+  const want = leaseAnnotations(names, attrs, kubeManaged);
+  const have = current?.metadata?.annotations ?? (await readNode(kube, node)).metadata?.annotations ?? {};
+  if (Object.entries(want).every(([k, v]) => have[k] === v)) return false;
+  await patchStatus(kube, node, { metadata: { annotations: want } }, 'publishing annotations');
+  return true;
+}
+
+export async function readNode(kube: KubeClient, node: string): Promise<NodeLike> {
+  try {
+    return (await kube.core.readNode({ name: node })) as NodeLike;
+  } catch (e) {
+    throw new NodePatchError(`kube: reading node ${node}: ${describeApiError(e)}`);
+  }
+}
+
+/** Sets NetworkUnavailable=False (reason TwillIsUp) on the node. */
+export async function markNetworkAvailable(kube: KubeClient, node: string, now = new Date()): Promise<void> {
+  const ts = now.toISOString().replace(/\.\d{3}Z$/, 'Z'); // metav1.Time has second precision
+  const condition = {
+    type: 'NetworkUnavailable',
+    status: 'False',
+    reason: 'TwillIsUp',
+    message: 'twilld is running on this node',
+    lastTransitionTime: ts,
+    lastHeartbeatTime: ts,
+  };
+  await patchStatus(kube, node, { status: { conditions: [condition] } }, 'setting NetworkUnavailable=False');
+}

@@ -1,0 +1,90 @@
+// The Dockerfile, read statically (no docker engine runs here, so the image itself is not
+// built in tests): a build stage that produces the single executables, and a final stage with
+// no Node and no build tools that holds every file the manifests run.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadAll } from 'js-yaml';
+import { REPO_ROOT } from '../helpers/cni.js';
+
+type Obj = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+interface Stage { from: string; name?: string; lines: string[] }
+
+function stages(text: string): Stage[] {
+  // join continuation lines, drop comments
+  const logical = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const out: Stage[] = [];
+  for (const l of logical) {
+    const m = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(l);
+    if (m) out.push({ from: m[1], name: m[2], lines: [] });
+    else out[out.length - 1].lines.push(l);
+  }
+  return out;
+}
+
+/** Destination paths of COPY instructions in a stage (files named by their final path). */
+function copiedFiles(s: Stage): Map<string, string> {
+  const files = new Map<string, string>(); // destination -> source
+  for (const l of s.lines) {
+    const parts = l.split(/\s+/);
+    if (parts[0].toUpperCase() !== 'COPY') continue;
+    const args = parts.slice(1).filter((p) => !p.startsWith('--'));
+    const from = parts.slice(1).find((p) => p.startsWith('--from='));
+    const dest = args.pop()!;
+    for (const src of args) {
+      const target = dest.endsWith('/') ? dest + path.basename(src) : dest;
+      files.set(target, from ? `${from.slice(7)}:${src}` : src);
+    }
+  }
+  return files;
+}
+
+describe('Dockerfile', () => {
+  const all = stages(readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8'));
+  const final = all[all.length - 1];
+  const build = all.find((s) => s.lines.some((l) => l.includes('npm run build')));
+
+  it('builds the binaries in a Node 24 stage with npm ci and npm run build', () => {
+    assert.ok(build, 'a stage running npm run build');
+    assert.match(build.from, /^node:24/);
+    assert.ok(build.lines.some((l) => /RUN .*npm ci/.test(l)));
+  });
+
+  it('has a Debian slim final stage with iproute2 and iptables, and no Node or npm', () => {
+    assert.match(final.from, /^debian:[a-z]+-slim$/);
+    const installs = final.lines.filter((l) => /apt-get install/.test(l)).join(' ');
+    for (const p of ['iproute2', 'iptables']) assert.match(installs, new RegExp(`\\b${p}\\b`));
+    for (const p of ['nodejs', 'npm', 'build-essential', 'gcc', 'make']) assert.doesNotMatch(installs, new RegExp(`\\b${p}\\b`));
+    assert.ok(!final.lines.some((l) => /node_modules|\bnpm\b|\bnode\b/.test(l)), 'nothing from Node in the final stage');
+    for (const src of copiedFiles(final).values()) assert.ok(!/node_modules|\/bin\/node$/.test(src), src);
+  });
+
+  it('copies every program scripts/build.mjs produces', () => {
+    const programs = /const programs = \{([^}]+)\}/.exec(readFileSync(path.join(REPO_ROOT, 'scripts/build.mjs'), 'utf8'))![1];
+    const names = [...programs.matchAll(/^\s*([a-z]+):/gm)].map((m) => m[1]).sort();
+    assert.deepEqual(names, ['twill', 'twillctl', 'twilld']);
+    const copied = copiedFiles(final);
+    for (const n of names) assert.equal(copied.get(`/opt/twill/bin/${n}`), `${build!.name}:/src/dist/bin/${n}`);
+  });
+
+  it('contains every file the manifests execute', () => {
+    const copied = copiedFiles(final);
+    const docs = readdirSync(path.join(REPO_ROOT, 'manifests')).flatMap((f) => loadAll(readFileSync(path.join(REPO_ROOT, 'manifests', f), 'utf8')) as Obj[]);
+    const ds = docs.find((d) => d?.kind === 'DaemonSet');
+    const pod = ds.spec.template.spec;
+    const used = new Set<string>();
+    for (const c of [...pod.initContainers, ...pod.containers]) {
+      used.add(c.command[0]);
+      for (const a of c.command.slice(1)) if (a.startsWith('/opt/twill/')) used.add(a);
+    }
+    assert.ok(used.size >= 4);
+    for (const f of used) assert.ok(copied.has(f), `${f} is not in the image`);
+    assert.equal(copied.get('/opt/twill/install-cni.sh'), 'scripts/install-cni.sh');
+  });
+
+  it('keeps local outputs out of the build context', () => {
+    const ignored = readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const p of ['node_modules', 'build', 'dist']) assert.ok(ignored.includes(p), p);
+  });
+});
