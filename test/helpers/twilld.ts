@@ -4,7 +4,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { TWILLD_BIN } from './cni.js';
-import { netnsPath, stopProcess, tmpPath, UnderlayNode, waitFor, World } from './world.js';
+import { EtcdServer } from './etcd.js';
+import { buildUnderlay, netnsPath, stopProcess, tmpPath, Underlay, UnderlayNode, waitFor, World } from './world.js';
 import { runIn } from '../../lib/kernel/ns.js';
 
 export interface TwilldOptions {
@@ -99,3 +100,13 @@ export function netConfig(extra: Record<string, unknown> = {}, backend: Record<s
 }
 
 export const CONFIG_KEY = '/coreos.com/network/config';
+
+/** An underlay of `nodes` node namespaces with a real etcd on it, holding `config` when given. */
+export async function startEtcdWorld(world: World, nodes: number, config?: string): Promise<{ ul: Underlay; etcd: EtcdServer }> {
+  const ul = await buildUnderlay(world, nodes);
+  const etcd = new EtcdServer({ netns: ul.ns, host: ul.hostIp });
+  world.onCleanup(() => etcd.destroy());
+  await etcd.start();
+  if (config !== undefined) await etcd.ctl(['put', CONFIG_KEY, config]);
+  return { ul, etcd };
+}

@@ -7,8 +7,8 @@ import { getLink, ipBatch, listFdb, listRoutes } from '../../lib/kernel/ip.js';
 import { runIn } from '../../lib/kernel/ns.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { addPod, Pod, ping } from '../helpers/pods.js';
-import { CONFIG_KEY, netConfig, Twilld } from '../helpers/twilld.js';
-import { addUnderlayNode, buildUnderlay, netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { netConfig, Twilld, startEtcdWorld } from '../helpers/twilld.js';
+import { addUnderlayNode, netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
 
 describe('twilld: three nodes, late join, etcd restart', function () {
   this.timeout(120000);
@@ -20,11 +20,7 @@ describe('twilld: three nodes, late join, etcd restart', function () {
   const subnetOf = (d: Twilld) => /FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24/.exec(readFileSync(d.subnetFile, 'utf8'))![1] + '.0/24';
 
   before(async () => {
-    ul = await buildUnderlay(world, 2);
-    etcd = new EtcdServer({ netns: ul.ns, host: ul.hostIp });
-    world.onCleanup(() => etcd.destroy());
-    await etcd.start();
-    await etcd.ctl(['put', CONFIG_KEY, netConfig({ Network: '10.96.0.0/16' }, { VNI: 7 })]);
+    ({ ul, etcd } = await startEtcdWorld(world, 2, netConfig({ Network: '10.96.0.0/16' }, { VNI: 7 })));
     for (const n of ul.nodes) daemons.push(new Twilld(world, n, { etcd: etcd.endpoint }).start());
     await Promise.all(daemons.map((d) => d.waitReady()));
     for (const [i, d] of daemons.entries()) pods.push(await addPod(world, ul.nodes[i].ns, d.subnetFile, 1));

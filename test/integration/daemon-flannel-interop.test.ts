@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { bridgeBatch, ipBatch, writeSysctl } from '../../lib/kernel/ip.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { addPod, ping } from '../helpers/pods.js';
-import { CONFIG_KEY, netConfig, Twilld } from '../helpers/twilld.js';
-import { buildUnderlay, netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { netConfig, Twilld, startEtcdWorld } from '../helpers/twilld.js';
+import { netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
 import { writeSubnetEnv } from '../../lib/schema/subnet-env.js';
 
 describe('twilld next to a flannel-style node', function () {
@@ -19,11 +19,7 @@ describe('twilld next to a flannel-style node', function () {
   const FLANNEL_MAC = '02:fa:00:00:00:02';
 
   before(async () => {
-    ul = await buildUnderlay(world, 2);
-    etcd = new EtcdServer({ netns: ul.ns, host: ul.hostIp });
-    world.onCleanup(() => etcd.destroy());
-    await etcd.start();
-    await etcd.ctl(['put', CONFIG_KEY, netConfig()]);
+    ({ ul, etcd } = await startEtcdWorld(world, 2, netConfig()));
   });
   after(async function () {
     if (this.currentTest?.state === 'failed') process.stderr.write(`--- n1 ---\n${d1?.logs.slice(-3000)}\n`);

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { getLink, ipBatch, listRoutes } from '../../lib/kernel/ip.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { addPod, Pod, ping } from '../helpers/pods.js';
-import { CONFIG_KEY, netConfig, Twilld } from '../helpers/twilld.js';
-import { buildUnderlay, netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { netConfig, Twilld, startEtcdWorld } from '../helpers/twilld.js';
+import { netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
 
 const subnetOf = (d: Twilld) => /FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24/.exec(readFileSync(d.subnetFile, 'utf8'))![1] + '.0/24';
 
@@ -22,12 +22,8 @@ for (const variant of ['host-gw', 'vxlan+DirectRouting'] as const) {
     let p2: Pod;
 
     before(async () => {
-      ul = await buildUnderlay(world, 2);
-      etcd = new EtcdServer({ netns: ul.ns, host: ul.hostIp });
-      world.onCleanup(() => etcd.destroy());
-      await etcd.start();
       const backend = variant === 'host-gw' ? { Type: 'host-gw' } : { DirectRouting: true };
-      await etcd.ctl(['put', CONFIG_KEY, netConfig({}, backend)]);
+      ({ ul, etcd } = await startEtcdWorld(world, 2, netConfig({}, backend)));
       d1 = new Twilld(world, ul.nodes[0], { etcd: etcd.endpoint }).start();
       d2 = new Twilld(world, ul.nodes[1], { etcd: etcd.endpoint }).start();
       await Promise.all([d1.waitReady(), d2.waitReady()]);

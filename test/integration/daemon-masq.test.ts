@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { readSysctl } from '../../lib/kernel/ip.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { addPod, Pod } from '../helpers/pods.js';
-import { CONFIG_KEY, netConfig, Twilld } from '../helpers/twilld.js';
-import { buildUnderlay, netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { netConfig, Twilld, startEtcdWorld } from '../helpers/twilld.js';
+import { netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
 
 // Tells every TCP client the address it came from, then closes.
 const SERVER = (host: string, port: number) =>
@@ -37,11 +37,7 @@ describe('twilld --ip-masq', function () {
   const save = (ns: string) => world.exec(ns, 'iptables-save', []);
 
   before(async () => {
-    ul = await buildUnderlay(world, 2);
-    etcd = new EtcdServer({ netns: ul.ns, host: ul.hostIp });
-    world.onCleanup(() => etcd.destroy());
-    await etcd.start();
-    await etcd.ctl(['put', CONFIG_KEY, netConfig()]);
+    ({ ul, etcd } = await startEtcdWorld(world, 2, netConfig()));
     d1 = new Twilld(world, ul.nodes[0], { etcd: etcd.endpoint, args: ['--ip-masq'] }).start();
     d2 = new Twilld(world, ul.nodes[1], { etcd: etcd.endpoint, args: ['--ip-masq'] }).start();
     await Promise.all([d1.waitReady(), d2.waitReady()]);

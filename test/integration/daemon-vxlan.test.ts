@@ -8,8 +8,8 @@ import { getLink, ipBatch, listAddrs, listFdb, listNeighbours, listRoutes } from
 import { parseSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { addPod, Pod, ping } from '../helpers/pods.js';
-import { CONFIG_KEY, netConfig, Twilld } from '../helpers/twilld.js';
-import { buildUnderlay, netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { netConfig, Twilld, startEtcdWorld } from '../helpers/twilld.js';
+import { netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
 
 describe('twilld vxlan: two nodes', function () {
   this.timeout(120000);
@@ -23,11 +23,7 @@ describe('twilld vxlan: two nodes', function () {
   const n1 = () => netnsPath(ul.nodes[0].ns);
 
   before(async () => {
-    ul = await buildUnderlay(world, 2);
-    etcd = new EtcdServer({ netns: ul.ns, host: ul.hostIp });
-    world.onCleanup(() => etcd.destroy());
-    await etcd.start();
-    await etcd.ctl(['put', CONFIG_KEY, netConfig()]);
+    ({ ul, etcd } = await startEtcdWorld(world, 2, netConfig()));
     d1 = new Twilld(world, ul.nodes[0], { etcd: etcd.endpoint }).start();
     d2 = new Twilld(world, ul.nodes[1], { etcd: etcd.endpoint }).start();
     await Promise.all([d1.waitReady(), d2.waitReady()]);
