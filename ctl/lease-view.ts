@@ -2,6 +2,7 @@
 // its table columns. Every field is always present; absent values are null, never omitted.
 import type { Lease } from '../lib/schema/lease.js';
 import { vxlanData } from '../lib/schema/lease.js';
+import { nodeNameOfLease } from '../daemon/kube/annotations.js';
 import { Column, formatDuration } from './output.js';
 
 export interface LeaseView {
@@ -15,8 +16,15 @@ export interface LeaseView {
   reserved: boolean;
   /** whole seconds until the etcd lease expires; null for a reservation */
   expiresInSeconds: number | null;
-  /** etcd lease ID in hex, as etcdctl prints it; null for a reservation */
+  /** etcd lease ID in hex, as etcdctl prints it; null for a reservation and in kube mode */
   leaseId: string | null;
+  /** the Node object the lease comes from (--kube-subnet-mgr); null in etcd mode */
+  node: string | null;
+}
+
+/** A lease key with no etcd lease (flannel's reservation); Node leases never are. */
+export function isReservation(l: Lease): boolean {
+  return !l.leaseId && nodeNameOfLease(l.key) === undefined;
 }
 
 export function leaseView(l: Lease, now = Date.now()): LeaseView {
@@ -29,9 +37,10 @@ export function leaseView(l: Lease, now = Date.now()): LeaseView {
     backendType: String(l.attrs.BackendType),
     vtepMAC: vx ? vx.VtepMAC : null,
     vni: vx ? vx.VNI : null,
-    reserved: !l.leaseId,
+    reserved: isReservation(l),
     expiresInSeconds: l.leaseId && l.expiresAt !== undefined ? Math.max(0, Math.round((l.expiresAt - now) / 1000)) : null,
     leaseId: l.leaseId ? BigInt(l.leaseId).toString(16) : null,
+    node: nodeNameOfLease(l.key) ?? null,
   };
 }
 
@@ -50,14 +59,23 @@ export const LEASE_COLUMNS: Column<LeaseView>[] = [
   { header: 'RESERVED', value: (v) => (v.reserved ? 'yes' : 'no') },
 ];
 
+/** Node leases neither expire nor are reserved: those columns give way to the Node name. */
+const NODE_LEASE_COLUMNS: Column<LeaseView>[] = [
+  LEASE_COLUMNS[0],
+  { header: 'NODE', value: (v) => v.node },
+  ...LEASE_COLUMNS.slice(1, 4),
+];
+
 /** Adds the IPv6 columns only when some lease is dual-stack, to keep the common table narrow. */
 export function leaseColumns(views: readonly LeaseView[]): Column<LeaseView>[] {
-  if (!views.some((v) => v.subnet6 || v.publicIPv6)) return LEASE_COLUMNS;
+  const base = views.some((v) => v.node) ? NODE_LEASE_COLUMNS : LEASE_COLUMNS;
+  if (!views.some((v) => v.subnet6 || v.publicIPv6)) return base;
+  const at = base.indexOf(LEASE_COLUMNS[1]);
   return [
-    LEASE_COLUMNS[0],
+    ...base.slice(0, at),
     { header: 'SUBNET6', value: (v) => v.subnet6 },
     LEASE_COLUMNS[1],
     { header: 'PUBLIC-IPV6', value: (v) => v.publicIPv6 },
-    ...LEASE_COLUMNS.slice(2),
+    ...base.slice(at + 1),
   ];
 }

@@ -11,7 +11,8 @@ import { putConfigIfUnchanged } from '../config-store.js';
 import { CtlError, UsageError } from '../errors.js';
 import { withRegistry } from '../etcd.js';
 import { compareLeases } from '../lease-view.js';
-import { contextFrom, GlobalArgs } from '../options.js';
+import { readNetConfText } from '../kube.js';
+import { contextFrom, Ctx, GlobalArgs, refuseInKubeMode } from '../options.js';
 import { renderPairs } from '../output.js';
 
 export function configCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
@@ -27,6 +28,7 @@ export function configCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .example('$0 config get -o json | jq .modRevision', 'then: $0 config set --expect-revision REV net.json'),
       async (a) => {
         const ctx = contextFrom(a);
+        refuseInKubeMode(ctx, 'config set'); // before reading FILE: the refusal is the answer
         emit(ctx, await configSet(ctx, readInput(a.file as string), a['expect-revision'] as string | undefined));
       })
       .command('validate <file>', 'check FILE (or - for stdin) without touching etcd', (v) =>
@@ -59,10 +61,24 @@ function errorJson(e: unknown): { field: string; message: string } {
   return { field: '(json)', message: (e as Error).message };
 }
 
-export async function configGet(ctx: ReturnType<typeof contextFrom>): Promise<CommandResult> {
+/** Where the config comes from: an etcd key with its revision, or kube mode's net-conf.json. */
+interface StoredConfig {
+  key: string;
+  modRevision: string | null;
+  raw: string;
+}
+
+async function readStoredConfig(ctx: Ctx): Promise<StoredConfig> {
+  if (ctx.kube) return { key: ctx.kube.netConfPath, modRevision: null, raw: await readNetConfText(ctx.kube) };
   const stored = await withRegistry(ctx.etcd, (r) => r.getConfig());
   const key = configKey(ctx.etcd.prefix);
   if (!stored) throw new CtlError(`no network config at ${key} (create one with: twillctl config set FILE)`);
+  return { key, modRevision: stored.modRevision, raw: stored.raw };
+}
+
+export async function configGet(ctx: Ctx): Promise<CommandResult> {
+  const stored = await readStoredConfig(ctx);
+  const key = stored.key;
   let config: unknown = stored.raw;
   try {
     config = JSON.parse(stored.raw);
@@ -73,7 +89,7 @@ export async function configGet(ctx: ReturnType<typeof contextFrom>): Promise<Co
     const { config: parsed, warnings } = checkConfigText(stored.raw);
     return {
       data: { key, modRevision: stored.modRevision, config, effective: networkConfigToJSON(parsed), error: null },
-      table: () => renderPairs([...configPairs(parsed), ['Revision', stored.modRevision]]),
+      table: () => renderPairs([...configPairs(parsed), stored.modRevision === null ? ['File', key] : ['Revision', stored.modRevision]]),
       warnings,
     };
   } catch (e) {
@@ -108,6 +124,7 @@ export function configValidate(text: string): CommandResult {
 }
 
 export async function configSet(ctx: ReturnType<typeof contextFrom>, text: string, expectRevision?: string): Promise<CommandResult> {
+  refuseInKubeMode(ctx, 'config set');
   if (expectRevision !== undefined && !/^\d+$/.test(expectRevision)) {
     throw new UsageError(`--expect-revision: "${expectRevision}" is not a revision number`);
   }

@@ -4,8 +4,9 @@
 import type { Argv } from 'yargs';
 import { parseIpArg } from '../args.js';
 import { CommandResult, emit } from '../command.js';
-import { runDoctor } from '../doctor/run.js';
+import { diagnose, runDoctor } from '../doctor/run.js';
 import { withRegistry } from '../etcd.js';
+import { listKubeLeases, readNetConf } from '../kube.js';
 import { contextFrom, Ctx, GlobalArgs } from '../options.js';
 import { renderTable } from '../output.js';
 import type { Finding } from '../doctor/findings.js';
@@ -29,8 +30,15 @@ export function doctorCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   });
 }
 
+/** Kube mode: net-conf.json and the Nodes; this node is the Node with --public-ip or subnet.env's podCIDR. */
+async function doctorFromNodes(ctx: Ctx, o: { publicIp?: string; subnetFile: string }) {
+  const config = await readNetConf(ctx.kube!);
+  const { leases } = await listKubeLeases(ctx.kube!, config);
+  return diagnose(config, leases, o);
+}
+
 export async function doctor(ctx: Ctx, o: { publicIp?: string; subnetFile: string; strict: boolean }): Promise<CommandResult> {
-  const report = await withRegistry(ctx.etcd, (r) => runDoctor(r, o), { bounded: false });
+  const report = ctx.kube ? await doctorFromNodes(ctx, o) : await withRegistry(ctx.etcd, (r) => runDoctor(r, o), { bounded: false });
   const list = report.findings.list;
   const errors = report.findings.count('error');
   const warnings = report.findings.count('warning');

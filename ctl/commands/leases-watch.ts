@@ -18,11 +18,11 @@ export function eventView(e: LeaseEvent): WatchEventView {
   return { type: 'delete', revision: e.revision, subnet: e.subnets.subnet.toString(), lease: null };
 }
 
-function tableLine(v: WatchEventView): string {
+export function tableLine(v: WatchEventView): string {
   const t = new Date().toISOString();
   if (v.type === 'put') {
     const l = v.lease;
-    return [t, 'PUT', l.subnet, l.publicIP, l.backendType, l.vtepMAC ?? '-', l.reserved ? 'reserved' : `ttl ${l.expiresInSeconds ?? '-'}s`].join('  ');
+    return [t, 'PUT', l.subnet, l.publicIP, l.backendType, l.vtepMAC ?? '-', l.node ? `node ${l.node}` : l.reserved ? 'reserved' : `ttl ${l.expiresInSeconds ?? '-'}s`].join('  ');
   }
   if (v.type === 'delete') return [t, 'DELETE', v.subnet].join('  ');
   return [t, 'RESYNC', `${v.leases.length} leases`, v.reason].join('  ');
@@ -36,6 +36,11 @@ export interface WatchOptions {
 export async function watchLeaseStream(ctx: Ctx, o: WatchOptions): Promise<void> {
   if (o.count !== undefined && (!Number.isInteger(o.count) || o.count < 1)) throw new UsageError(`--count: ${o.count} is not a positive integer`);
   if (o.fromRevision !== undefined && !/^\d+$/.test(o.fromRevision)) throw new UsageError(`--from-revision: "${o.fromRevision}" is not a revision`);
+  if (ctx.kube) {
+    if (o.fromRevision !== undefined) throw new UsageError('--from-revision: etcd revisions only; not available with --kube-subnet-mgr');
+    const { watchNodeLeases } = await import('./leases-watch-kube.js');
+    return watchNodeLeases(ctx, ctx.kube, o.count);
+  }
   await withRegistry(ctx.etcd, (r) => streamUntilDone(ctx, r, o), { bounded: false });
 }
 

@@ -8,8 +8,9 @@ import { CommandResult, emit } from '../command.js';
 import { confirm } from '../confirm.js';
 import { CtlError } from '../errors.js';
 import { withRegistry } from '../etcd.js';
+import { listKubeLeases } from '../kube.js';
 import { compareLeases, leaseColumns, leaseView } from '../lease-view.js';
-import { contextFrom, Ctx, GlobalArgs } from '../options.js';
+import { contextFrom, Ctx, GlobalArgs, refuseInKubeMode } from '../options.js';
 import { renderTable } from '../output.js';
 import { watchLeaseStream } from './leases-watch.js';
 
@@ -42,7 +43,7 @@ export function leasesCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
 }
 
 export async function leasesList(ctx: Ctx): Promise<CommandResult> {
-  const { leases } = await withRegistry(ctx.etcd, (r) => r.listLeases({ withExpiry: true }));
+  const { leases } = ctx.kube ? await listKubeLeases(ctx.kube) : await withRegistry(ctx.etcd, (r) => r.listLeases({ withExpiry: true }));
   const views = [...leases].sort(compareLeases).map((l) => leaseView(l));
   return {
     data: { leases: views },
@@ -60,7 +61,7 @@ export function findLease(leases: readonly Lease[], query: ReturnType<typeof par
 
 export async function leasesGet(ctx: Ctx, text: string): Promise<CommandResult> {
   const query = parseSubnetOrIp(text);
-  const lease = await withRegistry(ctx.etcd, async (r) => {
+  const lease = ctx.kube ? findLease((await listKubeLeases(ctx.kube)).leases, query) : await withRegistry(ctx.etcd, async (r) => {
     if ('subnet' in query) return r.getLease({ subnet: query.subnet }, { withExpiry: true });
     const { leases } = await r.listLeases();
     const found = findLease(leases, query);
@@ -75,6 +76,7 @@ export async function leasesGet(ctx: Ctx, text: string): Promise<CommandResult> 
 }
 
 export async function leasesRelease(ctx: Ctx, text: string, yes: boolean): Promise<CommandResult> {
+  refuseInKubeMode(ctx, 'leases release');
   const subnet = parseSubnetArg(text);
   return withRegistry(ctx.etcd, async (r: EtcdRegistry) => {
     const lease = await r.getLease({ subnet });

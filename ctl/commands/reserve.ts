@@ -13,7 +13,7 @@ import { leaseFits } from '../config-checks.js';
 import { CtlError, UsageError } from '../errors.js';
 import { withRegistry } from '../etcd.js';
 import { leaseColumns, leaseView } from '../lease-view.js';
-import { contextFrom, Ctx, GlobalArgs } from '../options.js';
+import { contextFrom, Ctx, GlobalArgs, refuseInKubeMode } from '../options.js';
 import { renderTable } from '../output.js';
 
 export const DEFAULT_UNRESERVE_TTL = 86400; // flannel's lease TTL
@@ -69,6 +69,7 @@ function result(lease: Lease, changed: boolean, verb: string): CommandResult {
 }
 
 export async function reserve(ctx: Ctx, subnetText: string, publicIp: string, publicIpv6?: string): Promise<CommandResult> {
+  refuseInKubeMode(ctx, 'reserve');
   const subnet = parseSubnetArg(subnetText);
   const ip = parseIpArg(publicIp, '--public-ip');
   if (ip.family !== 4) throw new UsageError(`--public-ip: ${publicIp} is not an IPv4 address`);
@@ -92,6 +93,7 @@ export async function reserve(ctx: Ctx, subnetText: string, publicIp: string, pu
 }
 
 export async function unreserve(ctx: Ctx, subnetText: string, ttl: number): Promise<CommandResult> {
+  refuseInKubeMode(ctx, 'unreserve');
   const subnet = parseSubnetArg(subnetText);
   if (!Number.isInteger(ttl) || ttl < 5 || ttl > 31536000) throw new UsageError(`--ttl: ${ttl} is outside 5..31536000 seconds`);
   return withRegistry(ctx.etcd, async (r) => {

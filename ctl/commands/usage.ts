@@ -8,6 +8,8 @@ import { CommandResult, emit } from '../command.js';
 import { leaseFits, subnetTotal } from '../config-checks.js';
 import { CtlError, UsageError } from '../errors.js';
 import { withRegistry } from '../etcd.js';
+import { listKubeLeases, readNetConf } from '../kube.js';
+import { isReservation } from '../lease-view.js';
 import { contextFrom, Ctx, GlobalArgs } from '../options.js';
 import { renderPairs } from '../output.js';
 
@@ -40,7 +42,7 @@ export function usageCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
 export function computeUsage(config: NetworkConfig, leases: readonly Lease[]): UsageView {
   const inRange = leases.filter((l) => leaseFits(config, l.subnet));
   const total = Number(subnetTotal(config));
-  const reserved = inRange.filter((l) => !l.leaseId).length;
+  const reserved = inRange.filter(isReservation).length;
   const used = inRange.length - reserved;
   const taken = used + reserved;
   return {
@@ -57,18 +59,27 @@ export function computeUsage(config: NetworkConfig, leases: readonly Lease[]): U
   };
 }
 
+async function etcdInput(ctx: Ctx): Promise<{ config: NetworkConfig; leases: Lease[] }> {
+  const { stored, leases } = await withRegistry(ctx.etcd, async (r) => ({ stored: await r.getConfig(), leases: (await r.listLeases()).leases }));
+  if (!stored) throw new CtlError(`no network config at ${ctx.etcd.prefix}/config`);
+  try {
+    return { config: parseNetworkConfig(stored.raw), leases };
+  } catch (e) {
+    throw new CtlError(`stored config is invalid: ${(e as Error).message}`);
+  }
+}
+
+/** Kube mode: net-conf.json and the Nodes' pod CIDRs (the controller-manager allocates them; nothing is reserved). */
+async function kubeInput(ctx: Ctx): Promise<{ config: NetworkConfig; leases: Lease[] }> {
+  const config = await readNetConf(ctx.kube!);
+  return { config, leases: (await listKubeLeases(ctx.kube!, config)).leases };
+}
+
 export async function usage(ctx: Ctx, failAbove?: number): Promise<CommandResult> {
   if (failAbove !== undefined && (!Number.isFinite(failAbove) || failAbove < 0 || failAbove > 100)) {
     throw new UsageError(`--fail-above: ${failAbove} is outside 0..100`);
   }
-  const { stored, leases } = await withRegistry(ctx.etcd, async (r) => ({ stored: await r.getConfig(), leases: (await r.listLeases()).leases }));
-  if (!stored) throw new CtlError(`no network config at ${ctx.etcd.prefix}/config`);
-  let config: NetworkConfig;
-  try {
-    config = parseNetworkConfig(stored.raw);
-  } catch (e) {
-    throw new CtlError(`stored config is invalid: ${(e as Error).message}`);
-  }
+  const { config, leases } = ctx.kube ? await kubeInput(ctx) : await etcdInput(ctx);
   const v = computeUsage(config, leases);
   const over = failAbove !== undefined && v.usedPercent >= failAbove;
   return {

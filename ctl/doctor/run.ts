@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
 import type { Lease } from '../../lib/schema/lease.js';
-import { parseNetworkConfig } from '../../lib/schema/network-config.js';
+import { NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { parseSubnetEnv, subnetEnvGateway, SubnetEnv } from '../../lib/schema/subnet-env.js';
 import { CtlError } from '../errors.js';
 import { checkIpForward, checkMasquerade, checkSubnetEnv } from './check-node.js';
@@ -56,6 +56,11 @@ export async function runDoctor(r: EtcdRegistry, o: DoctorOptions): Promise<Doct
   } catch (e) {
     throw new CtlError(`stored config is invalid: ${(e as Error).message}`);
   }
+  return diagnose(config, leases, o);
+}
+
+/** The checks proper, whichever source (etcd or Kubernetes Nodes) the config and leases came from. */
+export async function diagnose(config: NetworkConfig, leases: readonly Lease[], o: DoctorOptions): Promise<DoctorReport> {
   const envRead = loadSubnetEnv(o.subnetFile);
   const own = findOwnLease(leases, o, envRead.env);
   const vxlan = config.Backend.Type === 'vxlan';

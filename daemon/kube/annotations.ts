@@ -84,8 +84,23 @@ export function nodePodCidrs(node: NodeLike): { v4?: Cidr; v6?: Cidr } {
   return out;
 }
 
+const NODE_LEASE_KEY = 'kube/nodes/';
+
 export function leaseKeyForNode(name: string): string {
-  return `kube/nodes/${name}`;
+  return `${NODE_LEASE_KEY}${name}`;
+}
+
+/** The Node name of a lease made by nodeToLease; undefined for an etcd lease. */
+export function nodeNameOfLease(key: string): string | undefined {
+  return key.startsWith(NODE_LEASE_KEY) ? key.slice(NODE_LEASE_KEY.length) : undefined;
+}
+
+/** The leases of every routable Node, in key order (what the kube manager and twillctl both read). */
+export function nodesToLeases(names: AnnotationNames, nodes: Iterable<NodeLike>, opts: { enableIPv6?: boolean } = {}): Lease[] {
+  return [...nodes]
+    .map((n) => nodeToLease(names, n, opts))
+    .filter((l): l is Lease => !!l)
+    .sort((a, b) => a.key.localeCompare(b.key));
 }
 
 /**

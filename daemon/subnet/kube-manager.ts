@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { Lease } from '../../lib/schema/lease.js';
 import { ConfigError, NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import {
-  AnnotationNames, annotationNames, DEFAULT_ANNOTATION_PREFIX, leaseKeyForNode, NodeLike, nodePodCidrs, nodeToLease,
+  AnnotationNames, annotationNames, DEFAULT_ANNOTATION_PREFIX, leaseKeyForNode, NodeLike, nodePodCidrs, nodesToLeases,
 } from '../kube/annotations.js';
 import { connectKube, KubeClient } from '../kube/client.js';
 import { publishNodeAnnotations, readNode } from '../kube/node-publisher.js';
@@ -126,10 +126,7 @@ export class KubeSubnetManager implements SubnetManager {
     let last = '';
     await watchNodes(this.o.kube, {
       onSync: (nodes) => {
-        const leases = [...nodes.values()]
-          .map((n) => nodeToLease(this.names, n, { enableIPv6: this.config?.EnableIPv6 }))
-          .filter((l): l is Lease => !!l)
-          .sort((a, b) => a.key.localeCompare(b.key));
+        const leases = nodesToLeases(this.names, nodes.values(), { enableIPv6: this.config?.EnableIPv6 });
         // kubelet status updates touch Nodes often; only lease changes matter to the dataplane
         const sig = JSON.stringify(leases.map((l) => [l.key, String(l.subnet), String(l.subnet6 ?? ''), l.attrs]));
         if (sig === last) return;

@@ -43,6 +43,7 @@ describe('twillctl leases (real etcd)', function () {
       reserved: l.ttl === undefined,
       expiresInSeconds: l.ttl === undefined ? null : 'normalised',
       leaseId: ids.get(l.subnet),
+      node: null, // etcd leases do not name their Node
     };
   }
 
@@ -184,7 +185,7 @@ describe('twillctl leases (real etcd)', function () {
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(r.json, {
         changed: true,
-        lease: { subnet: '10.244.8.0/24', subnet6: null, publicIP: '198.18.0.20', publicIPv6: null, backendType: 'vxlan', vtepMAC: null, vni: null, reserved: true, expiresInSeconds: null, leaseId: null },
+        lease: { subnet: '10.244.8.0/24', subnet6: null, publicIP: '198.18.0.20', publicIPv6: null, backendType: 'vxlan', vtepMAC: null, vni: null, reserved: true, expiresInSeconds: null, leaseId: null, node: null },
       });
       const kv = await getKey(etcd, leaseKey(PREFIX, '10.244.8.0/24'));
       assert.equal(kv?.lease, null);

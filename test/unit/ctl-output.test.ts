@@ -38,10 +38,10 @@ describe('ctl output and arguments', () => {
     };
     assert.deepEqual(leaseView(l, now), {
       subnet: '10.244.3.0/24', subnet6: 'fd00:0:0:3::/64', publicIP: '192.0.2.3', publicIPv6: '2001:db8::3',
-      backendType: 'vxlan', vtepMAC: 'aa:bb:cc:dd:ee:ff', vni: 7, reserved: false, expiresInSeconds: 90, leaseId: '694d8b1f2c3a4e05',
+      backendType: 'vxlan', vtepMAC: 'aa:bb:cc:dd:ee:ff', vni: 7, reserved: false, expiresInSeconds: 90, leaseId: '694d8b1f2c3a4e05', node: null,
     });
     const r = leaseView({ ...l, subnet6: undefined, attrs: { PublicIP: '192.0.2.4', BackendType: 'host-gw' }, leaseId: undefined, expiresAt: undefined }, now);
-    assert.deepEqual(r, { subnet: '10.244.3.0/24', subnet6: null, publicIP: '192.0.2.4', publicIPv6: null, backendType: 'host-gw', vtepMAC: null, vni: null, reserved: true, expiresInSeconds: null, leaseId: null });
+    assert.deepEqual(r, { subnet: '10.244.3.0/24', subnet6: null, publicIP: '192.0.2.4', publicIPv6: null, backendType: 'host-gw', vtepMAC: null, vni: null, reserved: true, expiresInSeconds: null, leaseId: null, node: null });
   });
 
   it('orders leases numerically, not as strings', () => {
