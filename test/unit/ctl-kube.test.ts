@@ -14,6 +14,7 @@ import { leaseColumns, leaseView } from '../../ctl/lease-view.js';
 import { contextFrom, GlobalArgs, refuseInKubeMode, withGlobalOptions } from '../../ctl/options.js';
 import { parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { REPO_ROOT } from '../helpers/cni.js';
+import { readmeSection } from '../helpers/readme.js';
 
 const F = annotationNames();
 
@@ -87,8 +88,8 @@ describe('twillctl kube mode (unit)', () => {
     assert.equal(r.kube, 0);
   });
 
-  it("docs/kubernetes.md's twillctl lines use the DaemonSet's net-conf path and flags twillctl accepts", () => {
-    const docs = readFileSync(path.join(REPO_ROOT, 'docs/kubernetes.md'), 'utf8');
+  it("the README's Kubernetes twillctl lines use the DaemonSet's net-conf path and flags twillctl accepts", () => {
+    const docs = readmeSection('Running twill on Kubernetes');
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const objects = loadAll(readFileSync(path.join(REPO_ROOT, 'manifests/03-daemonset.yaml'), 'utf8')) as any[];
     const args: string[] = objects.find((o) => o?.kind === 'DaemonSet').spec.template.spec.containers[0].args;

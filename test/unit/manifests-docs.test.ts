@@ -1,4 +1,4 @@
-// docs/kubernetes.md against the files it describes: the daemon accepts the DaemonSet's flags
+// The README's Kubernetes section against the files it describes: the daemon accepts the DaemonSet's flags
 // and the documented etcd-mode flags, and every name the deploy steps use (files, image,
 // namespace, DaemonSet, Secret, mount paths) exists in manifests/.
 import assert from 'node:assert/strict';
@@ -7,16 +7,17 @@ import path from 'node:path';
 import { loadAll } from 'js-yaml';
 import { parseOptions } from '../../daemon/options.js';
 import { REPO_ROOT } from '../helpers/cni.js';
+import { readmeSection } from '../helpers/readme.js';
 
 type Obj = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const docs = readFileSync(path.join(REPO_ROOT, 'docs/kubernetes.md'), 'utf8');
+const docs = readmeSection('Running twill on Kubernetes');
 const files = readdirSync(path.join(REPO_ROOT, 'manifests')).sort();
 const objects = files.flatMap((f) => loadAll(readFileSync(path.join(REPO_ROOT, 'manifests', f), 'utf8')) as Obj[]).filter(Boolean);
 const ds = objects.find((o) => o.kind === 'DaemonSet');
 const daemon = ds.spec.template.spec.containers[0];
 
-describe('docs/kubernetes.md and the manifests', () => {
+describe("the README's Kubernetes section and the manifests", () => {
   it("the daemon accepts the DaemonSet's arguments", () => {
     const o = parseOptions(daemon.args, { NODE_NAME: 'node-1' });
     assert.equal(o.kubeSubnetMgr, true);
