@@ -9,7 +9,11 @@
 // Versions, history and subresource rules live in kube-node-store.ts; patches in kube-patch.ts.
 // It listens on TCP loopback or on a Unix socket (for daemons in other network namespaces,
 // reached through a relay: kube-relay.ts). Every request is recorded for permission checks.
+import { writeFileSync } from 'node:fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { startRelay } from './kube-relay.js';
+import type { World } from './world.js';
 import { KubeNode, NodeStore } from './kube-node-store.js';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './kube-patch.js';
 import type { Json, Obj } from './kube-patch.js';
@@ -264,4 +268,21 @@ export function kubeconfigYaml(server: string, token = 'twill-test-token'): stri
     contexts: [{ name: 'test', context: { cluster: 'test', user: 'twilld' } }],
     'current-context': 'test',
   });
+}
+
+/** Where the daemons of a test world reach the fake API server: the underlay bridge's address. */
+export const UNDERLAY_API = '198.18.0.1:6443';
+
+/**
+ * Serves `api` to daemons in a world's node namespaces: a Unix socket in the world's temp dir,
+ * relayed to TCP UNDERLAY_API inside the underlay namespace. Returns a kubeconfig file for it.
+ */
+export async function serveApiInUnderlay(world: World, underlayNs: string, api: FakeKubeApiServer, token: string): Promise<string> {
+  const sock = path.join(world.tmp, 'kube-api.sock');
+  await api.listen({ path: sock });
+  world.onCleanup(() => api.close());
+  await startRelay(world, underlayNs, UNDERLAY_API, sock);
+  const kubeconfig = path.join(world.tmp, 'kubeconfig');
+  writeFileSync(kubeconfig, kubeconfigYaml(`http://${UNDERLAY_API}`, token));
+  return kubeconfig;
 }

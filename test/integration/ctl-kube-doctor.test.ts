@@ -7,13 +7,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ipBatch } from '../../lib/kernel/ip.js';
-import { FakeKubeApiServer, KubeNode, kubeconfigYaml } from '../helpers/kube-apiserver.js';
-import { startRelay } from '../helpers/kube-relay.js';
+import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../helpers/kube-apiserver.js';
 import { CtlOutcome, runCtl } from '../helpers/twillctl.js';
 import { Twilld } from '../helpers/twilld.js';
 import { buildUnderlay, netnsPath, Underlay, UnderlayNode, waitFor, World } from '../helpers/world.js';
 
-const API = '198.18.0.1:6443';
 const podCidrOf = (i: number) => `10.247.${i}.0/24`;
 
 describe('twillctl doctor --kube-subnet-mgr with the real twilld in kube mode', function () {
@@ -31,12 +29,7 @@ describe('twillctl doctor --kube-subnet-mgr with the real twilld in kube mode', 
 
   before(async () => {
     ul = await buildUnderlay(world, 2);
-    const sock = path.join(world.tmp, 'kube-api.sock');
-    await api.listen({ path: sock });
-    world.onCleanup(() => api.close());
-    await startRelay(world, ul.ns, API, sock);
-    kubeconfig = path.join(world.tmp, 'kubeconfig');
-    writeFileSync(kubeconfig, kubeconfigYaml(`http://${API}`, 'ck-doctor'));
+    kubeconfig = await serveApiInUnderlay(world, ul.ns, api, 'ck-doctor');
     netConf = path.join(world.tmp, 'net-conf.json');
     writeFileSync(netConf, JSON.stringify({ Network: '10.247.0.0/16', Backend: { Type: 'vxlan' } }));
     ul.nodes.forEach((n, i) => api.createNode({

@@ -13,13 +13,11 @@ import { isPermitted } from '../../daemon/kube/permissions.js';
 import { getLink, listRoutes } from '../../lib/kernel/ip.js';
 import { readSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { REPO_ROOT, runCni } from '../helpers/cni.js';
-import { FakeKubeApiServer, KubeNode, kubeconfigYaml } from '../helpers/kube-apiserver.js';
-import { startRelay } from '../helpers/kube-relay.js';
+import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../helpers/kube-apiserver.js';
 import { Twilld } from '../helpers/twilld.js';
 import { addUnderlayNode, buildUnderlay, netnsPath, Underlay, UnderlayNode, waitFor, World } from '../helpers/world.js';
 
 const F = annotationNames();
-const API = '198.18.0.1:6443';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function manifestConflist(): { name: string; cniVersion: string; plugins: Record<string, any>[] } {
@@ -85,12 +83,7 @@ describe('kube mode end to end (twilld --kube-subnet-mgr, plugin, test API serve
 
   before(async () => {
     ul = await buildUnderlay(world, 2);
-    const sock = path.join(world.tmp, 'kube-api.sock');
-    await api.listen({ path: sock });
-    world.onCleanup(() => api.close());
-    await startRelay(world, ul.ns, API, sock);
-    kubeconfig = path.join(world.tmp, 'kubeconfig');
-    writeFileSync(kubeconfig, kubeconfigYaml(`http://${API}`, 'e2e'));
+    kubeconfig = await serveApiInUnderlay(world, ul.ns, api, 'e2e');
     netConf = path.join(world.tmp, 'net-conf.json');
     const docs = loadAll(readFileSync(path.join(REPO_ROOT, 'manifests/02-config.yaml'), 'utf8')) as { data: Record<string, string> }[];
     writeFileSync(netConf, docs[0].data['net-conf.json']); // the manifests' network config, as mounted

@@ -3,18 +3,14 @@
 // and NetworkUnavailable=False on its Node; when a dead node's Node object is deleted, a
 // surviving twilld releases that node's lease at once instead of after the TTL.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { annotationNames } from '../../daemon/kube/annotations.js';
 import { isPermitted } from '../../daemon/kube/permissions.js';
 import { EtcdServer } from '../helpers/etcd.js';
-import { FakeKubeApiServer, KubeNode, kubeconfigYaml } from '../helpers/kube-apiserver.js';
-import { startRelay } from '../helpers/kube-relay.js';
+import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../helpers/kube-apiserver.js';
 import { CONFIG_KEY, netConfig, Twilld } from '../helpers/twilld.js';
 import { buildUnderlay, Underlay, UnderlayNode, waitFor, World } from '../helpers/world.js';
 
 const F = annotationNames();
-const API = '198.18.0.1:6443';
 
 describe('etcd mode with API access: annotations, condition, Node deletion releases the lease', function () {
   this.timeout(180000);
@@ -41,12 +37,7 @@ describe('etcd mode with API access: annotations, condition, Node deletion relea
     etcd = await new EtcdServer({ netns: ul.ns, host: ul.hostIp }).start();
     world.onCleanup(() => etcd.destroy());
     await etcd.ctl(['put', CONFIG_KEY, netConfig()]);
-    const sock = path.join(world.tmp, 'kube-api.sock');
-    await api.listen({ path: sock });
-    world.onCleanup(() => api.close());
-    await startRelay(world, ul.ns, API, sock);
-    const kubeconfig = path.join(world.tmp, 'kubeconfig');
-    writeFileSync(kubeconfig, kubeconfigYaml(`http://${API}`, 'e2e'));
+    const kubeconfig = await serveApiInUnderlay(world, ul.ns, api, 'e2e');
     for (const n of ul.nodes) {
       api.createNode({ metadata: { name: name(n) }, status: { addresses: [{ type: 'InternalIP', address: n.ip }] } } as KubeNode);
     }
