@@ -39,7 +39,8 @@ export function leaseView(l: Lease, now = Date.now()): LeaseView {
     vni: vx ? vx.VNI : null,
     reserved: isReservation(l),
     expiresInSeconds: l.leaseId && l.expiresAt !== undefined ? Math.max(0, Math.round((l.expiresAt - now) / 1000)) : null,
-    leaseId: l.leaseId ? BigInt(l.leaseId).toString(16) : null,
+    // etcdctl prints lease ids as %016x; without the padding 1 id in 16 would not match it
+    leaseId: l.leaseId ? BigInt(l.leaseId).toString(16).padStart(16, '0') : null,
     node: nodeNameOfLease(l.key) ?? null,
   };
 }

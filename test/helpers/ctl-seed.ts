@@ -54,7 +54,7 @@ export async function getKey(etcd: EtcdServer, key: string): Promise<{ value: st
   const lease = /"lease":(\d+)/.exec(text)?.[1];
   return {
     value: Buffer.from(kv.value, 'base64').toString(),
-    lease: lease && lease !== '0' ? BigInt(lease).toString(16) : null,
+    lease: lease && lease !== '0' ? BigInt(lease).toString(16).padStart(16, '0') : null, // etcdctl's %016x
     modRevision: String(kv.mod_revision),
   };
 }

@@ -42,6 +42,8 @@ describe('ctl output and arguments', () => {
     });
     const r = leaseView({ ...l, subnet6: undefined, attrs: { PublicIP: '192.0.2.4', BackendType: 'host-gw' }, leaseId: undefined, expiresAt: undefined }, now);
     assert.deepEqual(r, { subnet: '10.244.3.0/24', subnet6: null, publicIP: '192.0.2.4', publicIPv6: null, backendType: 'host-gw', vtepMAC: null, vni: null, reserved: true, expiresInSeconds: null, leaseId: null, node: null });
+    // etcdctl prints lease ids as %016x: a small id keeps its leading zeros
+    assert.equal(leaseView({ ...l, leaseId: String(0x0b60a204b48c7f07n) }, now).leaseId, '0b60a204b48c7f07');
   });
 
   it('orders leases numerically, not as strings', () => {
