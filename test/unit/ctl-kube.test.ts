@@ -88,17 +88,18 @@ describe('twillctl kube mode (unit)', () => {
     assert.equal(r.kube, 0);
   });
 
-  it("the README's Kubernetes twillctl lines use the DaemonSet's net-conf path and flags twillctl accepts", () => {
+  it("the README's Kubernetes twillctl lines, run in the DaemonSet's container, read Nodes and its net-conf path", () => {
     const docs = readmeSection('Running twill on Kubernetes');
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const objects = loadAll(readFileSync(path.join(REPO_ROOT, 'manifests/03-daemonset.yaml'), 'utf8')) as any[];
-    const args: string[] = objects.find((o) => o?.kind === 'DaemonSet').spec.template.spec.containers[0].args;
-    const dsNetConf = args.find((a) => a.startsWith('--net-config-path='))!.split('=')[1];
-    const lines = [...docs.matchAll(/-- twillctl (--kube-subnet-mgr [^\n`]*?)\s*$/gm)].map((m) => m[1].trim().split(/\s+/));
-    assert.ok(lines.length >= 4, `kube-mode twillctl lines documented: ${lines.length}`);
+    const container = objects.find((o) => o?.kind === 'DaemonSet').spec.template.spec.containers[0];
+    const env: Record<string, string> = Object.fromEntries(
+      (container.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+    const lines = [...docs.matchAll(/exec \S+ -- twillctl ([^\n`]*?)\s*$/gm)].map((m) => m[1].trim().split(/\s+/));
+    assert.ok(lines.length >= 4, `twillctl lines documented: ${lines.length}`);
     for (const argv of lines) {
-      const ctx = parse(argv);
-      assert.equal(ctx.kube?.netConfPath, dsNetConf, argv.join(' '));
+      const ctx = parse(argv, env);
+      assert.equal(ctx.kube?.netConfPath, env.TWILLD_NET_CONFIG_PATH, argv.join(' '));
     }
   });
 });

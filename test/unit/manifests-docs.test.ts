@@ -16,10 +16,27 @@ const files = readdirSync(path.join(REPO_ROOT, 'manifests')).sort();
 const objects = files.flatMap((f) => loadAll(readFileSync(path.join(REPO_ROOT, 'manifests', f), 'utf8')) as Obj[]).filter(Boolean);
 const ds = objects.find((o) => o.kind === 'DaemonSet');
 const daemon = ds.spec.template.spec.containers[0];
+/** Parses twilld's options as the container would: TWILLD_* are read from process.env (yargs). */
+function parseInContainer(args: string[], env: Record<string, string>) {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    return parseOptions(args, env);
+  } finally {
+    for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
+}
+
+/** The container's literal environment, plus what the downward API would give NODE_NAME. */
+const daemonEnv: Record<string, string> = {
+  ...Object.fromEntries((daemon.env as Obj[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value])),
+  NODE_NAME: 'node-1',
+};
 
 describe("the README's Kubernetes section and the manifests", () => {
   it("the daemon accepts the DaemonSet's arguments", () => {
-    const o = parseOptions(daemon.args, { NODE_NAME: 'node-1' });
+    const o = parseInContainer(daemon.args, daemonEnv);
     assert.equal(o.kubeSubnetMgr, true);
     assert.equal(o.ipMasq, true);
     assert.equal(o.healthzPort, daemon.readinessProbe.httpGet.port);
@@ -29,8 +46,9 @@ describe("the README's Kubernetes section and the manifests", () => {
   it('the daemon accepts the documented etcd-mode arguments, with files where the Secret is mounted', () => {
     const etcdArgs = [...docs.matchAll(/^\s+- (--etcd-[a-z]+=\S+)$/gm)].map((m) => m[1]);
     assert.ok(etcdArgs.length >= 4, 'etcd flags documented');
-    const args = [...daemon.args.filter((a: string) => a !== '--kube-subnet-mgr'), ...etcdArgs];
-    const o = parseOptions(args, { NODE_NAME: 'node-1' });
+    // as the steps say: TWILLD_KUBE_SUBNET_MGR set to "false", the etcd flags added
+    assert.match(docs, /set the daemon's `TWILLD_KUBE_SUBNET_MGR` to `"false"`/);
+    const o = parseInContainer([...daemon.args, ...etcdArgs], { ...daemonEnv, TWILLD_KUBE_SUBNET_MGR: 'false' });
     assert.equal(o.kubeSubnetMgr, false);
     const mount = daemon.volumeMounts.find((m: Obj) => m.name === 'etcd-tls').mountPath;
     for (const f of [o.etcdCaFile, o.etcdCertFile, o.etcdKeyFile]) assert.ok(f?.startsWith(`${mount}/`), `${f} under ${mount}`);

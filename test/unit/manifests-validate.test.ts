@@ -178,8 +178,10 @@ describe('manifests', () => {
     const images = new Set([...pod().initContainers, ...pod().containers].map((c: Obj) => c.image));
     assert.equal(images.size, 1);
     const c = daemon();
-    assert.ok(c.args.includes('--net-config-path=/etc/kube-twill/net-conf.json'));
+    // as TWILLD_* variables, which twillctl in the same container reads too
+    const env = (name: string) => c.env.find((e: Obj) => e.name === name)?.value;
+    assert.equal(env('TWILLD_NET_CONFIG_PATH'), '/etc/kube-twill/net-conf.json');
     assert.ok(c.volumeMounts.some((m: Obj) => m.mountPath === '/etc/kube-twill' && m.name === 'twill-cfg'));
-    assert.ok(c.args.includes('--kube-subnet-mgr'));
+    assert.equal(env('TWILLD_KUBE_SUBNET_MGR'), 'true');
   });
 });
