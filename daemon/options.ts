@@ -39,6 +39,10 @@ export class OptionsError extends Error {}
 /** --help was given: yargs printed the usage, the caller exits 0. */
 export class HelpShown extends Error {}
 
+/**
+ * `env` supplies NODE_NAME only; the TWILLD_<FLAG> variables are read by yargs, which knows
+ * no other source than process.env.
+ */
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonOptions {
   const parser = yargs(argv)
     .scriptName('twilld')

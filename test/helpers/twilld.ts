@@ -7,6 +7,7 @@ import { TWILLD_BIN } from './cni.js';
 import { EtcdServer } from './etcd.js';
 import { buildUnderlay, netnsPath, stopProcess, tmpPath, Underlay, UnderlayNode, waitFor, World } from './world.js';
 import { runIn } from '../../lib/kernel/ns.js';
+import { addPod, Pod } from './pods.js';
 
 export interface TwilldOptions {
   etcd: string;
@@ -109,4 +110,18 @@ export async function startEtcdWorld(world: World, nodes: number, config?: strin
   await etcd.start();
   if (config !== undefined) await etcd.ctl(['put', CONFIG_KEY, config]);
   return { ul, etcd };
+}
+
+/**
+ * twilld on the first two nodes (with extra flags), both ready, then one pod on each.
+ * `beforePods` runs between the two, for node set-up the pods must already see.
+ */
+export async function startTwoNodes(world: World, ul: Underlay, etcd: EtcdServer, args: string[] = [], beforePods?: () => Promise<void>) {
+  const d1 = new Twilld(world, ul.nodes[0], { etcd: etcd.endpoint, args }).start();
+  const d2 = new Twilld(world, ul.nodes[1], { etcd: etcd.endpoint, args }).start();
+  await Promise.all([d1.waitReady(), d2.waitReady()]);
+  await beforePods?.();
+  const p1: Pod = await addPod(world, ul.nodes[0].ns, d1.subnetFile, 1);
+  const p2: Pod = await addPod(world, ul.nodes[1].ns, d2.subnetFile, 1);
+  return { d1, d2, p1, p2 };
 }

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { readSysctl } from '../../lib/kernel/ip.js';
 import { EtcdServer } from '../helpers/etcd.js';
-import { addPod, Pod } from '../helpers/pods.js';
-import { netConfig, Twilld, startEtcdWorld } from '../helpers/twilld.js';
+import { Pod } from '../helpers/pods.js';
+import { netConfig, Twilld, startEtcdWorld, startTwoNodes } from '../helpers/twilld.js';
 import { netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
 
 // Tells every TCP client the address it came from, then closes.
@@ -22,7 +22,6 @@ describe('twilld --ip-masq', function () {
   let ul: Underlay;
   let etcd: EtcdServer;
   let d1: Twilld;
-  let d2: Twilld;
   let p1: Pod;
   let p2: Pod;
 
@@ -38,13 +37,10 @@ describe('twilld --ip-masq', function () {
 
   before(async () => {
     ({ ul, etcd } = await startEtcdWorld(world, 2, netConfig()));
-    d1 = new Twilld(world, ul.nodes[0], { etcd: etcd.endpoint, args: ['--ip-masq'] }).start();
-    d2 = new Twilld(world, ul.nodes[1], { etcd: etcd.endpoint, args: ['--ip-masq'] }).start();
-    await Promise.all([d1.waitReady(), d2.waitReady()]);
-    // a node whose FORWARD policy drops: only TWILL-FWD lets the cluster network through
-    for (const n of ul.nodes) await world.exec(n.ns, 'iptables', ['-P', 'FORWARD', 'DROP']);
-    p1 = await addPod(world, ul.nodes[0].ns, d1.subnetFile, 1);
-    p2 = await addPod(world, ul.nodes[1].ns, d2.subnetFile, 1);
+    ({ d1, p1, p2 } = await startTwoNodes(world, ul, etcd, ['--ip-masq'], async () => {
+      // a node whose FORWARD policy drops: only TWILL-FWD lets the cluster network through
+      for (const n of ul.nodes) await world.exec(n.ns, 'iptables', ['-P', 'FORWARD', 'DROP']);
+    }));
     await serve(ul.ns, ul.hostIp, 8080);
     await serve(p2.ns, p2.ip, 8081);
   });

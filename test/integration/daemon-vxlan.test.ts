@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { getLink, ipBatch, listAddrs, listFdb, listNeighbours, listRoutes } from '../../lib/kernel/ip.js';
 import { parseSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { EtcdServer } from '../helpers/etcd.js';
-import { addPod, Pod, ping } from '../helpers/pods.js';
-import { netConfig, Twilld, startEtcdWorld } from '../helpers/twilld.js';
+import { Pod, ping } from '../helpers/pods.js';
+import { netConfig, Twilld, startEtcdWorld, startTwoNodes } from '../helpers/twilld.js';
 import { netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
 
 describe('twilld vxlan: two nodes', function () {
@@ -24,11 +24,7 @@ describe('twilld vxlan: two nodes', function () {
 
   before(async () => {
     ({ ul, etcd } = await startEtcdWorld(world, 2, netConfig()));
-    d1 = new Twilld(world, ul.nodes[0], { etcd: etcd.endpoint }).start();
-    d2 = new Twilld(world, ul.nodes[1], { etcd: etcd.endpoint }).start();
-    await Promise.all([d1.waitReady(), d2.waitReady()]);
-    p1 = await addPod(world, ul.nodes[0].ns, d1.subnetFile, 1);
-    p2 = await addPod(world, ul.nodes[1].ns, d2.subnetFile, 1);
+    ({ d1, d2, p1, p2 } = await startTwoNodes(world, ul, etcd));
   });
 
   after(async function () {
