@@ -4,8 +4,9 @@
 //   one INDEX          -> "sent SUBNET EPOCHMS" (a single lease, with the time just before the put)
 import { createInterface } from 'node:readline';
 import { connectEtcd, EtcdRegistry } from '../daemon/subnet/etcd-registry.js';
-import { subnetKey } from '../lib/schema/lease.js';
-import { Cidr } from '../lib/ip/cidr.js';
+import { encodeLeaseAttrs, LeaseAttrs, subnetKey } from '../lib/schema/lease.js';
+import { Cidr, Ip } from '../lib/ip/cidr.js';
+import { Mac } from '../lib/ip/mac.js';
 
 const [endpoint, prefix] = process.argv.slice(2);
 const client = connectEtcd({ endpoints: [endpoint], callTimeoutMs: 30000 });
@@ -14,10 +15,10 @@ const registry = new EtcdRegistry(client, prefix);
 /** Peer i: subnet 10.<i/256>.<i%256>.0/24, public IP in 198.19/16 (never contacted), unique MAC. */
 export function peer(i: number) {
   const subnet = Cidr.parse(`10.${(i >> 8) & 255}.${i & 255}.0/24`);
-  const attrs = {
-    PublicIP: `198.19.${(i >> 8) & 255}.${i & 255}`,
+  const attrs: LeaseAttrs = {
+    PublicIP: Ip.parse(`198.19.${(i >> 8) & 255}.${i & 255}`),
     BackendType: 'vxlan',
-    BackendData: { VNI: 1, VtepMAC: `0e:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}` },
+    BackendData: { VNI: 1, VtepMAC: Mac.parse(`0e:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`) },
   };
   return { subnet, attrs };
 }
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
         const puts = [];
         for (let j = i; j < Math.min(start + count, i + 128); j++) {
           const p = peer(j);
-          puts.push(client.put(subnetKey(prefix, { subnet: p.subnet })).value(JSON.stringify(p.attrs)).lease(lease.ID).exec());
+          puts.push(client.put(subnetKey(prefix, { subnet: p.subnet })).value(encodeLeaseAttrs(p.attrs)).lease(lease.ID).exec());
         }
         await Promise.all(puts);
       }

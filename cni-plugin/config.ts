@@ -4,7 +4,7 @@
 // Fields twill does not know are ignored, as the spec asks (runtimes and chains add their own).
 import path from 'node:path';
 import { CniError, ErrorCode } from '../lib/cni/errors.js';
-import { CniEnv, printable, validateContainerId, validateIfname } from '../lib/cni/env.js';
+import { CniEnv, describeInput, printable, validateContainerId, validateIfname } from '../lib/cni/env.js';
 import { CniDns, CniResult, isObject, parseResult } from '../lib/cni/result.js';
 import { CniVersion, isSupportedVersion, SUPPORTED_VERSIONS } from '../lib/cni/versions.js';
 import { Ip } from '../lib/ip/cidr.js';
@@ -213,5 +213,5 @@ function parseAttachments(raw: Record<string, unknown>): Attachment[] {
 }
 
 function show(v: unknown): string {
-  return printable(v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v));
+  return printable(describeInput(v));
 }

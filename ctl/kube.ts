@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { AnnotationNames } from '../daemon/kube/annotations.js';
 import type { KubeClient } from '../daemon/kube/client.js';
-import type { Lease } from '../lib/schema/lease.js';
+import type { InvalidLease, Lease } from '../lib/schema/lease.js';
 import { NetworkConfig, parseNetworkConfig } from '../lib/schema/network-config.js';
 import { CtlError, UsageError } from './errors.js';
 import type { KubeSettings } from './options.js';
@@ -56,6 +56,8 @@ export async function kubeCall<T>(k: KubeSession, s: KubeSettings, what: string,
 
 export interface KubeLeases {
   leases: Lease[];
+  /** kube-managed Nodes whose annotations are refused */
+  invalid: InvalidLease[];
   /** the NodeList's resourceVersion */
   revision: string;
 }
@@ -63,10 +65,10 @@ export interface KubeLeases {
 /** Every routable Node as a lease. IPv6 subnets are shown unless the network config says IPv4 only. */
 export async function listKubeLeases(s: KubeSettings, config?: NetworkConfig): Promise<KubeLeases> {
   const k = await openKube(s);
-  const { nodesToLeases } = await import('../daemon/kube/annotations.js');
+  const { nodesToLeaseSet } = await import('../daemon/kube/annotations.js');
   const list = await kubeCall(k, s, 'list nodes', k.kube.core.listNode());
   const enableIPv6 = config ? config.EnableIPv6 : (await readNetConf(s).catch(() => undefined))?.EnableIPv6 ?? true;
-  return { leases: nodesToLeases(k.names, list.items, { enableIPv6 }), revision: list.metadata?.resourceVersion ?? '' };
+  return { ...nodesToLeaseSet(k.names, list.items, { enableIPv6 }), revision: list.metadata?.resourceVersion ?? '' };
 }
 
 /** The raw text of net-conf.json; a CtlError naming the file when it cannot be read. */

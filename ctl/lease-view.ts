@@ -32,10 +32,10 @@ export function leaseView(l: Lease, now = Date.now()): LeaseView {
   return {
     subnet: l.subnet.toString(),
     subnet6: l.subnet6 ? l.subnet6.toString() : null,
-    publicIP: l.attrs.PublicIP,
-    publicIPv6: l.attrs.PublicIPv6 || null,
+    publicIP: l.attrs.PublicIP.toString(),
+    publicIPv6: l.attrs.PublicIPv6?.toString() ?? null,
     backendType: String(l.attrs.BackendType),
-    vtepMAC: vx ? vx.VtepMAC : null,
+    vtepMAC: vx ? vx.VtepMAC.toString() : null,
     vni: vx ? vx.VNI : null,
     reserved: isReservation(l),
     expiresInSeconds: l.leaseId && l.expiresAt !== undefined ? Math.max(0, Math.round((l.expiresAt - now) / 1000)) : null,

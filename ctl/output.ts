@@ -25,19 +25,40 @@ export function renderPairs(pairs: readonly [string, string | number | boolean |
 
 function cellText(v: string | number | boolean | null | undefined): string {
   if (v === null || v === undefined || v === '') return '-';
-  return String(v);
+  return terminalSafe(String(v));
+}
+
+// Terminal controls (C0, DEL, C1: ESC and CSI start escape sequences that can rewrite the
+// screen, set the title or worse) and the bidi overrides that reorder what is shown. Lease
+// keys, values and reasons are written by whoever can write etcd or patch a Node.
+const UNSAFE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_IN_CELL = /[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Text for a terminal: every control character shown as \xNN / \uNNNN, newlines included. */
+export function terminalSafe(s: string): string {
+  return s.replace(UNSAFE_IN_CELL, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** JSON whose strings carry the same characters as \u escapes: still the same JSON value. */
+function jsonText(data: unknown, indent?: number): string {
+  return JSON.stringify(data, null, indent).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function renderData(format: 'json' | 'yaml', data: unknown): string {
-  if (format === 'json') return JSON.stringify(data, null, 2) + '\n';
-  return dump(data, { lineWidth: -1 } as never);
+  if (format === 'json') return jsonText(data, 2) + '\n';
+  // js-yaml writes C0/C1 characters as escapes in double-quoted scalars; the bidi overrides
+  // it considers printable: those show as U+FFFD.
+  return dump(data, { lineWidth: -1, replacer: (_k: unknown, v: unknown) => (typeof v === 'string' ? v.replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '\ufffd') : v) } as never);
 }
 
 /** One event of a stream: a JSON line, a YAML document, or a table row. */
 export function renderStreamItem(format: OutputFormat, data: unknown, tableLine: () => string): string {
-  if (format === 'json') return JSON.stringify(data) + '\n';
-  if (format === 'yaml') return '---\n' + dump(data, { lineWidth: -1 } as never);
-  return tableLine() + '\n';
+  if (format === 'json') return jsonText(data) + '\n';
+  if (format === 'yaml') return '---\n' + renderData('yaml', data);
+  return terminalSafe(tableLine()) + '\n';
 }
 
 /** "1d2h", "3h04m", "59s": how long until an expiry, for tables. */

@@ -1,20 +1,35 @@
 // The pure half of reconcile: desired entries (from leases) against what the kernel has,
 // turned into one `ip -batch` and one `bridge -batch` script. Only entries handed in as
-// "actual" are ever deleted, so the caller decides what counts as ours.
+// "actual" are ever deleted, so the caller decides what counts as ours. Every word of a line
+// is a typed value (Cidr, Ip, Mac, a number) or a device name the kernel or our own config
+// gave us; lib/kernel/ip.ts refuses the script anyway if a line holds anything else.
+import type { Cidr, Ip } from '../lib/ip/cidr.js';
+import type { Mac } from '../lib/ip/mac.js';
 import type { FdbSpec, NeighSpec, RouteSpec } from './backend/backend.js';
 
-export interface ActualNeigh extends NeighSpec {
+/** Entries as read back from the kernel: what it holds may be half of what we would write. */
+export interface ActualRoute {
+  dst: Cidr;
+  via?: Ip;
+  dev: string;
+  onlink: boolean;
+}
+export interface ActualNeigh {
+  dst: Ip;
+  lladdr?: Mac;
+  dev: string;
   permanent: boolean;
 }
 export interface ActualFdb extends FdbSpec {
   permanent: boolean;
 }
 
-export interface DataplaneEntries<N = NeighSpec, F = FdbSpec> {
-  routes: RouteSpec[];
+export interface DataplaneEntries<R = RouteSpec, N = NeighSpec, F = FdbSpec> {
+  routes: R[];
   neighs: N[];
   fdb: F[];
 }
+export type ActualEntries = DataplaneEntries<ActualRoute, ActualNeigh, ActualFdb>;
 
 export type EntryKind = 'route' | 'neigh' | 'fdb';
 
@@ -30,17 +45,17 @@ export interface Plan {
   changes: Change[];
 }
 
-export const routeKey = (r: { dst: string }) => r.dst;
-export const neighKey = (n: { dst: string; dev: string }) => `${n.dev}|${n.dst}`;
-export const fdbKey = (f: { mac: string; dst: string; dev: string }) => `${f.dev}|${f.mac.toLowerCase()}|${f.dst}`;
+export const routeKey = (r: { dst: Cidr }) => r.dst.toString();
+export const neighKey = (n: { dst: Ip; dev: string }) => `${n.dev}|${n.dst}`;
+export const fdbKey = (f: { mac: Mac; dst: Ip; dev: string }) => `${f.dev}|${f.mac}|${f.dst}`;
 
-const sameRoute = (a: RouteSpec, b: RouteSpec) => a.via === b.via && a.dev === b.dev && a.onlink === b.onlink;
+const sameRoute = (have: ActualRoute, want: RouteSpec) => !!have.via?.equals(want.via) && have.dev === want.dev && have.onlink === want.onlink;
 
 function byKey<T>(items: readonly T[], key: (t: T) => string): Map<string, T> {
   return new Map(items.map((i) => [key(i), i]));
 }
 
-export function planDataplane(desired: DataplaneEntries, actual: DataplaneEntries<ActualNeigh, ActualFdb>): Plan {
+export function planDataplane(desired: DataplaneEntries, actual: ActualEntries): Plan {
   const ipDel: string[] = [];
   const ipSet: string[] = [];
   const brDel: string[] = [];
@@ -70,7 +85,7 @@ export function planDataplane(desired: DataplaneEntries, actual: DataplaneEntrie
   }
   for (const [k, want] of wantNeighs) {
     const have = haveNeighs.get(k);
-    if (have && have.permanent && have.lladdr?.toLowerCase() === want.lladdr.toLowerCase()) continue;
+    if (have && have.permanent && have.lladdr?.equals(want.lladdr)) continue;
     ipSet.push(`neigh replace ${want.dst} lladdr ${want.lladdr} dev ${want.dev} nud permanent`);
     changes.push({ kind: 'neigh', op: 'set', key: k });
   }

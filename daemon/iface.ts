@@ -10,17 +10,17 @@ export interface ExternalInterface {
   ifindex: number;
   mtu: number;
   /** the interface's own IPv4 address: the VXLAN source */
-  address: string;
+  address: Ip;
   /** its prefix on the interface (DirectRouting needs to know who shares our L2 network) */
   network: Cidr;
   /** what we publish in the lease (--public-ip, or `address`) */
-  publicIp: string;
+  publicIp: Ip;
 }
 
 export interface IfaceSelection {
   ifaces: string[];
   ifaceRegexes: RegExp[];
-  publicIp?: string;
+  publicIp?: Ip;
 }
 
 export class InterfaceError extends Error {}
@@ -49,9 +49,9 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
       name: c.name,
       ifindex: c.ifindex,
       mtu: c.mtu,
-      address: a.local,
+      address: Ip.parse(a.local),
       network: Cidr.parse(`${a.local}/${a.prefixlen}`),
-      publicIp: sel.publicIp ?? a.local,
+      publicIp: sel.publicIp ?? Ip.parse(a.local),
     };
   };
 
@@ -74,8 +74,9 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
     throw new InterfaceError(`no interface name or address matches --iface-regex ${sel.ifaceRegexes.map(String).join(', ')}`);
   }
   if (sel.publicIp) {
-    const c = cands.find((x) => x.addrs.some((a) => a.local === sel.publicIp));
-    if (c) return pick(c, sel.publicIp);
+    const want = sel.publicIp.toString();
+    const c = cands.find((x) => x.addrs.some((a) => a.local === want));
+    if (c) return pick(c, want);
   }
   const def = (await listRoutes(undefined, 4)).find((r) => r.dst === 'default' && r.dev);
   if (!def) throw new InterfaceError('no default route to choose an interface from: pass --iface or --iface-regex');

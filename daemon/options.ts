@@ -2,7 +2,7 @@
 // into a typed DaemonOptions. Nothing past this file reads argv or the environment.
 import yargs from 'yargs';
 import { Ip } from '../lib/ip/cidr.js';
-import { DEFAULT_ETCD_PREFIX } from '../lib/schema/lease.js';
+import { DEFAULT_ETCD_PREFIX, parsePublicIp } from '../lib/schema/lease.js';
 import { parseDuration } from './duration.js';
 import { LOG_LEVELS, LogLevel } from './log.js';
 import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_NET_CONF_PATH } from './kube/defaults.js'; // [kube]
@@ -16,7 +16,7 @@ export interface DaemonOptions {
   /** names or addresses, in order of preference */
   ifaces: string[];
   ifaceRegexes: RegExp[];
-  publicIp?: string;
+  publicIp?: Ip;
   ipMasq: boolean;
   subnetFile: string;
   healthzIp: string;
@@ -101,8 +101,8 @@ function toOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Daemon
   for (const e of endpoints) {
     if (!/^https?:\/\/[^/]+\/?$/.test(e)) throw new OptionsError(`--etcd-endpoints: "${e}" is not an http(s)://host:port URL`);
   }
-  const publicIp = str('public-ip');
-  if (publicIp && Ip.tryParse(publicIp)?.family !== 4) throw new OptionsError(`--public-ip: "${publicIp}" is not an IPv4 address`);
+  const publicIpText = str('public-ip');
+  const publicIp = publicIpText ? wrap(() => parsePublicIp(publicIpText, '--public-ip', 4)) : undefined;
   const port = Number(a['healthz-port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OptionsError(`--healthz-port: ${a['healthz-port']} is not a port`);
   const ifaceRegexes = list('iface-regex').map((r) => wrap(() => new RegExp(r)));

@@ -5,13 +5,14 @@
 // entries are read as "actual": routes on our device or for subnets of the cluster Network
 // (never the node's own pod subnet on the bridge or kernel routes), and neighbours and FDB
 // entries of our device.
-import { Cidr } from '../lib/ip/cidr.js';
+import { Cidr, Ip } from '../lib/ip/cidr.js';
+import { Mac } from '../lib/ip/mac.js';
 import { batchKeepGoing, listFdb, listNeighbours, listRoutes } from '../lib/kernel/ip.js';
 import type { Lease } from '../lib/schema/lease.js';
 import type { NetworkConfig } from '../lib/schema/network-config.js';
 import type { Backend } from './backend/backend.js';
 import {
-  ActualFdb, ActualNeigh, Change, DataplaneEntries, fdbKey, neighKey, planDataplane, routeKey,
+  ActualEntries, ActualFdb, ActualNeigh, ActualRoute, Change, DataplaneEntries, fdbKey, neighKey, planDataplane, routeKey,
 } from './dataplane-diff.js';
 import type { Logger } from './log.js';
 import type { DaemonMetrics } from './metrics.js';
@@ -66,7 +67,7 @@ export class Reconciler {
     const desired: DataplaneEntries = { routes: [], neighs: [], fdb: [] };
     const peers = new Map<string, PeerState>();
     for (const l of leases) {
-      if (l.key === own.key || l.subnet.equals(own.subnet) || l.attrs.PublicIP === own.attrs.PublicIP) continue;
+      if (l.key === own.key || l.subnet.equals(own.subnet) || l.attrs.PublicIP.equals(own.attrs.PublicIP)) continue;
       const e = this.backend.peerEntries(l);
       if (!e) continue;
       desired.routes.push(...e.routes);
@@ -116,35 +117,46 @@ export class Reconciler {
     return { peers: peers.size, changes: plan.changes, repairs, deviceRecreated, failures };
   }
 
-  private async readKernel(own: Lease): Promise<DataplaneEntries<ActualNeigh, ActualFdb>> {
+  /**
+   * Our entries as the kernel holds them, parsed into the same types as the desired ones;
+   * an entry whose fields do not parse is not one we wrote, so it is left alone.
+   */
+  private async readKernel(own: Lease): Promise<ActualEntries> {
     const dev = this.backend.device;
     const [routes, neighs, fdb] = await Promise.all([
       listRoutes(undefined, 4),
       dev ? listNeighbours(undefined, dev) : Promise.resolve([]),
       dev ? listFdb(undefined, dev) : Promise.resolve([]),
     ]);
-    const ours = routes.filter((r) => {
-      if (r.protocol === 'kernel' || r.dst === 'default' || !r.dev) return false;
-      if (r.dev === dev) return true;
+    const ours: ActualRoute[] = [];
+    for (const r of routes) {
+      if (r.protocol === 'kernel' || r.dst === 'default' || !r.dev) continue;
       const c = Cidr.tryParse(r.dst.includes('/') ? r.dst : `${r.dst}/32`);
-      return !!c && this.config.Network.contains(c) && !c.equals(own.subnet) && !own.subnet.contains(c);
-    });
-    return {
-      routes: ours.map((r) => ({
-        dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`, via: r.gateway ?? '', dev: r.dev!, onlink: r.flags.includes('onlink'),
-      })),
-      neighs: neighs.filter((n) => n.dst && !n.dst.includes(':')).map((n) => ({
-        dst: n.dst, dev: n.dev ?? dev!, lladdr: n.lladdr ?? '', permanent: (n.state ?? []).includes('PERMANENT'),
-      })),
-      fdb: fdb.filter((f) => f.dst).map((f) => ({
-        mac: f.mac.toLowerCase(), dst: f.dst!, dev: f.ifname ?? dev!, permanent: f.state === 'permanent',
-      })),
-    };
+      if (!c) continue;
+      if (r.dev !== dev && !(this.config.Network.contains(c) && !c.equals(own.subnet) && !own.subnet.contains(c))) continue;
+      ours.push({ dst: c, via: r.gateway ? Ip.tryParse(r.gateway) : undefined, dev: r.dev, onlink: r.flags.includes('onlink') });
+    }
+    const actualNeighs: ActualNeigh[] = [];
+    for (const n of neighs) {
+      const ip = n.dst ? Ip.tryParse(n.dst) : undefined;
+      if (!ip || ip.family !== 4) continue;
+      const lladdr = n.lladdr ? Mac.tryParse(n.lladdr, { unicastOnly: false }) : undefined;
+      actualNeighs.push({ dst: ip, dev: n.dev ?? dev!, lladdr, permanent: (n.state ?? []).includes('PERMANENT') });
+    }
+    const actualFdb: ActualFdb[] = [];
+    for (const f of fdb) {
+      const ip = f.dst ? Ip.tryParse(f.dst) : undefined;
+      // the all-zero MAC is how the kernel spells a default (flooding) entry: ours to prune too
+      const mac = Mac.tryParse(f.mac, { unicastOnly: false });
+      if (!ip || !mac) continue;
+      actualFdb.push({ mac, dst: ip, dev: f.ifname ?? dev!, permanent: f.state === 'permanent' });
+    }
+    return { routes: ours, neighs: actualNeighs, fdb: actualFdb };
   }
 }
 
 /** The entries a clean pass programmed, as the kernel held them right after it. */
-function asProgrammed(d: DataplaneEntries): DataplaneEntries<ActualNeigh, ActualFdb> {
+function asProgrammed(d: DataplaneEntries): ActualEntries {
   return {
     routes: d.routes,
     neighs: d.neighs.map((n) => ({ ...n, permanent: true })),

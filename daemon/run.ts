@@ -7,13 +7,14 @@ import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { monitorKernel, KernelMonitor } from '../lib/kernel/monitor.js';
 import { readSysctl, writeSysctl } from '../lib/kernel/ip.js';
-import type { LeaseSubnets } from '../lib/schema/lease.js';
+import { LeaseSubnets, screenLeases } from '../lib/schema/lease.js';
 import { readSubnetEnv } from '../lib/schema/subnet-env.js';
 import { Cidr } from '../lib/ip/cidr.js';
 import { createBackend } from './backend/registry.js';
 import { DataplaneLoop } from './dataplane-loop.js';
 import { startHttpServer } from './http.js';
 import { findExternalInterface } from './iface.js';
+import { InvalidLeaseReporter } from './invalid-leases.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import type { Logger } from './log.js';
 import { Masquerade } from './masquerade.js';
@@ -75,9 +76,13 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
       onReady: () => kube?.ready(keeper.lease), // [kube]
     });
     loop = dataplane;
-    const watching = sm.watchLeases((ls) => {
-      keeper.observe(ls);
-      dataplane.onLeases(ls);
+    const invalidLeases = new InvalidLeaseReporter(log.with({ component: 'subnet' }), metrics);
+    const watching = sm.watchLeases((all, refused) => {
+      // one screen for everything downstream: a refused lease is not half-applied anywhere
+      const { leases, invalid } = screenLeases(all, refused, config);
+      invalidLeases.report(invalid);
+      keeper.observe(leases);
+      dataplane.onLeases(leases);
     }, signal);
     const renewing = keeper.run(signal);
     const monitors = startMonitors(backend.device, () => dataplane.kickFull(), log);

@@ -56,6 +56,10 @@ export async function cmdAdd(conf: NetConf, env: CniEnv): Promise<object> {
     throw toCniError(e instanceof HostSetupError ? e.reason : e, ErrorCode.Internal, `setting up host veth ${link.hostVeth} on ${conf.bridge}`);
   }
   try {
+    // before the pod's end is up, so not even one router advertisement gets through; the
+    // bridge is where the node's IPv6 stack would take them (its ports pass frames to it)
+    refuseRouterAdvertisements(conf.bridge);
+    refuseRouterAdvertisements(link.hostVeth);
     setupPodSide(link);
     writeOwnSysctl('net.ipv4.ip_forward', '1');
   } catch (e) {
@@ -114,5 +118,18 @@ function rollback(store: IpamStore, ip: string, owner: { containerId: string; if
     store.release(ip, owner);
   } catch {
     /* the original error is the one to report */
+  }
+}
+
+/**
+ * A pod must not be able to plant routes or addresses on the node through IPv6 router
+ * advertisements (the class of CVE-2020-10749): neither the bridge nor the host end of its
+ * veth takes any. A node with IPv6 disabled has no such sysctl, and nothing to protect.
+ */
+function refuseRouterAdvertisements(dev: string): void {
+  try {
+    writeOwnSysctl(`net.ipv6.conf.${dev}.accept_ra`, '0');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
 }

@@ -8,7 +8,7 @@ import { diagnose, runDoctor } from '../doctor/run.js';
 import { withRegistry } from '../etcd.js';
 import { listKubeLeases, readNetConf } from '../kube.js';
 import { contextFrom, Ctx, GlobalArgs } from '../options.js';
-import { renderTable } from '../output.js';
+import { renderTable, terminalSafe } from '../output.js';
 import type { Finding } from '../doctor/findings.js';
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
@@ -33,8 +33,8 @@ export function doctorCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
 /** Kube mode: net-conf.json and the Nodes; this node is the Node with --public-ip or subnet.env's podCIDR. */
 async function doctorFromNodes(ctx: Ctx, o: { publicIp?: string; subnetFile: string }) {
   const config = await readNetConf(ctx.kube!);
-  const { leases } = await listKubeLeases(ctx.kube!, config);
-  return diagnose(config, leases, o);
+  const { leases, invalid } = await listKubeLeases(ctx.kube!, config);
+  return diagnose(config, leases, o, invalid);
 }
 
 export async function doctor(ctx: Ctx, o: { publicIp?: string; subnetFile: string; strict: boolean }): Promise<CommandResult> {
@@ -55,7 +55,7 @@ export async function doctor(ctx: Ctx, o: { publicIp?: string; subnetFile: strin
         { header: 'SUBJECT', value: (x) => x.subject },
         { header: 'PROBLEM', value: (x) => x.problem },
       ]);
-      const fixes = list.map((x, n) => `  ${n + 1}. ${x.subject}: ${x.fix}`).join('\n');
+      const fixes = list.map((x, n) => `  ${n + 1}. ${terminalSafe(x.subject)}: ${terminalSafe(x.fix)}`).join('\n');
       return `${head}${rows}\nHow to fix:\n${fixes}\n\n${errors} error(s), ${warnings} warning(s)\n`;
     },
     exitCode: failed ? 1 : 0,

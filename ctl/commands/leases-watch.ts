@@ -6,15 +6,18 @@ import { UsageError } from '../errors.js';
 import { etcdFailure, withRegistry } from '../etcd.js';
 import { compareLeases, leaseView, LeaseView } from '../lease-view.js';
 import type { Ctx } from '../options.js';
-import { renderStreamItem } from '../output.js';
+import { renderStreamItem, terminalSafe } from '../output.js';
 
 export type WatchEventView =
   | { type: 'put'; revision: string; subnet: string; lease: LeaseView }
   | { type: 'delete'; revision: string; subnet: string; lease: null }
+  /** a key whose key or value twilld refuses (and so ignores): what it held before is gone */
+  | { type: 'invalid'; revision: string; key: string; field: string; reason: string }
   | { type: 'resync'; revision: string; reason: string; leases: LeaseView[] };
 
 export function eventView(e: LeaseEvent): WatchEventView {
   if (e.type === 'put') return { type: 'put', revision: e.revision, subnet: e.lease.subnet.toString(), lease: leaseView(e.lease) };
+  if (e.type === 'invalid') return { type: 'invalid', revision: e.revision, key: e.invalid.key, field: e.invalid.field, reason: e.invalid.reason };
   return { type: 'delete', revision: e.revision, subnet: e.subnets.subnet.toString(), lease: null };
 }
 
@@ -25,6 +28,7 @@ export function tableLine(v: WatchEventView): string {
     return [t, 'PUT', l.subnet, l.publicIP, l.backendType, l.vtepMAC ?? '-', l.node ? `node ${l.node}` : l.reserved ? 'reserved' : `ttl ${l.expiresInSeconds ?? '-'}s`].join('  ');
   }
   if (v.type === 'delete') return [t, 'DELETE', v.subnet].join('  ');
+  if (v.type === 'invalid') return terminalSafe([t, 'INVALID', v.key, `${v.field}: ${v.reason}`].join('  '));
   return [t, 'RESYNC', `${v.leases.length} leases`, v.reason].join('  ');
 }
 

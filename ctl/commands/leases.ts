@@ -2,7 +2,8 @@
 // stream of changes, and removing a lease an operator knows is dead.
 import type { Argv } from 'yargs';
 import type { EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
-import type { Lease } from '../../lib/schema/lease.js';
+import { Lease, screenLeases } from '../../lib/schema/lease.js';
+import { NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { parseSubnetArg, parseSubnetOrIp } from '../args.js';
 import { CommandResult, emit } from '../command.js';
 import { confirm } from '../confirm.js';
@@ -43,12 +44,34 @@ export function leasesCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
 }
 
 export async function leasesList(ctx: Ctx): Promise<CommandResult> {
-  const { leases } = ctx.kube ? await listKubeLeases(ctx.kube) : await withRegistry(ctx.etcd, (r) => r.listLeases({ withExpiry: true }));
+  const { leases, invalid } = ctx.kube ? await listKubeLeases(ctx.kube) : await withRegistry(ctx.etcd, async (r) => {
+    const [set, config] = await Promise.all([r.listLeases({ withExpiry: true }), storedConfig(r)]);
+    // the daemon's screen, when there is a config to screen against: what it ignores is listed as invalid
+    return config ? screenLeases(set.leases, set.invalid, config) : set;
+  });
   const views = [...leases].sort(compareLeases).map((l) => leaseView(l));
+  const bad = invalid.map((l) => ({ key: l.key, field: l.field, reason: l.reason }));
   return {
-    data: { leases: views },
-    table: () => (views.length ? renderTable(views, leaseColumns(views)) : 'no leases\n'),
+    data: { leases: views, invalid: bad },
+    table: () => {
+      const good = views.length ? renderTable(views, leaseColumns(views)) : 'no leases\n';
+      if (!bad.length) return good;
+      return `${good}\n${bad.length} invalid (ignored by twilld):\n${renderTable(bad, [
+        { header: 'KEY', value: (x) => x.key },
+        { header: 'FIELD', value: (x) => x.field },
+        { header: 'PROBLEM', value: (x) => x.reason },
+      ])}`;
+    },
   };
+}
+
+async function storedConfig(r: EtcdRegistry): Promise<NetworkConfig | undefined> {
+  const stored = await r.getConfig();
+  try {
+    return stored ? parseNetworkConfig(stored.raw) : undefined;
+  } catch {
+    return undefined; // `config validate` reports that; the list still shows what is there
+  }
 }
 
 /** The lease for a subnet or address: pod address first, then a node's public IP. */
@@ -56,7 +79,7 @@ export function findLease(leases: readonly Lease[], query: ReturnType<typeof par
   if ('subnet' in query) return leases.find((l) => l.subnet.equals(query.subnet));
   const ip = query.ip;
   return leases.find((l) => l.subnet.contains(ip) || (l.subnet6?.contains(ip) ?? false))
-    ?? leases.find((l) => l.attrs.PublicIP === ip.toString() || l.attrs.PublicIPv6 === ip.toString());
+    ?? leases.find((l) => l.attrs.PublicIP.equals(ip) || (l.attrs.PublicIPv6?.equals(ip) ?? false));
 }
 
 export async function leasesGet(ctx: Ctx, text: string): Promise<CommandResult> {

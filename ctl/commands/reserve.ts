@@ -4,10 +4,10 @@
 // uses the subnet keeps it by renewing and an unused one frees itself.
 import type { Argv } from 'yargs';
 import type { EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
-import type { Cidr } from '../../lib/ip/cidr.js';
-import type { Lease, LeaseAttrs } from '../../lib/schema/lease.js';
-import { parseNetworkConfig } from '../../lib/schema/network-config.js';
-import { parseIpArg, parseSubnetArg } from '../args.js';
+import type { Cidr, Ip } from '../../lib/ip/cidr.js';
+import { encodeLeaseAttrs, Lease, LeaseAttrs, parsePublicIp } from '../../lib/schema/lease.js';
+import { BackendType, parseNetworkConfig } from '../../lib/schema/network-config.js';
+import { parseSubnetArg } from '../args.js';
 import { CommandResult, emit } from '../command.js';
 import { leaseFits } from '../config-checks.js';
 import { CtlError, UsageError } from '../errors.js';
@@ -39,7 +39,16 @@ export function reserveCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
     });
 }
 
-async function requireFit(r: EtcdRegistry, subnet: Cidr): Promise<string> {
+/** What a lease would carry: the same rules twilld applies when it reads the reservation back. */
+function publicIpArg(text: string, flag: string, family: 4 | 6): Ip {
+  try {
+    return parsePublicIp(text, flag, family);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+async function requireFit(r: EtcdRegistry, subnet: Cidr): Promise<BackendType> {
   const stored = await r.getConfig();
   if (!stored) throw new CtlError(`no network config at ${r.prefix}/config: set one before reserving`);
   let config;
@@ -56,7 +65,7 @@ async function requireFit(r: EtcdRegistry, subnet: Cidr): Promise<string> {
 
 /** Rewrites a key with no etcd lease, only if nobody changed it since we read it. */
 async function putWithoutLease(r: EtcdRegistry, lease: Lease, attrs: LeaseAttrs): Promise<boolean> {
-  const res = await r.client.if(lease.key, 'Mod', '==', lease.modRevision ?? '0').then(r.client.put(lease.key).value(JSON.stringify(attrs))).commit();
+  const res = await r.client.if(lease.key, 'Mod', '==', lease.modRevision ?? '0').then(r.client.put(lease.key).value(encodeLeaseAttrs(attrs))).commit();
   return res.succeeded;
 }
 
@@ -71,18 +80,17 @@ function result(lease: Lease, changed: boolean, verb: string): CommandResult {
 export async function reserve(ctx: Ctx, subnetText: string, publicIp: string, publicIpv6?: string): Promise<CommandResult> {
   refuseInKubeMode(ctx, 'reserve');
   const subnet = parseSubnetArg(subnetText);
-  const ip = parseIpArg(publicIp, '--public-ip');
-  if (ip.family !== 4) throw new UsageError(`--public-ip: ${publicIp} is not an IPv4 address`);
-  if (publicIpv6 !== undefined && parseIpArg(publicIpv6, '--public-ipv6').family !== 6) throw new UsageError(`--public-ipv6: ${publicIpv6} is not an IPv6 address`);
+  const ip = publicIpArg(publicIp, '--public-ip', 4);
+  const ip6 = publicIpv6 !== undefined ? publicIpArg(publicIpv6, '--public-ipv6', 6) : undefined;
   return withRegistry(ctx.etcd, async (r) => {
     const backendType = await requireFit(r, subnet);
     const existing = await r.getLease({ subnet });
     if (!existing) {
-      const attrs: LeaseAttrs = { PublicIP: ip.toString(), ...(publicIpv6 ? { PublicIPv6: publicIpv6 } : {}), BackendType: backendType, BackendData: null };
+      const attrs: LeaseAttrs = { PublicIP: ip, ...(ip6 ? { PublicIPv6: ip6 } : {}), BackendType: backendType, BackendData: null };
       if (!(await r.reserve({ subnet }, attrs))) throw new CtlError(`${subnet} was taken while reserving; run again to see by whom`);
       return result((await r.getLease({ subnet }))!, true, 'reserved');
     }
-    if (existing.attrs.PublicIP !== ip.toString()) {
+    if (!existing.attrs.PublicIP.equals(ip)) {
       throw new CtlError(`${subnet} is held by node ${existing.attrs.PublicIP}${existing.leaseId ? '' : ' (reserved)'}; release it first`);
     }
     if (!existing.leaseId) return result(existing, false, 'reserved');

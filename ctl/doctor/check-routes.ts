@@ -29,7 +29,7 @@ export function checkVxlanRoutes(i: DoctorInput, peers: readonly Lease[], f: Fin
   for (const p of peers) {
     const subject = `${p.subnet} (node ${p.attrs.PublicIP})`;
     const gw = gatewayOf(p);
-    const direct = i.config.Backend.DirectRouting && onLink(i, p.attrs.PublicIP);
+    const direct = i.config.Backend.DirectRouting && onLink(i, p.attrs.PublicIP.toString());
     const fix = direct ? `ip route replace ${p.subnet} via ${p.attrs.PublicIP}` : `ip route replace ${p.subnet} via ${gw} dev ${name} onlink`;
     const r = routeFor(i.state.routes, p.subnet);
     if (!r) {
@@ -37,7 +37,7 @@ export function checkVxlanRoutes(i: DoctorInput, peers: readonly Lease[], f: Fin
       continue;
     }
     const viaTunnel = r.gateway === gw && r.dev === name && r.flags.includes('onlink');
-    const viaDirect = r.gateway === p.attrs.PublicIP;
+    const viaDirect = r.gateway === p.attrs.PublicIP.toString();
     if (!(viaTunnel || (direct && viaDirect))) f.error('route', subject, `route is "${describe(r)}", expected "${fix.replace('ip route replace ', '')}"`, fix);
   }
 }
@@ -51,13 +51,13 @@ export function checkHostGwRoutes(i: DoctorInput, f: Findings): void {
     }
     const subject = `${p.subnet} (node ${p.attrs.PublicIP})`;
     const fix = `ip route replace ${p.subnet} via ${p.attrs.PublicIP}`;
-    if (!onLink(i, p.attrs.PublicIP)) {
+    if (!onLink(i, p.attrs.PublicIP.toString())) {
       f.error('route', subject, `node ${p.attrs.PublicIP} is not on this node's network: host-gw needs all nodes on one L2 segment`, 'use the vxlan backend');
       continue;
     }
     const r = routeFor(i.state.routes, p.subnet);
     if (!r) f.error('route', subject, `no route to ${p.subnet}: pods on node ${p.attrs.PublicIP} are unreachable`, fix);
-    else if (r.gateway !== p.attrs.PublicIP) f.error('route', subject, `route is "${describe(r)}", expected via ${p.attrs.PublicIP}`, fix);
+    else if (r.gateway !== p.attrs.PublicIP.toString()) f.error('route', subject, `route is "${describe(r)}", expected via ${p.attrs.PublicIP}`, fix);
   }
 }
 

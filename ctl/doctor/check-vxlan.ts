@@ -30,7 +30,7 @@ export function checkVxlanDevice(i: DoctorInput, f: Findings): boolean {
   const want = i.config.Backend;
   if (info.id !== want.VNI) f.error('vxlan-device', name, `VNI is ${String(info.id)}, the network uses ${want.VNI}`, recreate);
   if (info.port !== want.Port) f.error('vxlan-device', name, `UDP port is ${String(info.port)}, the network uses ${want.Port}`, recreate);
-  if (info.local !== i.own.attrs.PublicIP) {
+  if (info.local !== i.own.attrs.PublicIP.toString()) {
     f.error('vxlan-device', name, `local address is ${String(info.local ?? 'unset')}, the lease publishes ${i.own.attrs.PublicIP}`, recreate);
   }
   if (info.learning === true) f.error('vxlan-device', name, 'learning is on: the FDB fills with stale entries', recreate);
@@ -38,7 +38,7 @@ export function checkVxlanDevice(i: DoctorInput, f: Findings): boolean {
   const ownVx = vxlanData(i.own.attrs);
   if (!ownVx) {
     f.error('lease', i.own.subnet.toString(), 'this node\'s lease publishes no VtepMAC: other nodes cannot tunnel to it', 'restart twilld on this node so it re-publishes its lease');
-  } else if (!macEq(ownVx.VtepMAC, link.address)) {
+  } else if (!macEq(ownVx.VtepMAC.toString(), link.address)) {
     f.error('lease', i.own.subnet.toString(), `the lease publishes VtepMAC ${ownVx.VtepMAC} but ${name} has ${link.address}: other nodes send to the wrong MAC`,
       'restart twilld on this node so it re-publishes its lease');
   }
@@ -84,13 +84,13 @@ export function checkVxlanPeers(i: DoctorInput, peers: readonly Lease[], f: Find
     const neigh = dev.neighbours.find((n) => n.dst === gw);
     const neighFix = `ip neigh replace ${gw} lladdr ${VtepMAC} dev ${name} nud permanent`;
     if (!neigh) f.error('neighbour', subject, `no neighbour entry for ${gw} on ${name}`, neighFix);
-    else if (!macEq(neigh.lladdr, VtepMAC)) f.error('neighbour', subject, `neighbour ${gw} resolves to ${neigh.lladdr ?? 'nothing'}, the lease says ${VtepMAC}`, neighFix);
+    else if (!macEq(neigh.lladdr, VtepMAC.toString())) f.error('neighbour', subject, `neighbour ${gw} resolves to ${neigh.lladdr ?? 'nothing'}, the lease says ${VtepMAC}`, neighFix);
     else if (!(neigh.state ?? []).includes('PERMANENT')) f.warning('neighbour', subject, `neighbour ${gw} is ${(neigh.state ?? []).join(',') || 'not permanent'}`, neighFix);
 
     const fdbFix = `bridge fdb replace ${VtepMAC} dev ${name} dst ${p.attrs.PublicIP} self permanent`;
-    const fdb = dev.fdb.filter((e) => macEq(e.mac, VtepMAC));
+    const fdb = dev.fdb.filter((e) => macEq(e.mac, VtepMAC.toString()));
     if (fdb.length === 0) f.error('fdb', subject, `no FDB entry for ${VtepMAC} on ${name}`, fdbFix);
-    else if (!fdb.some((e) => e.dst === p.attrs.PublicIP)) {
+    else if (!fdb.some((e) => e.dst === p.attrs.PublicIP.toString())) {
       f.error('fdb', subject, `FDB sends ${VtepMAC} to ${fdb.map((e) => e.dst ?? '?').join(',')}, the lease says ${p.attrs.PublicIP}`, fdbFix);
     }
   }
@@ -102,7 +102,7 @@ export function checkVxlanPeers(i: DoctorInput, peers: readonly Lease[], f: Find
       f.error('stale-neighbour', n.dst, `neighbour ${n.dst} (${n.lladdr}) on ${name} belongs to no lease`, `ip neigh del ${n.dst} dev ${name}`);
     }
   }
-  const macs = new Set(peers.map((p) => vxlanData(p.attrs)!.VtepMAC.toLowerCase()));
+  const macs = new Set(peers.map((p) => vxlanData(p.attrs)!.VtepMAC.toString()));
   for (const e of dev.fdb) {
     if (e.dst && !macs.has(e.mac.toLowerCase()) && e.mac !== '00:00:00:00:00:00') {
       f.error('stale-fdb', e.mac, `FDB entry ${e.mac} -> ${e.dst} on ${name} belongs to no lease`, `bridge fdb del ${e.mac} dev ${name} dst ${e.dst} self`);

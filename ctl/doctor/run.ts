@@ -1,7 +1,7 @@
 // Gathers the doctor's input (etcd, subnet.env, kernel) and runs every check in order.
 import { existsSync, readFileSync } from 'node:fs';
 import type { EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
-import type { Lease } from '../../lib/schema/lease.js';
+import { InvalidLease, Lease, screenLeases } from '../../lib/schema/lease.js';
 import { NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { parseSubnetEnv, subnetEnvGateway, SubnetEnv } from '../../lib/schema/subnet-env.js';
 import { CtlError } from '../errors.js';
@@ -36,7 +36,7 @@ function loadSubnetEnv(file: string): { env?: SubnetEnv; error?: string; gateway
 /** This node's lease: by public IP when given, else by the subnet subnet.env names. */
 function findOwnLease(leases: readonly Lease[], o: DoctorOptions, env?: SubnetEnv): Lease {
   if (o.publicIp) {
-    const mine = leases.filter((l) => l.attrs.PublicIP === o.publicIp);
+    const mine = leases.filter((l) => l.attrs.PublicIP.toString() === o.publicIp);
     if (mine.length === 0) throw new CtlError(`no lease has public IP ${o.publicIp}: is twilld running on this node? (twillctl leases list)`);
     // a live lease wins over a reservation the node has not picked up
     return mine.find((l) => l.leaseId) ?? mine[0];
@@ -48,7 +48,7 @@ function findOwnLease(leases: readonly Lease[], o: DoctorOptions, env?: SubnetEn
 }
 
 export async function runDoctor(r: EtcdRegistry, o: DoctorOptions): Promise<DoctorReport> {
-  const [stored, { leases }] = await Promise.all([r.getConfig(), r.listLeases()]);
+  const [stored, { leases, invalid }] = await Promise.all([r.getConfig(), r.listLeases()]);
   if (!stored) throw new CtlError(`no network config at ${r.prefix}/config`);
   let config;
   try {
@@ -56,16 +56,18 @@ export async function runDoctor(r: EtcdRegistry, o: DoctorOptions): Promise<Doct
   } catch (e) {
     throw new CtlError(`stored config is invalid: ${(e as Error).message}`);
   }
-  return diagnose(config, leases, o);
+  return diagnose(config, leases, o, invalid);
 }
 
 /** The checks proper, whichever source (etcd or Kubernetes Nodes) the config and leases came from. */
-export async function diagnose(config: NetworkConfig, leases: readonly Lease[], o: DoctorOptions): Promise<DoctorReport> {
+export async function diagnose(config: NetworkConfig, all: readonly Lease[], o: DoctorOptions, refused: readonly InvalidLease[] = []): Promise<DoctorReport> {
+  // the daemon's own screen: what it ignores, doctor reports and leaves out of every check
+  const { leases, invalid } = screenLeases(all, refused, config);
   const envRead = loadSubnetEnv(o.subnetFile);
   const own = findOwnLease(leases, o, envRead.env);
   const vxlan = config.Backend.Type === 'vxlan';
   const state = await readNodeState(vxlan ? vxlanDeviceName(config) : undefined, envRead.env?.ipMasq ?? false);
-  const iface = await interfaceOf(state, own.attrs.PublicIP);
+  const iface = await interfaceOf(state, own.attrs.PublicIP.toString());
   const input: DoctorInput = {
     config,
     own,
@@ -78,8 +80,12 @@ export async function diagnose(config: NetworkConfig, leases: readonly Lease[], 
     subnetEnvGateway: envRead.gateway,
   };
   const f = new Findings();
+  for (const l of invalid) {
+    f.error('invalid-lease', l.key, `${l.field}: ${l.reason}; twilld ignores this lease, so no node routes to it`,
+      'correct the value (or delete the key / fix the Node annotation) so that it parses');
+  }
   if (!iface) {
-    f.error('lease', own.attrs.PublicIP, `this node's lease publishes public IP ${own.attrs.PublicIP}, but no interface here has it`,
+    f.error('lease', own.attrs.PublicIP.toString(), `this node's lease publishes public IP ${own.attrs.PublicIP}, but no interface here has it`,
       'run doctor on the node that owns the lease (or pass its --public-ip); if the address changed, restart twilld');
   }
   checkSubnetEnv(input, f);
@@ -99,7 +105,7 @@ export async function diagnose(config: NetworkConfig, leases: readonly Lease[], 
   checkMasquerade(input, f);
   return {
     node: {
-      publicIP: own.attrs.PublicIP,
+      publicIP: own.attrs.PublicIP.toString(),
       subnet: own.subnet.toString(),
       backendType: config.Backend.Type,
       device: vxlan ? vxlanDeviceName(config) : null,

@@ -1,8 +1,7 @@
 // host-gw: no encapsulation. Each peer's pod subnet is routed via the peer's public IP, which
 // only works when every node shares one L2 network; peers elsewhere are skipped (logged once).
-import { Ip } from '../../lib/ip/cidr.js';
 import type { Lease, LeaseAttrs } from '../../lib/schema/lease.js';
-import type { Backend, BackendContext, PeerEntries } from './backend.js';
+import type { Backend, BackendContext, PeerEntries, RouteSpec } from './backend.js';
 
 export function createHostGwBackend(ctx: BackendContext): Backend {
   const warned = new Set<string>();
@@ -13,9 +12,8 @@ export function createHostGwBackend(ctx: BackendContext): Backend {
     ensureLocal: async () => false,
     peerEntries(peer: Lease): PeerEntries | undefined {
       if (peer.attrs.BackendType !== 'host-gw') return undefined;
-      const ip = Ip.tryParse(peer.attrs.PublicIP);
-      if (!ip || !ctx.iface.network.contains(ip)) {
-        if (!warned.has(peer.key)) ctx.log.warn('host-gw peer is not on our L2 network; skipped', { peer: peer.attrs.PublicIP, subnet: String(peer.subnet) });
+      if (!ctx.iface.network.contains(peer.attrs.PublicIP)) {
+        if (!warned.has(peer.key)) ctx.log.warn('host-gw peer is not on our L2 network; skipped', { peer: String(peer.attrs.PublicIP), subnet: String(peer.subnet) });
         warned.add(peer.key);
         return undefined;
       }
@@ -25,6 +23,6 @@ export function createHostGwBackend(ctx: BackendContext): Backend {
 }
 
 /** A plain route to the peer's pod subnet via its public IP (host-gw, vxlan DirectRouting). */
-export function directRoute(peer: Lease, dev: string) {
-  return { dst: String(peer.subnet), via: peer.attrs.PublicIP, dev, onlink: false };
+export function directRoute(peer: Lease, dev: string): RouteSpec {
+  return { dst: peer.subnet, via: peer.attrs.PublicIP, dev, onlink: false };
 }

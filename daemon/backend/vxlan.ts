@@ -38,7 +38,7 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
   async function ensureDevice(): Promise<boolean> {
     const link = await getLink(undefined, dev);
     const d = link?.linkinfo?.info_data as Record<string, unknown> | undefined;
-    const same = link?.linkinfo?.info_kind === 'vxlan' && d?.id === vni && d?.local === iface.address
+    const same = link?.linkinfo?.info_kind === 'vxlan' && d?.id === vni && d?.local === iface.address.toString()
       && d?.port === port && d?.link === iface.name && d?.learning === false;
     const lines: string[] = [];
     let created = false;
@@ -50,7 +50,7 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
       lines.push(`link add ${dev} address ${mac} mtu ${mtu} type vxlan id ${vni} dev ${iface.name} local ${iface.address} dstport ${port} nolearning`);
       created = true;
     } else {
-      if (link.address !== mac) lines.push(`link set dev ${dev} address ${mac}`);
+      if (link.address !== mac.toString()) lines.push(`link set dev ${dev} address ${mac}`);
       if (link.mtu !== mtu) lines.push(`link set dev ${dev} mtu ${mtu}`);
     }
     if (created || !link!.flags.includes('UP')) lines.push(`link set dev ${dev} up`);
@@ -84,17 +84,15 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
     peerEntries(peer: Lease): PeerEntries | undefined {
       if (peer.attrs.BackendType !== 'vxlan') return undefined;
       const data = vxlanData(peer.attrs);
-      const publicIp = Ip.tryParse(peer.attrs.PublicIP);
-      if (!data || !publicIp || data.VNI !== vni) return undefined;
-      if (config.Backend.DirectRouting && iface.network.contains(publicIp)) {
+      if (!data || data.VNI !== vni) return undefined;
+      if (config.Backend.DirectRouting && iface.network.contains(peer.attrs.PublicIP)) {
         return { routes: [directRoute(peer, iface.name)], neighs: [], fdb: [] };
       }
-      const vtep = peer.subnet.first.toString();
-      const lladdr = data.VtepMAC.toLowerCase();
+      const vtep = peer.subnet.first;
       return {
-        routes: [{ dst: String(peer.subnet), via: vtep, dev, onlink: true }],
-        neighs: [{ dst: vtep, lladdr, dev }],
-        fdb: [{ mac: lladdr, dst: peer.attrs.PublicIP, dev }],
+        routes: [{ dst: peer.subnet, via: vtep, dev, onlink: true }],
+        neighs: [{ dst: vtep, lladdr: data.VtepMAC, dev }],
+        fdb: [{ mac: data.VtepMAC, dst: peer.attrs.PublicIP, dev }],
       };
     },
   };

@@ -2,7 +2,7 @@
 // prefix flannel.alpha.coreos.com) means a cluster can move node by node from flanneld to
 // twilld: each side reads the other's public IP, backend type and VtepMAC from the Node.
 import { Cidr } from '../../lib/ip/cidr.js';
-import type { Lease, LeaseAttrs } from '../../lib/schema/lease.js';
+import { InvalidLease, Lease, LeaseAttrs, leaseAttrsFromObject, LeaseValueError } from '../../lib/schema/lease.js';
 import { DEFAULT_ANNOTATION_PREFIX } from './defaults.js';
 
 export { DEFAULT_ANNOTATION_PREFIX };
@@ -54,10 +54,10 @@ export function leaseAnnotations(names: AnnotationNames, attrs: LeaseAttrs, kube
   const out: Record<string, string> = {
     [names.backendType]: String(attrs.BackendType),
     [names.backendData]: JSON.stringify(attrs.BackendData ?? null),
-    [names.publicIP]: attrs.PublicIP,
+    [names.publicIP]: attrs.PublicIP.toString(),
   };
   if (attrs.PublicIPv6) {
-    out[names.publicIPv6] = attrs.PublicIPv6;
+    out[names.publicIPv6] = attrs.PublicIPv6.toString();
     out[names.backendV6Data] = JSON.stringify(attrs.BackendV6Data ?? null);
   }
   if (kubeManaged) out[names.kubeSubnetManager] = 'true';
@@ -97,41 +97,67 @@ export function nodeNameOfLease(key: string): string | undefined {
 
 /** The leases of every routable Node, in key order (what the kube manager and twillctl both read). */
 export function nodesToLeases(names: AnnotationNames, nodes: Iterable<NodeLike>, opts: { enableIPv6?: boolean } = {}): Lease[] {
-  return [...nodes]
-    .map((n) => nodeToLease(names, n, opts))
-    .filter((l): l is Lease => !!l)
-    .sort((a, b) => a.key.localeCompare(b.key));
+  return nodesToLeaseSet(names, nodes, opts).leases;
+}
+
+/** Every kube-managed Node as a lease, or as an invalid one naming the annotation that failed. */
+export function nodesToLeaseSet(names: AnnotationNames, nodes: Iterable<NodeLike>, opts: { enableIPv6?: boolean } = {}): { leases: Lease[]; invalid: InvalidLease[] } {
+  const leases: Lease[] = [];
+  const invalid: InvalidLease[] = [];
+  for (const n of nodes) {
+    const r = readNodeLease(names, n, opts);
+    if (r?.lease) leases.push(r.lease);
+    if (r?.invalid) invalid.push(r.invalid);
+  }
+  leases.sort((a, b) => a.key.localeCompare(b.key));
+  return { leases, invalid };
 }
 
 /**
  * A peer's lease, read from its Node: undefined unless the node is kube-managed and has a
- * pod CIDR, a public IP and a backend type (a half-started node is not routable yet).
+ * pod CIDR, a public IP and a backend type (a half-started node is not routable yet), or
+ * when one of its annotations is refused (see readNodeLease for why).
  */
 export function nodeToLease(names: AnnotationNames, node: NodeLike, opts: { enableIPv6?: boolean } = {}): Lease | undefined {
+  return readNodeLease(names, node, opts)?.lease;
+}
+
+/**
+ * The Node's lease, validated like an etcd lease value: anyone who may patch Nodes writes
+ * these annotations, and they reach every node's kernel. undefined: not a member (yet).
+ */
+export function readNodeLease(names: AnnotationNames, node: NodeLike, opts: { enableIPv6?: boolean } = {}): { lease?: Lease; invalid?: InvalidLease } | undefined {
   const ann = node.metadata?.annotations ?? {};
   const name = node.metadata?.name;
   if (!name || ann[names.kubeSubnetManager] !== 'true') return undefined;
   const { v4, v6 } = nodePodCidrs(node);
-  const publicIP = ann[names.publicIPOverwrite] || ann[names.publicIP];
-  const backendType = ann[names.backendType];
-  if (!v4 || !publicIP || !backendType) return undefined;
-  const attrs: LeaseAttrs = { PublicIP: publicIP, BackendType: backendType, BackendData: parseJsonObject(ann[names.backendData]) };
-  const lease: Lease = { key: leaseKeyForNode(name), subnet: v4, attrs };
-  if (opts.enableIPv6 && v6 && (ann[names.publicIPv6Overwrite] || ann[names.publicIPv6])) {
-    lease.subnet6 = v6;
-    attrs.PublicIPv6 = ann[names.publicIPv6Overwrite] || ann[names.publicIPv6];
-    attrs.BackendV6Data = parseJsonObject(ann[names.backendV6Data]);
+  const ip4Key = ann[names.publicIPOverwrite] ? names.publicIPOverwrite : names.publicIP;
+  const ip6Key = ann[names.publicIPv6Overwrite] ? names.publicIPv6Overwrite : names.publicIPv6;
+  if (!v4 || !ann[ip4Key] || !ann[names.backendType]) return undefined;
+  const key = leaseKeyForNode(name);
+  const withV6 = !!(opts.enableIPv6 && v6 && ann[ip6Key]);
+  let attrs: LeaseAttrs;
+  try {
+    attrs = leaseAttrsFromObject({
+      PublicIP: ann[ip4Key],
+      BackendType: ann[names.backendType],
+      BackendData: parseJsonAnnotation(ann[names.backendData], names.backendData),
+      ...(withV6 ? { PublicIPv6: ann[ip6Key], BackendV6Data: parseJsonAnnotation(ann[names.backendV6Data], names.backendV6Data) } : {}),
+    }, { PublicIP: ip4Key, PublicIPv6: ip6Key, BackendType: names.backendType, BackendData: names.backendData, BackendV6Data: names.backendV6Data });
+  } catch (e) {
+    if (!(e instanceof LeaseValueError)) throw e;
+    return { invalid: { key, field: e.field, reason: e.reason, invalid: true } };
   }
-  return lease;
+  return { lease: { key, subnet: v4, ...(withV6 ? { subnet6: v6 } : {}), attrs } };
 }
 
-function parseJsonObject(text: string | undefined): Record<string, unknown> | null {
-  if (!text) return null;
+function parseJsonAnnotation(text: string | undefined, field: string): unknown {
+  if (text === undefined || text === '') return null;
+  if (text.length > 4096) throw new LeaseValueError(field, `is ${text.length} characters long (at most 4096)`);
   try {
-    const v = JSON.parse(text);
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v : null;
+    return JSON.parse(text);
   } catch {
-    return null;
+    throw new LeaseValueError(field, 'is not JSON');
   }
 }
 

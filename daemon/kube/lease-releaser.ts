@@ -9,6 +9,7 @@
 // under a new name keeps its lease). Reservations (no etcd lease) are an operator's and are
 // never touched. Every twilld runs this; the delete is guarded by the lease's mod revision,
 // so the nodes racing for it cannot remove a lease that was re-acquired in between.
+import { Mac } from '../../lib/ip/mac.js';
 import type { EtcdRegistry } from '../subnet/etcd-registry.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { vxlanData } from '../../lib/schema/lease.js';
@@ -37,9 +38,10 @@ export function leasesOfDeletedNode(names: AnnotationNames, gone: NodeLike, rema
   const data = parseBackendData(gone.metadata?.annotations?.[names.backendData]);
   return leases.filter((l) => {
     if (!l.leaseId) return false;
-    if (!addrs.has(l.attrs.PublicIP)) return false;
+    if (!addrs.has(l.attrs.PublicIP.toString())) return false;
     const mac = vxlanData(l.attrs)?.VtepMAC;
-    return !(data?.VtepMAC && mac && data.VtepMAC.toLowerCase() !== mac.toLowerCase());
+    const gonesMac = data?.VtepMAC ? Mac.tryParse(data.VtepMAC) : undefined;
+    return !(gonesMac && mac && !gonesMac.equals(mac));
   });
 }
 

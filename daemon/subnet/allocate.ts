@@ -1,7 +1,7 @@
 // Which subnet a node asks for, in flannel's order: the one it already holds (matched by
 // public IP), the one in its old subnet.env, then a random free one. Pure: the etcd
 // transaction in etcd-manager.ts decides whether the choice actually wins.
-import { Cidr } from '../../lib/ip/cidr.js';
+import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import type { NetworkConfig } from '../../lib/schema/network-config.js';
 
@@ -14,8 +14,8 @@ export function inRange(config: NetworkConfig, subnet: Cidr): boolean {
 }
 
 /** This node's existing lease or reservation: same public IP, inside the configured range. */
-export function findOwnLease(config: NetworkConfig, leases: readonly Lease[], publicIp: string): Lease | undefined {
-  const mine = leases.filter((l) => l.attrs.PublicIP === publicIp && inRange(config, l.subnet));
+export function findOwnLease(config: NetworkConfig, leases: readonly Lease[], publicIp: Ip): Lease | undefined {
+  const mine = leases.filter((l) => l.attrs.PublicIP.equals(publicIp) && inRange(config, l.subnet));
   // a reservation made for this node wins over a TTL lease
   return mine.find((l) => !l.leaseId) ?? mine[0];
 }

@@ -3,13 +3,13 @@
 // key, renewals that notice an operator's edit or delete, and a watch that re-lists whenever
 // it cannot continue (compaction, cancellation, lost connection). Retries are ours, with
 // backoff: connectEtcd() turns the library's own retries off.
-import { configKey, Lease } from '../../lib/schema/lease.js';
+import { configKey, InvalidLease, Lease } from '../../lib/schema/lease.js';
 import { ConfigError, NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { Backoff, sleep, throwIfAborted } from '../backoff.js';
 import type { Logger } from '../log.js';
 import { findOwnLease, inRange, NetworkFullError, pickFreeSubnet } from './allocate.js';
 import { EtcdRegistry, LeaseEvent, LeaseWatch } from './etcd-registry.js';
-import type { LeaseRequest, SubnetManager } from './manager.js';
+import type { LeaseRequest, LeaseSetListener, SubnetManager } from './manager.js';
 
 export interface EtcdManagerHooks {
   log: Logger;
@@ -97,10 +97,10 @@ export class EtcdSubnetManager implements SubnetManager {
     if (lease.leaseId) return this.registry.renewLease(lease, req.attrs, req.ttlSeconds);
     // A reservation never expires: "renewing" checks it is still ours.
     const cur = await this.registry.getLease(lease);
-    return cur && !cur.leaseId && cur.attrs.PublicIP === req.attrs.PublicIP ? cur : undefined;
+    return cur && !cur.leaseId && cur.attrs.PublicIP.equals(req.attrs.PublicIP) ? cur : undefined;
   }
 
-  async watchLeases(onChange: (leases: Lease[]) => void, signal: AbortSignal): Promise<void> {
+  async watchLeases(onChange: LeaseSetListener, signal: AbortSignal): Promise<void> {
     const backoff = new Backoff(200, 5000);
     while (!signal.aborted) {
       const startedAt = Date.now();
@@ -119,23 +119,33 @@ export class EtcdSubnetManager implements SubnetManager {
   }
 
   /** Lists, reports the full set, then follows changes; resolves with why the watch ended. */
-  private async listAndWatch(onChange: (leases: Lease[]) => void, signal: AbortSignal): Promise<string> {
-    const { leases, revision } = await this.registry.listLeases();
+  private async listAndWatch(onChange: LeaseSetListener, signal: AbortSignal): Promise<string> {
+    const { leases, invalid, revision } = await this.registry.listLeases();
     const state = new Map(leases.map((l) => [l.key, l]));
+    const refused = new Map<string, InvalidLease>(invalid.map((l) => [l.key, l]));
     const snapshot = BigInt(revision);
-    onChange([...state.values()]);
+    onChange([...state.values()], [...refused.values()]);
     let pending = false;
     const onEvent = (e: LeaseEvent) => {
       // events at or before the list's revision are already in it (a resumed stream can replay them)
       if (BigInt(e.revision) <= snapshot) return;
-      if (e.type === 'put') state.set(e.lease.key, e.lease);
-      else state.delete(e.key);
+      // a key holds one thing at a time: a refused value replaces (removes) a valid lease
+      if (e.type === 'put') {
+        state.set(e.lease.key, e.lease);
+        refused.delete(e.lease.key);
+      } else if (e.type === 'invalid') {
+        state.delete(e.invalid.key);
+        refused.set(e.invalid.key, e.invalid);
+      } else {
+        state.delete(e.key);
+        refused.delete(e.key);
+      }
       // One etcd message carries many events: report the set once per burst, not per key.
       if (!pending) {
         pending = true;
         setImmediate(() => {
           pending = false;
-          if (!signal.aborted) onChange([...state.values()]);
+          if (!signal.aborted) onChange([...state.values()], [...refused.values()]);
         });
       }
     };

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { noop } from 'cockatiel';
 import { Etcd3, IOptions, Watcher } from 'etcd3';
 import {
-  configKey, Lease, LeaseAttrs, LeaseSubnets, parseLeaseAttrs, parseSubnetKey, subnetKey, subnetsPrefix,
+  configKey, encodeLeaseAttrs, InvalidLease, Lease, LeaseAttrs, LeaseSubnets, LeaseValueError, parseLeaseAttrs, parseSubnetKey,
+  subnetKey, subnetsPrefix,
 } from '../../lib/schema/lease.js';
 
 export interface EtcdConnectOptions {
@@ -43,6 +44,8 @@ export interface StoredConfig {
 
 export type LeaseEvent =
   | { type: 'put'; lease: Lease; revision: string }
+  /** a key under the subnets prefix whose key or value is refused: whatever it held before is gone */
+  | { type: 'invalid'; invalid: InvalidLease; revision: string }
   | { type: 'delete'; subnets: LeaseSubnets; key: string; revision: string };
 
 export interface LeaseWatch {
@@ -73,16 +76,21 @@ export class EtcdRegistry {
     return res.succeeded;
   }
 
-  /** Every lease and reservation, with the store revision they were read at. */
-  async listLeases({ withExpiry = false } = {}): Promise<{ leases: Lease[]; revision: string }> {
+  /**
+   * Every lease and reservation, with the store revision they were read at; keys whose key
+   * or value is refused come back separately, each with the field and reason.
+   */
+  async listLeases({ withExpiry = false } = {}): Promise<{ leases: Lease[]; invalid: InvalidLease[]; revision: string }> {
     const res = await this.client.getAll().prefix(subnetsPrefix(this.prefix)).exec();
     const leases: Lease[] = [];
+    const invalid: InvalidLease[] = [];
     for (const kv of res.kvs) {
       const lease = this.decode(kv.key.toString(), kv.value.toString(), kv.lease, kv.mod_revision);
-      if (lease) leases.push(lease);
+      if (lease.invalid) invalid.push(lease);
+      else leases.push(lease);
     }
     if (withExpiry) await this.fillExpiry(leases);
-    return { leases, revision: res.header.revision };
+    return { leases, invalid, revision: res.header.revision };
   }
 
   async getLease(subnets: LeaseSubnets, { withExpiry = false } = {}): Promise<Lease | undefined> {
@@ -90,7 +98,8 @@ export class EtcdRegistry {
     const res = await this.client.get(key).exec();
     const kv = res.kvs[0];
     const lease = kv ? this.decode(key, kv.value.toString(), kv.lease, kv.mod_revision) : undefined;
-    if (lease && withExpiry) await this.fillExpiry([lease]);
+    if (!lease || lease.invalid) return undefined;
+    if (withExpiry) await this.fillExpiry([lease]);
     return lease;
   }
 
@@ -100,7 +109,7 @@ export class EtcdRegistry {
     const id = await this.grant(ttlSeconds);
     const res = await this.client
       .if(key, 'Create', '==', 0)
-      .then(this.client.put(key).value(JSON.stringify(attrs)).lease(id))
+      .then(this.client.put(key).value(encodeLeaseAttrs(attrs)).lease(id))
       .commit();
     if (!res.succeeded) {
       await this.revoke(id);
@@ -117,7 +126,7 @@ export class EtcdRegistry {
     const id = await this.grant(ttlSeconds);
     const res = await this.client
       .if(lease.key, 'Mod', '==', lease.modRevision ?? '0')
-      .then(this.client.put(lease.key).value(JSON.stringify(attrs)).lease(id))
+      .then(this.client.put(lease.key).value(encodeLeaseAttrs(attrs)).lease(id))
       .commit();
     if (!res.succeeded) {
       await this.revoke(id);
@@ -134,7 +143,7 @@ export class EtcdRegistry {
   async updateReservation(lease: Lease, attrs: LeaseAttrs): Promise<Lease | undefined> {
     const res = await this.client
       .if(lease.key, 'Mod', '==', lease.modRevision ?? '0')
-      .then(this.client.put(lease.key).value(JSON.stringify(attrs)))
+      .then(this.client.put(lease.key).value(encodeLeaseAttrs(attrs)))
       .commit();
     if (!res.succeeded) return undefined;
     return { ...lease, attrs, leaseId: undefined, expiresAt: undefined, modRevision: res.header.revision };
@@ -143,7 +152,7 @@ export class EtcdRegistry {
   /** A key with no etcd lease: never expires, never handed to another node. */
   async reserve(subnets: LeaseSubnets, attrs: LeaseAttrs): Promise<boolean> {
     const key = subnetKey(this.prefix, subnets);
-    const res = await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(JSON.stringify(attrs))).commit();
+    const res = await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(encodeLeaseAttrs(attrs))).commit();
     return res.succeeded;
   }
 
@@ -178,7 +187,8 @@ export class EtcdRegistry {
     watcher.on('put', (kv) => {
       if (ended) return; // a cancelled watcher can still deliver a buffered message
       const lease = this.decode(kv.key.toString(), kv.value.toString(), kv.lease, kv.mod_revision);
-      if (lease) onEvent({ type: 'put', lease, revision: kv.mod_revision });
+      if (lease.invalid) onEvent({ type: 'invalid', invalid: lease, revision: kv.mod_revision });
+      else onEvent({ type: 'put', lease, revision: kv.mod_revision });
     });
     watcher.on('delete', (kv) => {
       if (ended) return;
@@ -200,16 +210,18 @@ export class EtcdRegistry {
     };
   }
 
-  private decode(key: string, value: string, leaseId: string | undefined, modRevision: string): Lease | undefined {
+  /** Key and value parsed into a typed lease, or refused whole with the field that failed. */
+  private decode(key: string, value: string, leaseId: string | undefined, modRevision: string): (Lease & { invalid?: undefined }) | InvalidLease {
+    const id = leaseId && leaseId !== ZERO_LEASE ? leaseId : undefined;
     const subnets = parseSubnetKey(this.prefix, key);
-    if (!subnets) return undefined;
+    if (!subnets) return { invalid: true, key, field: 'key', reason: 'is not <ip>-<prefixlen>[&<ipv6>-<prefixlen>]', leaseId: id, modRevision };
     let attrs: LeaseAttrs;
     try {
       attrs = parseLeaseAttrs(value);
-    } catch {
-      return undefined; // a foreign or corrupt value is not a lease we can route to
+    } catch (e) {
+      if (!(e instanceof LeaseValueError)) throw e;
+      return { invalid: true, key, field: e.field, reason: e.reason, leaseId: id, modRevision };
     }
-    const id = leaseId && leaseId !== ZERO_LEASE ? leaseId : undefined;
     return { key, ...subnets, attrs, leaseId: id, modRevision };
   }
 

@@ -6,15 +6,15 @@
 //   peers           every Node with a pod CIDR and our annotations, via list + watch
 // Nothing expires: a Node's subnet lives as long as the Node object.
 import { readFile } from 'node:fs/promises';
-import type { Lease } from '../../lib/schema/lease.js';
+import { Lease, parsePublicIp } from '../../lib/schema/lease.js';
 import { ConfigError, NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import {
-  AnnotationNames, annotationNames, DEFAULT_ANNOTATION_PREFIX, leaseKeyForNode, NodeLike, nodePodCidrs, nodesToLeases,
+  AnnotationNames, annotationNames, DEFAULT_ANNOTATION_PREFIX, leaseKeyForNode, NodeLike, nodePodCidrs, nodesToLeaseSet,
 } from '../kube/annotations.js';
 import { connectKube, KubeClient } from '../kube/client.js';
 import { publishNodeAnnotations, readNode } from '../kube/node-publisher.js';
 import { watchNodes } from '../kube/node-watch.js';
-import type { LeaseRequest, SubnetManager } from './manager.js';
+import type { LeaseRequest, LeaseSetListener, SubnetManager } from './manager.js';
 import { sleep } from '../backoff.js';
 import { DEFAULT_NET_CONF_PATH } from '../kube/defaults.js';
 
@@ -117,21 +117,30 @@ export class KubeSubnetManager implements SubnetManager {
   private publishedAttrs(node: NodeLike, req: LeaseRequest) {
     const ann = node.metadata?.annotations ?? {};
     const attrs = { ...req.attrs };
-    if (ann[this.names.publicIPOverwrite]) attrs.PublicIP = ann[this.names.publicIPOverwrite];
-    if (attrs.PublicIPv6 && ann[this.names.publicIPv6Overwrite]) attrs.PublicIPv6 = ann[this.names.publicIPv6Overwrite];
+    const overwrite = (key: string, family: 4 | 6) => {
+      try {
+        return parsePublicIp(ann[key], key, family);
+      } catch (e) {
+        // peers refuse the same value (nodeToLease), so publishing it would cut us off
+        this.log(`ignoring annotation ${(e as Error).message}`);
+        return undefined;
+      }
+    };
+    if (ann[this.names.publicIPOverwrite]) attrs.PublicIP = overwrite(this.names.publicIPOverwrite, 4) ?? attrs.PublicIP;
+    if (attrs.PublicIPv6 && ann[this.names.publicIPv6Overwrite]) attrs.PublicIPv6 = overwrite(this.names.publicIPv6Overwrite, 6) ?? attrs.PublicIPv6;
     return attrs;
   }
 
-  async watchLeases(onChange: (leases: Lease[]) => void, signal: AbortSignal): Promise<void> {
+  async watchLeases(onChange: LeaseSetListener, signal: AbortSignal): Promise<void> {
     let last = '';
     await watchNodes(this.o.kube, {
       onSync: (nodes) => {
-        const leases = nodesToLeases(this.names, nodes.values(), { enableIPv6: this.config?.EnableIPv6 });
+        const { leases, invalid } = nodesToLeaseSet(this.names, nodes.values(), { enableIPv6: this.config?.EnableIPv6 });
         // kubelet status updates touch Nodes often; only lease changes matter to the dataplane
-        const sig = JSON.stringify(leases.map((l) => [l.key, String(l.subnet), String(l.subnet6 ?? ''), l.attrs]));
+        const sig = JSON.stringify([leases.map((l) => [l.key, String(l.subnet), String(l.subnet6 ?? ''), l.attrs]), invalid]);
         if (sig === last) return;
         last = sig;
-        onChange(leases);
+        onChange(leases, invalid);
       },
     }, signal, { log: this.log, retryMs: this.o.pollMs });
   }

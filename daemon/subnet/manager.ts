@@ -1,7 +1,7 @@
 // The contract between twilld and where subnets come from: etcd leases (etcd-manager.ts) or
 // Kubernetes Node objects (kube-manager.ts). The daemon picks one through the registry map in
 // registry.ts; nothing registers itself by import side effect.
-import type { Lease, LeaseAttrs, LeaseSubnets } from '../../lib/schema/lease.js';
+import type { InvalidLease, Lease, LeaseAttrs, LeaseSubnets } from '../../lib/schema/lease.js';
 import type { NetworkConfig } from '../../lib/schema/network-config.js';
 
 export interface LeaseRequest {
@@ -13,6 +13,8 @@ export interface LeaseRequest {
   ttlSeconds: number;
 }
 
+export type LeaseSetListener = (leases: Lease[], invalid: InvalidLease[]) => void;
+
 export interface SubnetManager {
   readonly kind: 'etcd' | 'kube';
   /** Resolves with the first valid config; logs and keeps waiting while it is missing or invalid. */
@@ -23,8 +25,9 @@ export interface SubnetManager {
   renewLease(lease: Lease, req: LeaseRequest, signal: AbortSignal): Promise<Lease | undefined>;
   /**
    * Calls onChange with the complete current set of leases (ours included) at start and after
-   * every change; re-lists after compaction or disconnects. Resolves when the signal aborts.
+   * every change, and beside it every key whose key or value was refused (never in `leases`);
+   * re-lists after compaction or disconnects. Resolves when the signal aborts.
    */
-  watchLeases(onChange: (leases: Lease[]) => void, signal: AbortSignal): Promise<void>;
+  watchLeases(onChange: LeaseSetListener, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }

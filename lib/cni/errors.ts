@@ -1,6 +1,7 @@
 // CNI errors as the spec defines them: a numeric code, a short message and details, printed
 // as JSON on stdout with exit status 1. Codes 1-99 are reserved by the spec; twill's own
 // conditions (address taken, range full) use 100+ so a runtime can still tell them apart.
+import { cutCodePoints, wellFormed } from './text.js';
 
 export const ErrorCode = {
   IncompatibleVersion: 1,
@@ -33,7 +34,8 @@ export class CniError extends Error {
   }
 
   toJSON(cniVersion: string): { cniVersion: string; code: number; msg: string; details?: string } {
-    return { cniVersion, code: this.code, msg: this.message, ...(this.details ? { details: this.details } : {}) };
+    // well-formed text only: a lone surrogate from the input would make strict readers refuse the whole error
+    return { cniVersion, code: this.code, msg: wellFormed(this.message), ...(this.details ? { details: wellFormed(this.details) } : {}) };
   }
 }
 
@@ -45,6 +47,6 @@ export function toCniError(e: unknown, fallback: number = ErrorCode.Internal, co
 }
 
 function firstLine(s: string): string {
-  const line = s.trim().split('\n')[0] ?? '';
-  return line.length > 300 ? line.slice(0, 300) + '...' : line;
+  return cutCodePoints(s.trim().split('\n')[0] ?? '', 300);
 }
+

@@ -123,6 +123,11 @@ export class Ip {
   toString(): string {
     return this.family === 4 ? formatIpv4(this.value) : formatIpv6(this.value);
   }
+
+  /** Canonical text in JSON, so a typed value serialises as flannel's string field. */
+  toJSON(): string {
+    return this.toString();
+  }
 }
 
 /** A prefix such as 10.244.3.0/24. The network address is normalised (host bits cleared). */
@@ -207,5 +212,9 @@ export class Cidr {
 
   toString(): string {
     return `${this.first}/${this.prefix}`;
+  }
+
+  toJSON(): string {
+    return this.toString();
   }
 }

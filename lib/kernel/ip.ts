@@ -1,6 +1,8 @@
-// Kernel access: every link, address, route, neighbour and FDB operation in twill goes
-// through this module. Changes are sent as one `ip -batch` / `bridge -batch` process per
-// namespace (thousands of lines cost one process), reads come back as `-json`.
+// The daemon's, tests' and tools' way into the kernel through iproute2 (the CNI plugin
+// speaks rtnetlink in-process, lib/kernel/netlink/). Changes are sent as one `ip -batch` /
+// `bridge -batch` process per namespace (thousands of lines cost one process), reads come
+// back as `-json`. A batch runs every line it reads, `netns exec` included, so each script
+// is checked first (assertSafeBatch): one command per line, printable words only.
 // Sync write: loading node:fs/promises costs the CNI plugin ~1 ms of start-up, and a sysctl
 // write never blocks for long.
 import { writeFileSync } from 'node:fs';
@@ -59,20 +61,46 @@ export interface FdbEntry {
   flags?: string[];
 }
 
+export class UnsafeBatchLineError extends Error {
+  constructor(readonly tool: string, readonly index: number, reason: string) {
+    super(`refusing ${tool} -batch script: line ${index + 1} ${reason}`);
+    this.name = 'UnsafeBatchLineError';
+  }
+}
+
+// Printable ASCII words separated by single spaces: no newline (a second command), no
+// control character, no quoting games. The words that start programs are refused outright.
+const SAFE_LINE = /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/;
+
+/**
+ * The second line of defence behind typed values: a script whose line could hold another
+ * command, or start a program (`netns exec`, `exec`), never reaches `ip`/`bridge`.
+ */
+export function assertSafeBatch(tool: string, lines: readonly string[]): void {
+  lines.forEach((line, i) => {
+    if (!SAFE_LINE.test(line)) throw new UnsafeBatchLineError(tool, i, `holds whitespace other than single spaces or a non-printable character: ${JSON.stringify(line.slice(0, 120))}`);
+    const words = line.split(' ');
+    if (words[0] === 'netns' || words.includes('exec')) throw new UnsafeBatchLineError(tool, i, `could start a program: ${JSON.stringify(line.slice(0, 120))}`);
+  });
+}
+
 /** Runs `ip -batch -`; stops at the first failing line, whose error names the line. */
 export async function ipBatch(netns: NetnsPath, lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
+  assertSafeBatch('ip', lines);
   await runIn(netns, 'ip', ['-batch', '-'], { input: lines.join('\n') + '\n' });
 }
 
 /** Like ipBatch but keeps going past failing lines (for best-effort cleanup). */
 export async function ipBatchForce(netns: NetnsPath, lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
+  assertSafeBatch('ip', lines);
   await runIn(netns, 'ip', ['-force', '-batch', '-'], { input: lines.join('\n') + '\n' }).catch(() => {});
 }
 
 export async function bridgeBatch(netns: NetnsPath, lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
+  assertSafeBatch('bridge', lines);
   await runIn(netns, 'bridge', ['-batch', '-'], { input: lines.join('\n') + '\n' });
 }
 
@@ -137,6 +165,7 @@ export async function readSysctl(netns: NetnsPath, key: string): Promise<string>
  */
 export async function batchKeepGoing(netns: NetnsPath, tool: 'ip' | 'bridge', lines: readonly string[]): Promise<string | undefined> {
   if (lines.length === 0) return undefined;
+  assertSafeBatch(tool, lines);
   try {
     await runIn(netns, tool, ['-force', '-batch', '-'], { input: lines.join('\n') + '\n' });
     return undefined;

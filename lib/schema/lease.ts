@@ -5,7 +5,8 @@
 // A lease key with an etcd lease (TTL) attached belongs to a live node; one without is a
 // reservation and is never handed to another node.
 import { Cidr, Ip } from '../ip/cidr.js';
-import type { BackendType } from './network-config.js';
+import { Mac, MacParseError } from '../ip/mac.js';
+import type { BackendType, NetworkConfig } from './network-config.js';
 
 export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
 
@@ -42,7 +43,7 @@ export function parseSubnetKeyName(name: string): LeaseSubnets | undefined {
   if (extra !== undefined) return undefined;
   // Cidr.parse clears host bits, so "10.244.3.1-24" is refused by comparing with the address as written.
   const dec = (s: string) => {
-    const m = /^(.+)-(\d{1,3})$/.exec(s);
+    const m = /^([0-9A-Fa-f.:]{2,45})-(\d{1,3})$/.exec(s);
     const c = m ? Cidr.tryParse(`${m[1]}/${m[2]}`) : undefined;
     return c && Ip.tryParse(m![1])?.value === c.network ? c : undefined;
   };
@@ -59,40 +60,181 @@ export function parseSubnetKey(prefix: string, key: string): LeaseSubnets | unde
   return key.startsWith(p) ? parseSubnetKeyName(key.slice(p.length)) : undefined;
 }
 
+// ---- the lease value -------------------------------------------------------------------
+// Whoever can write etcd (or patch a Node) writes these values, and they end up in kernel
+// entries on every node. So they are parsed here, once, into typed values (Ip, Mac, integers
+// in range, a known backend name) and nothing downstream ever sees the raw text. A value
+// that fails is refused whole with the field it failed on: never half-applied.
+
+/** flannel's backend names: a lease of one twill does not run is valid, just not routable. */
+export const LEASE_BACKEND_TYPES = [
+  'vxlan', 'host-gw', 'udp', 'ipip', 'wireguard', 'ipsec', 'alloc', 'extension', 'gce', 'aws-vpc', 'alivpc', 'tencent-vpc',
+] as const;
+export type LeaseBackendType = (typeof LEASE_BACKEND_TYPES)[number];
+
 export interface VxlanBackendData {
   VNI: number;
-  VtepMAC: string;
+  VtepMAC: Mac;
 }
 
-/** The lease value, with flannel's field names. */
+/** The lease value, with flannel's field names; JSON.stringify gives flannel's wire form. */
 export interface LeaseAttrs {
-  PublicIP: string;
-  PublicIPv6?: string;
-  BackendType: BackendType | string;
-  BackendData?: VxlanBackendData | Record<string, unknown> | null;
-  BackendV6Data?: VxlanBackendData | Record<string, unknown> | null;
+  PublicIP: Ip;
+  PublicIPv6?: Ip;
+  BackendType: LeaseBackendType | BackendType;
+  /** vxlan: VNI and VtepMAC; null for every other type (twill reads nothing else) */
+  BackendData?: VxlanBackendData | null;
+  BackendV6Data?: VxlanBackendData | null;
 }
 
-export class LeaseValueError extends Error {}
+/** flannel's values are ~150 bytes; anything far larger is not a lease. */
+export const MAX_LEASE_VALUE_LENGTH = 4096;
+const MAX_VNI = 0xffffff;
+
+export class LeaseValueError extends Error {
+  constructor(readonly field: string, readonly reason: string) {
+    super(`${field}: ${reason}`);
+    this.name = 'LeaseValueError';
+  }
+}
+
+/** Where each value field came from, for messages (a Node annotation, say). */
+export type LeaseFieldNames = Partial<Record<'PublicIP' | 'PublicIPv6' | 'BackendType' | 'BackendData' | 'BackendV6Data', string>>;
 
 export function parseLeaseAttrs(text: string): LeaseAttrs {
+  if (typeof text !== 'string') throw new LeaseValueError('(value)', 'must be text');
+  if (text.length > MAX_LEASE_VALUE_LENGTH) throw new LeaseValueError('(value)', `is ${text.length} characters long (at most ${MAX_LEASE_VALUE_LENGTH})`);
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new LeaseValueError(`lease value is not JSON: ${(e as Error).message}`);
+    // V8's message quotes the text: keep only its printable head
+    throw new LeaseValueError('(value)', `is not JSON: ${describe((e as Error).message)}`);
   }
-  if (typeof v !== 'object' || v === null) throw new LeaseValueError('lease value must be a JSON object');
+  return leaseAttrsFromObject(v);
+}
+
+/** Validates an already decoded value (etcd JSON, or fields gathered from Node annotations). */
+export function leaseAttrsFromObject(v: unknown, names: LeaseFieldNames = {}): LeaseAttrs {
+  const name = (f: keyof LeaseFieldNames) => names[f] ?? f;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new LeaseValueError('(value)', 'must be a JSON object');
   const o = v as Record<string, unknown>;
-  if (typeof o.PublicIP !== 'string') throw new LeaseValueError('lease value: PublicIP missing');
-  if (typeof o.BackendType !== 'string') throw new LeaseValueError('lease value: BackendType missing');
-  return o as unknown as LeaseAttrs;
+  const type = o.BackendType;
+  if (typeof type !== 'string') throw new LeaseValueError(name('BackendType'), `must be a string, got ${describe(type)}`);
+  if (!(LEASE_BACKEND_TYPES as readonly string[]).includes(type)) {
+    throw new LeaseValueError(name('BackendType'), `${describe(type)} is not a known backend type`);
+  }
+  const attrs: LeaseAttrs = {
+    PublicIP: parsePublicIp(o.PublicIP, name('PublicIP'), 4),
+    BackendType: type as LeaseBackendType,
+    BackendData: parseBackendData(type as LeaseBackendType, o.BackendData, name('BackendData')),
+  };
+  if (o.PublicIPv6 !== undefined && o.PublicIPv6 !== null && o.PublicIPv6 !== '') {
+    attrs.PublicIPv6 = parsePublicIp(o.PublicIPv6, name('PublicIPv6'), 6);
+    if (o.BackendV6Data !== undefined && o.BackendV6Data !== null) {
+      attrs.BackendV6Data = parseBackendData(type as LeaseBackendType, o.BackendV6Data, name('BackendV6Data'));
+    }
+  }
+  return attrs;
+}
+
+/** flannel's lease JSON for a typed value (Ip and Mac print themselves canonically). */
+export function encodeLeaseAttrs(attrs: LeaseAttrs): string {
+  return JSON.stringify(attrs);
+}
+
+/** Only characters an address can have: no whitespace, no zone, no control characters. */
+const ADDRESS_TEXT = /^[0-9A-Fa-f.:]{2,45}$/;
+
+/**
+ * A tunnel endpoint: a unicast address of the family, strictly spelled. Loopback,
+ * unspecified, multicast, broadcast and IPv6 link-local addresses name no remote node.
+ */
+export function parsePublicIp(v: unknown, field: string, family: 4 | 6): Ip {
+  if (typeof v !== 'string') throw new LeaseValueError(field, `must be a string, got ${describe(v)}`);
+  const ip = ADDRESS_TEXT.test(v) ? Ip.tryParse(v) : undefined;
+  if (!ip) throw new LeaseValueError(field, `${describe(v)} is not an IP address`);
+  if (ip.family !== family) throw new LeaseValueError(field, `${ip} is not an IPv${family} address`);
+  const reason = nonUnicastReason(ip);
+  if (reason) throw new LeaseValueError(field, `${ip} is ${reason}, not a node's address`);
+  return ip;
+}
+
+const V4_SPECIAL: [string, string][] = [['0.0.0.0/8', 'unspecified'], ['127.0.0.0/8', 'a loopback address'],
+  ['224.0.0.0/4', 'a multicast address'], ['255.255.255.255/32', 'the broadcast address']];
+const V6_SPECIAL: [string, string][] = [['::/128', 'unspecified'], ['::1/128', 'a loopback address'],
+  ['ff00::/8', 'a multicast address'], ['fe80::/10', 'a link-local address']];
+
+function nonUnicastReason(ip: Ip): string | undefined {
+  for (const [net, why] of ip.family === 4 ? V4_SPECIAL : V6_SPECIAL) if (Cidr.parse(net).contains(ip)) return why;
+  return undefined;
+}
+
+function parseBackendData(type: LeaseBackendType, raw: unknown, field: string): VxlanBackendData | null {
+  // twill reads backend data of vxlan only; other types' data is never used, so not carried.
+  if (type !== 'vxlan') return null;
+  // a reservation nobody has taken yet carries no VTEP: valid, just not routable
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new LeaseValueError(field, `must be an object with VNI and VtepMAC, got ${describe(raw)}`);
+  }
+  const d = raw as Record<string, unknown>;
+  const vni = d.VNI ?? 1; // flannel's default VNI
+  if (typeof vni !== 'number' || !Number.isInteger(vni) || vni < 0 || vni > MAX_VNI) {
+    throw new LeaseValueError(`${field}.VNI`, `must be an integer from 0 to ${MAX_VNI}, got ${describe(d.VNI)}`);
+  }
+  let mac: Mac;
+  try {
+    mac = Mac.parse(d.VtepMAC as string);
+  } catch (e) {
+    throw new LeaseValueError(`${field}.VtepMAC`, e instanceof MacParseError ? `${describe(d.VtepMAC)} ${e.reason}` : String(e));
+  }
+  return { VNI: vni, VtepMAC: mac };
+}
+
+/** A short, printable rendering of a hostile value for messages: bounded, no control characters. */
+export function describe(v: unknown): string {
+  let s: string;
+  if (typeof v === 'string') s = JSON.stringify(v.length > 64 ? v.slice(0, 64) : v) + (v.length > 64 ? '…' : '');
+  else if (v === undefined) s = 'nothing';
+  else if (v === null || typeof v === 'number' || typeof v === 'boolean') s = String(v);
+  else s = Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : typeof v;
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
 }
 
 export function vxlanData(attrs: LeaseAttrs): VxlanBackendData | undefined {
-  const d = attrs.BackendData as Record<string, unknown> | null | undefined;
-  if (!d || typeof d.VtepMAC !== 'string') return undefined;
-  return { VNI: typeof d.VNI === 'number' ? d.VNI : 1, VtepMAC: d.VtepMAC };
+  return attrs.BackendType === 'vxlan' && attrs.BackendData ? attrs.BackendData : undefined;
+}
+
+// ---- leases against the network --------------------------------------------------------
+
+/** A key under the subnets prefix whose key or value is refused. */
+export interface InvalidLease {
+  invalid: true;
+  key: string;
+  field: string;
+  reason: string;
+  modRevision?: string;
+  /** etcd lease id (hex string); undefined = reservation or a Node */
+  leaseId?: string;
+}
+
+/**
+ * Why a well-formed lease still cannot be a node of this network: its subnet must be one of
+ * the network's node subnets (inside Network, SubnetLen long), or it would route addresses
+ * that are not a node's (a 0.0.0.0/0 "lease" would take the default route).
+ */
+export function leaseNetworkProblem(l: LeaseSubnets, config: NetworkConfig): { field: string; reason: string } | undefined {
+  if (!config.Network.contains(l.subnet) || l.subnet.prefix !== config.SubnetLen) {
+    return { field: 'subnet', reason: `${l.subnet} is not a /${config.SubnetLen} inside Network ${config.Network}` };
+  }
+  if (l.subnet6) {
+    const net6 = config.IPv6Network;
+    if (!net6 || !net6.contains(l.subnet6) || l.subnet6.prefix !== config.IPv6SubnetLen) {
+      return { field: 'subnet6', reason: `${l.subnet6} is not a /${config.IPv6SubnetLen ?? '?'} inside IPv6Network ${net6 ?? '(none)'}` };
+    }
+  }
+  return undefined;
 }
 
 /** A lease as read from etcd. */
@@ -104,4 +246,20 @@ export interface Lease extends LeaseSubnets {
   /** Absolute expiry (ms since epoch); undefined for reservations or when unknown. */
   expiresAt?: number;
   modRevision?: string;
+}
+
+/**
+ * Splits a lease set into the leases that can be nodes of this network and the ones that
+ * cannot (moved to `invalid`, with the field and reason): what the daemon programs and what
+ * twillctl shows as ignored come from this one function.
+ */
+export function screenLeases(leases: readonly Lease[], invalid: readonly InvalidLease[], config: NetworkConfig): { leases: Lease[]; invalid: InvalidLease[] } {
+  const fit: Lease[] = [];
+  const refused = [...invalid];
+  for (const l of leases) {
+    const p = leaseNetworkProblem(l, config);
+    if (p) refused.push({ invalid: true, key: l.key, field: p.field, reason: p.reason, leaseId: l.leaseId, modRevision: l.modRevision });
+    else fit.push(l);
+  }
+  return { leases: fit, invalid: refused };
 }

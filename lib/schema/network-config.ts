@@ -40,12 +40,15 @@ const KNOWN_TOP = new Set(['Network', 'SubnetLen', 'SubnetMin', 'SubnetMax', 'En
   'IPv6Network', 'IPv6SubnetLen', 'IPv6SubnetMin', 'IPv6SubnetMax', 'Backend', 'EnableNFTables']);
 const KNOWN_BACKEND = new Set(['Type', 'VNI', 'Port', 'DirectRouting', 'MTU', 'GBP', 'Learning', 'MacPrefix']);
 
+const ADDRESS_CHARS = /^[0-9A-Fa-f.:/]{2,49}$/;
+
 function cidrField(obj: Record<string, unknown>, field: string): Cidr | undefined {
   const v = obj[field];
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v !== 'string') throw new ConfigError(field, `must be a CIDR string, got ${JSON.stringify(v)}`);
-  const c = Cidr.tryParse(v);
-  if (!c) throw new ConfigError(field, `"${v}" is not a valid CIDR`);
+  // strictly spelled: what parses here is printed into iptables rules and subnet.env
+  const c = ADDRESS_CHARS.test(v) ? Cidr.tryParse(v) : undefined;
+  if (!c) throw new ConfigError(field, `${JSON.stringify(v)} is not a valid CIDR`);
   return c;
 }
 
@@ -74,8 +77,8 @@ function subnetRange(obj: Record<string, unknown>, network: Cidr, len: number, m
     const raw = obj[field];
     if (raw === undefined || raw === null || raw === '') return def;
     if (typeof raw !== 'string') throw new ConfigError(field, `must be an address string, got ${JSON.stringify(raw)}`);
-    const c = Cidr.tryParse(raw.includes('/') ? raw : `${raw}/${len}`);
-    if (!c || c.family !== network.family) throw new ConfigError(field, `"${raw}" is not a valid address`);
+    const c = ADDRESS_CHARS.test(raw) ? Cidr.tryParse(raw.includes('/') ? raw : `${raw}/${len}`) : undefined;
+    if (!c || c.family !== network.family) throw new ConfigError(field, `${JSON.stringify(raw)} is not a valid address`);
     // Cidr.parse clears host bits: check alignment against the address as written
     const written = Ip.parse(raw.split('/')[0]);
     const sub = Cidr.of(c.family, written.value, len);

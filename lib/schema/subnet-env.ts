@@ -3,7 +3,7 @@
 // the CNI plugin, which only reads this file, ~1 ms of start-up.
 import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Cidr } from '../ip/cidr.js';
+import { Cidr, Ip } from '../ip/cidr.js';
 
 export interface SubnetEnv {
   network?: Cidr;
@@ -16,21 +16,26 @@ export interface SubnetEnv {
 
 export class SubnetEnvError extends Error {}
 
-/** Keys and raw values, as written. */
-export function parseEnvText(text: string): Map<string, string> {
+/**
+ * Keys and raw values, as written. Strict, because the plugin acts on what it reads: every
+ * line is KEY=value with a shell-variable name and a printable value, and a key given twice
+ * is refused (a value with a newline in it would otherwise have added, or overridden, a key).
+ */
+export function parseEnvText(text: string, source = 'subnet.env'): Map<string, string> {
   const out = new Map<string, string>();
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const eq = line.indexOf('=');
-    if (eq <= 0) continue;
-    out.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'));
-  }
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '').trim();
+    if (!line || line.startsWith('#')) return;
+    const m = /^([A-Z_][A-Z0-9_]*)=("?)([\x21-\x7e]*)\2$/.exec(line);
+    if (!m) throw new SubnetEnvError(`${source}: line ${i + 1} is not KEY=value: ${JSON.stringify(line.slice(0, 80))}`);
+    if (out.has(m[1])) throw new SubnetEnvError(`${source}: ${m[1]} is set twice (line ${i + 1})`);
+    out.set(m[1], m[3]);
+  });
   return out;
 }
 
 export function parseSubnetEnv(text: string, source = 'subnet.env'): SubnetEnv {
-  const kv = parseEnvText(text);
+  const kv = parseEnvText(text, source);
   // FLANNEL_SUBNET keeps its host bits (the gateway address), so parse without normalising twice.
   const cidr = (key: string): Cidr | undefined => {
     const v = kv.get(key);
@@ -72,7 +77,21 @@ export interface SubnetEnvValues {
   ipMasq: boolean;
 }
 
+// A value is written only if it reads back as the same typed value: no text from a lease
+// can end up as a line of its own.
+function checkedCidr(key: string, v: string): string {
+  const c = /^[0-9A-Fa-f.:]{2,45}\/\d{1,3}$/.test(v) ? Cidr.tryParse(v) : undefined;
+  const ip = c ? Ip.tryParse(v.slice(0, v.indexOf('/'))) : undefined;
+  if (!c || !ip || `${ip}/${c.prefix}` !== v) throw new SubnetEnvError(`refusing to write ${key}=${JSON.stringify(v)}: not a canonical CIDR`);
+  return v;
+}
+
 export function formatSubnetEnv(v: SubnetEnvValues): string {
+  if (!Number.isInteger(v.mtu) || v.mtu < 68 || v.mtu > 65535) throw new SubnetEnvError(`refusing to write FLANNEL_MTU=${v.mtu}`);
+  if (typeof v.ipMasq !== 'boolean') throw new SubnetEnvError(`refusing to write FLANNEL_IPMASQ=${String(v.ipMasq)}`);
+  for (const [key, val] of [['FLANNEL_NETWORK', v.network], ['FLANNEL_SUBNET', v.subnet], ['FLANNEL_IPV6_NETWORK', v.ipv6Network], ['FLANNEL_IPV6_SUBNET', v.ipv6Subnet]] as const) {
+    if (val !== undefined) checkedCidr(key, val);
+  }
   const lines: string[] = [];
   if (v.network) lines.push(`FLANNEL_NETWORK=${v.network}`);
   if (v.subnet) lines.push(`FLANNEL_SUBNET=${v.subnet}`);

@@ -15,9 +15,10 @@ import type { Lease } from '../../lib/schema/lease.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { FakeKubeApiServer, kubeconfigYaml } from '../helpers/kube-apiserver.js';
 import { RUN_PREFIX, waitFor } from '../helpers/world.js';
+import { leaseAttrs } from '../helpers/lease-attrs.js';
 
 const F = annotationNames();
-const attrs = (i: number) => ({ PublicIP: `198.18.0.${10 + i}`, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: `0a:00:00:00:00:0${i}` } });
+const attrs = (i: number) => (leaseAttrs({ PublicIP: `198.18.0.${10 + i}`, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: `0a:00:00:00:00:0${i}` } }));
 const sub = (i: number) => ({ subnet: Cidr.parse(`10.244.${i}.0/24`) });
 
 describe('kube: Node deletion releases its etcd lease', function () {
@@ -43,7 +44,7 @@ describe('kube: Node deletion releases its etcd lease', function () {
     for (const i of [1, 2, 3, 4]) assert.ok(await registry.createLease(sub(i), attrs(i), 3600));
     assert.ok(await registry.reserve(sub(5), attrs(5)));
     for (const i of [1, 2]) api.createNode({ metadata: { name: `node-${i}`, annotations: leaseAnnotations(F, attrs(i), false) } });
-    for (const i of [3, 4, 5]) api.createNode({ metadata: { name: `node-${i}` }, status: { addresses: [{ type: 'InternalIP', address: attrs(i).PublicIP }] } });
+    for (const i of [3, 4, 5]) api.createNode({ metadata: { name: `node-${i}` }, status: { addresses: [{ type: 'InternalIP', address: attrs(i).PublicIP.toString() }] } });
     releaser = runLeaseReleaser(kube, registry, F, ac.signal, { log: () => {}, onReleased: (l: Lease, n: string) => released.push(`${n}:${l.subnet}`), retryMs: 100 });
     await waitFor('releaser watching', () => api.openWatches > 0);
   });
@@ -72,12 +73,12 @@ describe('kube: Node deletion releases its etcd lease', function () {
   });
 
   it('keeps a lease whose address moved to a re-registered Node, and keeps reservations', async () => {
-    api.createNode({ metadata: { name: 'node-4-renamed' }, status: { addresses: [{ type: 'InternalIP', address: attrs(4).PublicIP }] } });
+    api.createNode({ metadata: { name: 'node-4-renamed' }, status: { addresses: [{ type: 'InternalIP', address: attrs(4).PublicIP.toString() }] } });
     api.deleteNode('node-4');
     api.deleteNode('node-5');
     // a marker deletion after them: once it is handled, the two before it were too (in order)
     assert.ok(await registry.createLease(sub(6), attrs(6), 3600));
-    api.createNode({ metadata: { name: 'node-6' }, status: { addresses: [{ type: 'InternalIP', address: attrs(6).PublicIP }] } });
+    api.createNode({ metadata: { name: 'node-6' }, status: { addresses: [{ type: 'InternalIP', address: attrs(6).PublicIP.toString() }] } });
     api.deleteNode('node-6');
     await waitFor('marker lease released', async () => !(await present()).includes('10.244.6.0/24'));
     assert.deepEqual(await present(), ['10.244.2.0/24', '10.244.4.0/24', '10.244.5.0/24']);

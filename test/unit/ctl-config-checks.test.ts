@@ -6,12 +6,13 @@ import { computeUsage } from '../../ctl/commands/usage.js';
 import { Cidr } from '../../lib/ip/cidr.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { ConfigError, parseNetworkConfig } from '../../lib/schema/network-config.js';
+import { leaseAttrs } from '../helpers/lease-attrs.js';
 
 function lease(subnet: string, opts: { reserved?: boolean; backend?: string; ip?: string } = {}): Lease {
   return {
     key: `/p/subnets/${subnet.replace('/', '-')}`,
     subnet: Cidr.parse(subnet),
-    attrs: { PublicIP: opts.ip ?? '192.0.2.1', BackendType: opts.backend ?? 'vxlan' },
+    attrs: leaseAttrs({ PublicIP: opts.ip ?? '192.0.2.1', BackendType: opts.backend ?? 'vxlan' }),
     leaseId: opts.reserved ? undefined : '42',
   };
 }

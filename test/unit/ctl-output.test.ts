@@ -9,6 +9,7 @@ import { fromText } from '../../lib/kernel/ethtool.js';
 import { jumpsTo } from '../../lib/kernel/iptables-list.js';
 import { Cidr } from '../../lib/ip/cidr.js';
 import type { Lease } from '../../lib/schema/lease.js';
+import { leaseAttrs } from '../helpers/lease-attrs.js';
 
 describe('ctl output and arguments', () => {
   it('renders aligned tables with "-" for empty cells and no trailing spaces', () => {
@@ -33,14 +34,14 @@ describe('ctl output and arguments', () => {
     const now = 1_000_000;
     const l: Lease = {
       key: 'k', subnet: Cidr.parse('10.244.3.0/24'), subnet6: Cidr.parse('fd00:0:0:3::/64'),
-      attrs: { PublicIP: '192.0.2.3', PublicIPv6: '2001:db8::3', BackendType: 'vxlan', BackendData: { VNI: 7, VtepMAC: 'aa:bb:cc:dd:ee:ff' } },
+      attrs: leaseAttrs({ PublicIP: '192.0.2.3', PublicIPv6: '2001:db8::3', BackendType: 'vxlan', BackendData: { VNI: 7, VtepMAC: 'aa:bb:cc:dd:ee:ff' } }),
       leaseId: '7587873913191419397', expiresAt: now + 90_400,
     };
     assert.deepEqual(leaseView(l, now), {
       subnet: '10.244.3.0/24', subnet6: 'fd00:0:0:3::/64', publicIP: '192.0.2.3', publicIPv6: '2001:db8::3',
       backendType: 'vxlan', vtepMAC: 'aa:bb:cc:dd:ee:ff', vni: 7, reserved: false, expiresInSeconds: 90, leaseId: '694d8b1f2c3a4e05', node: null,
     });
-    const r = leaseView({ ...l, subnet6: undefined, attrs: { PublicIP: '192.0.2.4', BackendType: 'host-gw' }, leaseId: undefined, expiresAt: undefined }, now);
+    const r = leaseView({ ...l, subnet6: undefined, attrs: leaseAttrs({ PublicIP: '192.0.2.4', BackendType: 'host-gw' }), leaseId: undefined, expiresAt: undefined }, now);
     assert.deepEqual(r, { subnet: '10.244.3.0/24', subnet6: null, publicIP: '192.0.2.4', publicIPv6: null, backendType: 'host-gw', vtepMAC: null, vni: null, reserved: true, expiresInSeconds: null, leaseId: null, node: null });
     // etcdctl prints lease ids as %016x: a small id keeps its leading zeros
     assert.equal(leaseView({ ...l, leaseId: String(0x0b60a204b48c7f07n) }, now).leaseId, '0b60a204b48c7f07');

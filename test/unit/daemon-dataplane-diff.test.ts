@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { planDataplane } from '../../daemon/dataplane-diff.js';
+import { Cidr, Ip } from '../../lib/ip/cidr.js';
+import { Mac } from '../../lib/ip/mac.js';
 
-const route = (dst: string, via: string, dev = 'twill.1', onlink = true) => ({ dst, via, dev, onlink });
-const neigh = (dst: string, lladdr: string, permanent = true) => ({ dst, lladdr, dev: 'twill.1', permanent });
-const fdb = (mac: string, dst: string, permanent = true) => ({ mac, dst, dev: 'twill.1', permanent });
+const route = (dst: string, via: string, dev = 'twill.1', onlink = true) => ({ dst: Cidr.parse(dst), via: Ip.parse(via), dev, onlink });
+const neigh = (dst: string, lladdr: string, permanent = true) => ({ dst: Ip.parse(dst), lladdr: Mac.parse(lladdr), dev: 'twill.1', permanent });
+const fdb = (mac: string, dst: string, permanent = true) => ({ mac: Mac.parse(mac), dst: Ip.parse(dst), dev: 'twill.1', permanent });
 
 describe('dataplane diff', () => {
   it('programs every entry of a new peer in one ip and one bridge script', () => {

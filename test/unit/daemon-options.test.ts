@@ -32,7 +32,7 @@ describe('twilld flags', () => {
     assert.deepEqual([o.etcdCaFile, o.etcdCertFile, o.etcdKeyFile], ['/ca', '/cert', '/key']);
     assert.deepEqual(o.ifaces, ['eth1', '192.0.2.7']);
     assert.equal(String(o.ifaceRegexes[0]), '/^ens/');
-    assert.equal(o.publicIp, '203.0.113.5');
+    assert.equal(String(o.publicIp), '203.0.113.5');
     assert.equal(o.ipMasq, true);
     assert.equal(o.subnetFile, '/tmp/s.env');
     assert.equal(o.healthzIp, '127.0.0.1');

@@ -6,11 +6,13 @@ import {
 } from '../../daemon/kube/annotations.js';
 import { leasesOfDeletedNode } from '../../daemon/kube/lease-releaser.js';
 import { isPermitted, requestPermission } from '../../daemon/kube/permissions.js';
-import { Cidr } from '../../lib/ip/cidr.js';
+import { Cidr, Ip } from '../../lib/ip/cidr.js';
+import { Mac } from '../../lib/ip/mac.js';
 import type { Lease } from '../../lib/schema/lease.js';
+import { leaseAttrs, plain } from '../helpers/lease-attrs.js';
 
 const F = annotationNames();
-const attrs = { PublicIP: '198.18.0.11', BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0a:58:0a:f4:01:00' } };
+const attrs = leaseAttrs({ PublicIP: '198.18.0.11', BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0a:58:0a:f4:01:00' } });
 
 function kubeNode(name: string, ann: Record<string, string>, podCIDR?: string, internalIP?: string): NodeLike {
   return {
@@ -22,7 +24,7 @@ function kubeNode(name: string, ann: Record<string, string>, podCIDR?: string, i
 
 function etcdLease(subnet: string, publicIP: string, mac: string, reservation = false): Lease {
   const leaseId = reservation ? undefined : '7';
-  return { key: `/coreos.com/network/subnets/${subnet.replace('/', '-')}`, subnet: Cidr.parse(subnet), attrs: { PublicIP: publicIP, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: mac } }, leaseId, modRevision: '5' };
+  return { key: `/coreos.com/network/subnets/${subnet.replace('/', '-')}`, subnet: Cidr.parse(subnet), attrs: leaseAttrs({ PublicIP: publicIP, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: mac } }), leaseId, modRevision: '5' };
 }
 
 describe('kube annotations', () => {
@@ -44,7 +46,7 @@ describe('kube annotations', () => {
 
   it('publishes backend data as JSON and marks kube-managed nodes only in kube mode', () => {
     const a = leaseAnnotations(F, attrs, true);
-    assert.deepEqual(JSON.parse(a[F.backendData]), attrs.BackendData);
+    assert.deepEqual(JSON.parse(a[F.backendData]), plain(attrs.BackendData));
     assert.equal(a[F.kubeSubnetManager], 'true');
     assert.equal(a[F.publicIP], '198.18.0.11');
     assert.equal(leaseAnnotations(F, attrs, false)[F.kubeSubnetManager], undefined);
@@ -54,22 +56,22 @@ describe('kube annotations', () => {
     const ann = leaseAnnotations(F, attrs, true);
     const lease = nodeToLease(F, kubeNode('n1', ann, '10.244.1.0/24'))!;
     assert.equal(String(lease.subnet), '10.244.1.0/24');
-    assert.deepEqual(lease.attrs.BackendData, attrs.BackendData);
+    assert.deepEqual(plain(lease.attrs.BackendData), plain(attrs.BackendData));
     assert.equal(lease.key, 'kube/nodes/n1');
     assert.equal(nodeToLease(F, kubeNode('n1', ann)), undefined, 'no podCIDR');
     const { [F.kubeSubnetManager]: _, ...unmanaged } = ann;
     assert.equal(nodeToLease(F, kubeNode('n1', unmanaged, '10.244.1.0/24')), undefined, 'not kube-managed');
     const over = nodeToLease(F, kubeNode('n1', { ...ann, [F.publicIPOverwrite]: '203.0.113.9' }, '10.244.1.0/24'))!;
-    assert.equal(over.attrs.PublicIP, '203.0.113.9', 'public-ip-overwrite wins');
+    assert.equal(String(over.attrs.PublicIP), '203.0.113.9', 'public-ip-overwrite wins');
   });
 
   it('prefers spec.podCIDRs by family for dual-stack Nodes', () => {
-    const ann = { ...leaseAnnotations(F, { ...attrs, PublicIPv6: 'fd00::11' }, true) };
+    const ann = { ...leaseAnnotations(F, { ...attrs, PublicIPv6: Ip.parse('fd00::11') }, true) };
     const n: NodeLike = { metadata: { name: 'd', annotations: ann }, spec: { podCIDR: 'fd00:10:244:1::/64', podCIDRs: ['fd00:10:244:1::/64', '10.244.1.0/24'] } };
     const l = nodeToLease(F, n, { enableIPv6: true })!;
     assert.equal(String(l.subnet), '10.244.1.0/24');
     assert.equal(String(l.subnet6), 'fd00:10:244:1::/64');
-    assert.equal(l.attrs.PublicIPv6, 'fd00::11');
+    assert.equal(String(l.attrs.PublicIPv6), 'fd00::11');
   });
 
   it('collects a Node addresses from annotations and status', () => {
@@ -85,7 +87,7 @@ describe('leases of a deleted Node', () => {
     etcdLease('10.244.3.0/24', '198.18.0.13', '0a:00:00:00:00:03', true), // reservation
   ];
   it('picks the lease whose PublicIP is the Node address', () => {
-    const gone = kubeNode('n1', leaseAnnotations(F, { ...attrs, BackendData: { VNI: 1, VtepMAC: '0a:00:00:00:00:01' } }, false));
+    const gone = kubeNode('n1', leaseAnnotations(F, { ...attrs, BackendData: { VNI: 1, VtepMAC: Mac.parse('0a:00:00:00:00:01') } }, false));
     assert.deepEqual(leasesOfDeletedNode(F, gone, [], leases).map((l) => String(l.subnet)), ['10.244.1.0/24']);
   });
   it('falls back to the InternalIP when the Node has no annotations', () => {
@@ -101,7 +103,7 @@ describe('leases of a deleted Node', () => {
     assert.deepEqual(leasesOfDeletedNode(F, gone, [still], leases), []);
   });
   it('keeps a lease with the same IP but another VtepMAC (another machine took the address)', () => {
-    const gone = kubeNode('n1', leaseAnnotations(F, { ...attrs, BackendData: { VNI: 1, VtepMAC: '0a:ff:ff:ff:ff:ff' } }, false));
+    const gone = kubeNode('n1', leaseAnnotations(F, { ...attrs, BackendData: { VNI: 1, VtepMAC: Mac.parse('0a:ff:ff:ff:ff:ff') } }, false));
     assert.deepEqual(leasesOfDeletedNode(F, gone, [], leases), []);
   });
 });

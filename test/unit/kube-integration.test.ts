@@ -12,10 +12,11 @@ import { createLogger } from '../../daemon/log.js';
 import { Cidr } from '../../lib/ip/cidr.js';
 import { FakeKubeApiServer, kubeconfigYaml } from '../helpers/kube-apiserver.js';
 import { waitFor } from '../helpers/world.js';
+import { leaseAttrs } from '../helpers/lease-attrs.js';
 
 const F = annotationNames();
 const base: KubeIntegrationOptions = { kubeSubnetMgr: true, etcdEndpoints: ['http://127.0.0.1:1'], etcdPrefix: '/x' };
-const lease = { key: 'kube/nodes/n1', subnet: Cidr.parse('10.244.1.0/24'), attrs: { PublicIP: '198.18.0.11', BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0a:00:00:00:00:01' } } };
+const lease = { key: 'kube/nodes/n1', subnet: Cidr.parse('10.244.1.0/24'), attrs: leaseAttrs({ PublicIP: '198.18.0.11', BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0a:00:00:00:00:01' } }) };
 
 describe('kube integration hooks', () => {
   let dir: string;
