@@ -5,7 +5,7 @@
 // (its routes go). Asserts the annotations, NetworkUnavailable=False and that every API
 // call is one the ClusterRole grants.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadAll } from 'js-yaml';
 import { annotationNames } from '../../daemon/kube/annotations.js';
@@ -168,6 +168,26 @@ describe('kube mode end to end (twilld --kube-subnet-mgr, plugin, test API serve
     api.deleteNode('n3');
     await waitFor('route to the deleted node gone on n1', async () => !(await hasRoute()), 30000, 250);
     assert.ok(await ping(pods.get('n1')!, pods.get('n2')!.ip), 'remaining nodes unaffected');
+  });
+
+  it('a Node whose annotations are hostile gets no kernel entry, runs nothing, and the others keep talking', async () => {
+    const marker = path.join(world.tmp, 'pwned-by-annotation');
+    api.createNode({
+      metadata: { name: 'evil', annotations: {
+        [F.kubeSubnetManager]: 'true', [F.backendType]: 'vxlan', [F.publicIP]: '198.18.0.66',
+        [F.backendData]: JSON.stringify({ VNI: 1, VtepMAC: `02:00:00:00:00:66\nnetns exec ${ul.ns} touch ${marker}` }),
+      } },
+      spec: { podCIDR: podCidrOf(66), podCIDRs: [podCidrOf(66)] },
+    } as KubeNode);
+    const d1 = daemons.get('n1')!;
+    await waitFor('the hostile Node is counted as invalid', async () => /^twill_invalid_leases 1$/m.test((await d1.http('/metrics')).body), 30000, 250);
+    const n1 = netnsPath(ul.nodes[0].ns);
+    assert.ok(!(await listRoutes(n1)).some((r) => r.dst === podCidrOf(66)), 'no route for the hostile Node');
+    assert.ok(!existsSync(marker), 'an annotation ran a command');
+    assert.match(d1.logs, new RegExp(`"field":"${F.backendData.replace(/[.]/g, '\\.')}\\.VtepMAC"`), 'the log names the annotation');
+    assert.equal((await d1.http('/healthz')).status, 200);
+    assert.ok(await ping(pods.get('n1')!, pods.get('n2')!.ip), 'the valid nodes keep talking');
+    api.deleteNode('evil');
   });
 
   it('made only API calls the ClusterRole grants', () => {
