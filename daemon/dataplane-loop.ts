@@ -85,10 +85,13 @@ export class DataplaneLoop {
     }
     metrics.reconciles.inc({ result: res.failures ? 'failed' : 'ok' });
     if (!this.envWritten) {
-      const subnet = keeper.lease.subnet;
+      const { subnet, subnet6 } = keeper.lease;
+      const net6 = this.d.config.EnableIPv6 ? this.d.config.IPv6Network : undefined;
       await writeSubnetEnv(this.d.subnetFile, {
         network: String(this.d.config.Network),
         subnet: `${subnet.nth(1)}/${subnet.prefix}`,
+        // the same form for IPv6: the gateway address (the subnet's first host) and the length
+        ...(net6 && subnet6 ? { ipv6Network: String(net6), ipv6Subnet: `${subnet6.nth(1)}/${subnet6.prefix}` } : {}),
         mtu: backend.mtu(),
         ipMasq: this.d.ipMasq,
       });

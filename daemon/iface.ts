@@ -15,12 +15,21 @@ export interface ExternalInterface {
   network: Cidr;
   /** what we publish in the lease (--public-ip, or `address`) */
   publicIp: Ip;
+  /**
+   * The interface's global IPv6 address (the v6 VXLAN source), never link-local, temporary,
+   * deprecated or still tentative (flannel #2045); undefined when it has none.
+   */
+  address6?: Ip;
+  network6?: Cidr;
+  /** what we publish as PublicIPv6 (--public-ipv6, or `address6`) */
+  publicIp6?: Ip;
 }
 
 export interface IfaceSelection {
   ifaces: string[];
   ifaceRegexes: RegExp[];
   publicIp?: Ip;
+  publicIpv6?: Ip;
 }
 
 export class InterfaceError extends Error {}
@@ -30,6 +39,7 @@ interface Candidate {
   ifindex: number;
   mtu: number;
   addrs: { local: string; prefixlen: number }[];
+  addrs6: { local: string; prefixlen: number }[];
 }
 
 export async function findExternalInterface(sel: IfaceSelection): Promise<ExternalInterface> {
@@ -41,10 +51,15 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
     addrs: (addrs.find((a) => a.ifindex === l.ifindex)?.addr_info ?? [])
       .filter((i) => i.family === 'inet' && i.scope !== 'host')
       .map((i) => ({ local: i.local, prefixlen: i.prefixlen })),
+    addrs6: (addrs.find((a) => a.ifindex === l.ifindex)?.addr_info ?? [])
+      .filter((i) => i.family === 'inet6' && i.scope === 'global' && !i.temporary && !i.deprecated && !i.tentative && !i.dadfailed)
+      .map((i) => ({ local: i.local, prefixlen: i.prefixlen })),
   }));
   const pick = (c: Candidate, addr?: string): ExternalInterface => {
     const a = (addr ? c.addrs.find((x) => x.local === addr) : undefined) ?? c.addrs[0];
     if (!a) throw new InterfaceError(`interface ${c.name} has no IPv4 address`);
+    const want6 = sel.publicIpv6?.toString();
+    const a6 = (want6 ? c.addrs6.find((x) => Ip.parse(x.local).toString() === want6) : undefined) ?? c.addrs6[0];
     return {
       name: c.name,
       ifindex: c.ifindex,
@@ -52,14 +67,18 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
       address: Ip.parse(a.local),
       network: Cidr.parse(`${a.local}/${a.prefixlen}`),
       publicIp: sel.publicIp ?? Ip.parse(a.local),
+      ...(a6 ? { address6: Ip.parse(a6.local), network6: Cidr.parse(`${a6.local}/${a6.prefixlen}`) } : {}),
+      ...(sel.publicIpv6 || a6 ? { publicIp6: sel.publicIpv6 ?? Ip.parse(a6!.local) } : {}),
     };
   };
 
   if (sel.ifaces.length) {
     for (const want of sel.ifaces) {
       const byAddr = Ip.tryParse(want);
-      const c = byAddr ? cands.find((x) => x.addrs.some((a) => a.local === want)) : cands.find((x) => x.name === want);
-      if (c) return pick(c, byAddr ? want : undefined);
+      // an IPv6 address names the interface too (flannel's --iface is IPv4 only, #2081)
+      const has6 = (x: Candidate) => x.addrs6.some((a) => Ip.parse(a.local).equals(byAddr!));
+      const c = byAddr ? cands.find((x) => x.addrs.some((a) => a.local === want) || has6(x)) : cands.find((x) => x.name === want);
+      if (c) return pick(c, byAddr?.family === 4 ? want : undefined);
     }
     throw new InterfaceError(`none of --iface ${sel.ifaces.join(', ')} exists (interfaces: ${cands.map((c) => c.name).join(', ')})`);
   }
@@ -68,7 +87,7 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
       for (const c of cands) {
         if (c.name === 'lo' || c.addrs.length === 0) continue; // e.g. the far end of a veth
         const addr = c.addrs.find((a) => re.test(a.local));
-        if (re.test(c.name) || addr) return pick(c, addr?.local);
+        if (re.test(c.name) || addr || c.addrs6.some((a) => re.test(a.local))) return pick(c, addr?.local);
       }
     }
     throw new InterfaceError(`no interface name or address matches --iface-regex ${sel.ifaceRegexes.map(String).join(', ')}`);
@@ -78,7 +97,8 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
     const c = cands.find((x) => x.addrs.some((a) => a.local === want));
     if (c) return pick(c, want);
   }
-  const def = (await listRoutes(undefined, 4)).find((r) => r.dst === 'default' && r.dev);
+  const def = (await listRoutes(undefined, 4)).find((r) => r.dst === 'default' && r.dev)
+    ?? (await listRoutes(undefined, 6)).find((r) => r.dst === 'default' && r.dev);
   if (!def) throw new InterfaceError('no default route to choose an interface from: pass --iface or --iface-regex');
   const c = cands.find((x) => x.name === def.dev);
   if (!c) throw new InterfaceError(`default route device ${def.dev} not found`);

@@ -4,6 +4,7 @@
 // Rules go in with one `iptables-restore -w --noflush` per check that found a difference:
 // the chains are declared (so flushed and refilled) in one atomic commit, and the jumps from
 // the built-in chains are only added when missing, so repeated runs change nothing.
+// Dual stack: the same chains and rules for the IPv6 network go in through ip6tables.
 import { run } from '../lib/exec.js';
 import type { Cidr } from '../lib/ip/cidr.js';
 
@@ -27,7 +28,7 @@ export function masqueradeRules({ network, podSubnet }: MasqueradeSpec): { nat: 
       `-A ${NAT_CHAIN} -s ${s} -d ${n} -m comment --comment "${COMMENT}: pod to pod" -j RETURN`,
       `-A ${NAT_CHAIN} -s ${n} -d ${s} -m comment --comment "${COMMENT}: pod on another node to local pod" -j RETURN`,
       `-A ${NAT_CHAIN} ! -s ${n} -d ${s} -m comment --comment "${COMMENT}: outside to local pod" -j RETURN`,
-      `-A ${NAT_CHAIN} -s ${n} ! -d 224.0.0.0/4 -m comment --comment "${COMMENT}: pod to outside" -j MASQUERADE --random-fully`,
+      `-A ${NAT_CHAIN} -s ${n} ! -d ${network.family === 4 ? '224.0.0.0/4' : 'ff00::/8'} -m comment --comment "${COMMENT}: pod to outside" -j MASQUERADE --random-fully`,
       `-A ${NAT_CHAIN} ! -s ${n} -d ${n} -m comment --comment "${COMMENT}: host to pods" -j MASQUERADE --random-fully`,
     ],
     filter: [
@@ -73,14 +74,20 @@ export function planMasquerade(save: string, spec: MasqueradeSpec): string | und
 }
 
 export class Masquerade {
-  constructor(private readonly spec: () => MasqueradeSpec) {}
+  /** One spec per family the network has (the IPv6 one goes to ip6tables). */
+  constructor(private readonly specs: () => MasqueradeSpec[]) {}
 
   /** Checks the rules and restores what is missing; true when something had to be written. */
   async ensure(): Promise<boolean> {
-    const save = await run('iptables-save', []);
-    const script = planMasquerade(save, this.spec());
-    if (!script) return false;
-    await run('iptables-restore', ['-w', '5', '--noflush'], { input: script });
-    return true;
+    let wrote = false;
+    for (const spec of this.specs()) {
+      const tool = spec.network.family === 4 ? 'iptables' : 'ip6tables';
+      const save = await run(`${tool}-save`, []);
+      const script = planMasquerade(save, spec);
+      if (!script) continue;
+      await run(`${tool}-restore`, ['-w', '5', '--noflush'], { input: script });
+      wrote = true;
+    }
+    return wrote;
   }
 }

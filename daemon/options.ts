@@ -17,6 +17,8 @@ export interface DaemonOptions {
   ifaces: string[];
   ifaceRegexes: RegExp[];
   publicIp?: Ip;
+  /** --public-ipv6: the IPv6 address published to other nodes (dual stack) */
+  publicIpv6?: Ip;
   ipMasq: boolean;
   subnetFile: string;
   healthzIp: string;
@@ -56,6 +58,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     .option('iface', { type: 'string', array: true, default: [] as string[], describe: 'interface name or address to use (repeatable; first match wins)' })
     .option('iface-regex', { type: 'string', array: true, default: [] as string[], describe: 'regex on interface names or addresses (repeatable)' })
     .option('public-ip', { type: 'string', describe: 'IP published to other nodes (default: the interface address)' })
+    .option('public-ipv6', { type: 'string', describe: 'IPv6 address published to other nodes when the network is dual stack (default: the interface\'s global IPv6 address)' })
     .option('ip-masq', { type: 'boolean', default: false, describe: 'masquerade pod traffic leaving the cluster network' })
     .option('subnet-file', { type: 'string', default: '/run/flannel/subnet.env', describe: 'where to write subnet.env' })
     .option('healthz-ip', { type: 'string', default: '0.0.0.0', describe: 'address of the /healthz /readyz /metrics server' })
@@ -103,6 +106,8 @@ function toOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Daemon
   }
   const publicIpText = str('public-ip');
   const publicIp = publicIpText ? wrap(() => parsePublicIp(publicIpText, '--public-ip', 4)) : undefined;
+  const publicIpv6Text = str('public-ipv6');
+  const publicIpv6 = publicIpv6Text ? wrap(() => parsePublicIp(publicIpv6Text, '--public-ipv6', 6)) : undefined;
   const port = Number(a['healthz-port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OptionsError(`--healthz-port: ${a['healthz-port']} is not a port`);
   const ifaceRegexes = list('iface-regex').map((r) => wrap(() => new RegExp(r)));
@@ -121,6 +126,7 @@ function toOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Daemon
     ifaces: list('iface'),
     ifaceRegexes,
     publicIp,
+    publicIpv6,
     ipMasq: Boolean(a['ip-masq']),
     subnetFile: String(a['subnet-file']),
     healthzIp: String(a['healthz-ip']),

@@ -60,7 +60,7 @@ export class Reconciler {
       deviceRecreated = await this.backend.ensureLocal(own);
       if (deviceRecreated && !first) {
         this.metrics.repairs.inc({ kind: 'device' });
-        this.log.warn('vxlan device was missing or wrong; re-created it', { device: this.backend.device });
+        this.log.warn('vxlan device was missing or wrong; re-created it', { devices: this.backend.devices });
       }
     }
 
@@ -68,6 +68,7 @@ export class Reconciler {
     const peers = new Map<string, PeerState>();
     for (const l of leases) {
       if (l.key === own.key || l.subnet.equals(own.subnet) || l.attrs.PublicIP.equals(own.attrs.PublicIP)) continue;
+      if (own.subnet6 && l.subnet6?.equals(own.subnet6)) continue;
       const e = this.backend.peerEntries(l);
       if (!e) continue;
       desired.routes.push(...e.routes);
@@ -122,26 +123,33 @@ export class Reconciler {
    * an entry whose fields do not parse is not one we wrote, so it is left alone.
    */
   private async readKernel(own: Lease): Promise<ActualEntries> {
-    const dev = this.backend.device;
-    const [routes, neighs, fdb] = await Promise.all([
+    const devs = this.backend.devices;
+    const v6 = this.config.EnableIPv6 && this.config.IPv6Network ? this.config.IPv6Network : undefined;
+    const [routes4, routes6, neighs, fdb] = await Promise.all([
       listRoutes(undefined, 4),
-      dev ? listNeighbours(undefined, dev) : Promise.resolve([]),
-      dev ? listFdb(undefined, dev) : Promise.resolve([]),
+      v6 ? listRoutes(undefined, 6) : Promise.resolve([]),
+      Promise.all(devs.map((d) => listNeighbours(undefined, d).then((ns) => ns.map((n) => ({ ...n, dev: n.dev ?? d }))))).then((x) => x.flat()),
+      Promise.all(devs.map((d) => listFdb(undefined, d).then((fs) => fs.map((f) => ({ ...f, ifname: f.ifname ?? d }))))).then((x) => x.flat()),
     ]);
+    // a route is ours when it uses one of our devices, or goes to another node's pod subnet
+    const ownSubnets = [own.subnet, ...(own.subnet6 ? [own.subnet6] : [])];
+    const podNetwork = (c: Cidr) => (c.family === 4 ? this.config.Network : v6)?.contains(c) && !ownSubnets.some((s) => s.equals(c) || s.contains(c));
     const ours: ActualRoute[] = [];
-    for (const r of routes) {
+    for (const r of [...routes4, ...routes6]) {
       if (r.protocol === 'kernel' || r.dst === 'default' || !r.dev) continue;
-      const c = Cidr.tryParse(r.dst.includes('/') ? r.dst : `${r.dst}/32`);
+      const c = Cidr.tryParse(r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`);
       if (!c) continue;
-      if (r.dev !== dev && !(this.config.Network.contains(c) && !c.equals(own.subnet) && !own.subnet.contains(c))) continue;
+      if (!devs.includes(r.dev) && !podNetwork(c)) continue;
+      if (c.family === 6 && c.first.toString().startsWith('fe80:')) continue; // the kernel's link-local routes
       ours.push({ dst: c, via: r.gateway ? Ip.tryParse(r.gateway) : undefined, dev: r.dev, onlink: r.flags.includes('onlink') });
     }
     const actualNeighs: ActualNeigh[] = [];
     for (const n of neighs) {
       const ip = n.dst ? Ip.tryParse(n.dst) : undefined;
-      if (!ip || ip.family !== 4) continue;
+      // IPv6 link-local neighbours are the kernel's own (router discovery), not ours
+      if (!ip || (ip.family === 6 && ip.toString().startsWith('fe80:'))) continue;
       const lladdr = n.lladdr ? Mac.tryParse(n.lladdr, { unicastOnly: false }) : undefined;
-      actualNeighs.push({ dst: ip, dev: n.dev ?? dev!, lladdr, permanent: (n.state ?? []).includes('PERMANENT') });
+      actualNeighs.push({ dst: ip, dev: n.dev, lladdr, permanent: (n.state ?? []).includes('PERMANENT') });
     }
     const actualFdb: ActualFdb[] = [];
     for (const f of fdb) {
@@ -149,7 +157,7 @@ export class Reconciler {
       // the all-zero MAC is how the kernel spells a default (flooding) entry: ours to prune too
       const mac = Mac.tryParse(f.mac, { unicastOnly: false });
       if (!ip || !mac) continue;
-      actualFdb.push({ mac, dst: ip, dev: f.ifname ?? dev!, permanent: f.state === 'permanent' });
+      actualFdb.push({ mac, dst: ip, dev: f.ifname, permanent: f.state === 'permanent' });
     }
     return { routes: ours, neighs: actualNeighs, fdb: actualFdb };
   }

@@ -9,7 +9,6 @@ import { monitorKernel, KernelMonitor } from '../lib/kernel/monitor.js';
 import { readSysctl, writeSysctl } from '../lib/kernel/ip.js';
 import { LeaseSubnets, screenLeases } from '../lib/schema/lease.js';
 import { readSubnetEnv } from '../lib/schema/subnet-env.js';
-import { Cidr } from '../lib/ip/cidr.js';
 import { createBackend } from './backend/registry.js';
 import { DataplaneLoop } from './dataplane-loop.js';
 import { startHttpServer } from './http.js';
@@ -56,6 +55,10 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     log.info('using interface', { iface: iface.name, address: iface.address, publicIp: iface.publicIp, mtu: iface.mtu });
 
     const config = await sm.getNetworkConfig(signal);
+    // dual stack routes IPv6 pod traffic too (kubeadm's preflight asks for the same sysctl)
+    if (config.EnableIPv6 && (await readSysctl(undefined, 'net.ipv6.conf.all.forwarding').catch(() => '')) !== '1') {
+      await writeSysctl(undefined, 'net.ipv6.conf.all.forwarding', '1');
+    }
     log.info('network config', { network: String(config.Network), subnetLen: config.SubnetLen, backend: config.Backend.Type });
     const backend = createBackend({ config, iface, log: log.with({ component: 'backend' }) });
     const keeper = new LeaseKeeper(sm, config, {
@@ -69,7 +72,11 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     const dataplane = new DataplaneLoop({
       config, backend, keeper, metrics,
       reconciler: new Reconciler(backend, config, log.with({ component: 'reconcile' }), metrics),
-      masquerade: opts.ipMasq ? new Masquerade(() => ({ network: config.Network, podSubnet: keeper.lease.subnet })) : undefined,
+      masquerade: opts.ipMasq ? new Masquerade(() => {
+        const { subnet, subnet6 } = keeper.lease;
+        const v6 = config.EnableIPv6 && config.IPv6Network && subnet6 ? [{ network: config.IPv6Network, podSubnet: subnet6 }] : [];
+        return [{ network: config.Network, podSubnet: subnet }, ...v6];
+      }) : undefined,
       subnetFile: opts.subnetFile,
       ipMasq: opts.ipMasq,
       log: log.with({ component: 'reconcile' }),
@@ -85,7 +92,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
       dataplane.onLeases(leases);
     }, signal);
     const renewing = keeper.run(signal);
-    const monitors = startMonitors(backend.device, () => dataplane.kickFull(), log);
+    const monitors = startMonitors(backend.devices, () => dataplane.kickFull(), log);
     const timer = setInterval(() => dataplane.kickFull(), opts.reconcileIntervalMs);
     try {
       await dataplane.run(signal);
@@ -109,7 +116,7 @@ function previousSubnet(file: string, log: Logger): LeaseSubnets | undefined {
   try {
     const env = readSubnetEnv(file);
     if (!env.subnet) return undefined;
-    return { subnet: Cidr.of(4, env.subnet.network, env.subnet.prefix) };
+    return { subnet: env.subnet, ...(env.ipv6Subnet ? { subnet6: env.ipv6Subnet } : {}) };
   } catch (e) {
     log.warn('ignoring unreadable previous subnet.env', { file, error: e });
     return undefined;
@@ -117,10 +124,10 @@ function previousSubnet(file: string, log: Logger): LeaseSubnets | undefined {
 }
 
 /** Kernel events make repairs immediate; the periodic pass covers anything they miss. */
-function startMonitors(device: string | undefined, kick: () => void, log: Logger): KernelMonitor[] {
+function startMonitors(devices: readonly string[], kick: () => void, log: Logger): KernelMonitor[] {
   const onExit = (why: string) => log.warn('kernel monitor stopped; relying on periodic reconcile', { why });
-  const onLine = (l: string) => isDriftEvent(l, device) && kick();
+  const onLine = (l: string) => (devices.length ? devices.some((d) => isDriftEvent(l, d)) : isDriftEvent(l, undefined)) && kick();
   const monitors = [monitorKernel(undefined, 'ip', ['link', 'route', 'neigh'], onLine, onExit)];
-  if (device) monitors.push(monitorKernel(undefined, 'bridge', ['fdb'], onLine, onExit));
+  if (devices.length) monitors.push(monitorKernel(undefined, 'bridge', ['fdb'], onLine, onExit));
   return monitors;
 }

@@ -45,8 +45,10 @@ export interface BackendContext {
 
 export interface Backend {
   readonly type: BackendType;
-  /** The device whose neighbours and FDB entries are all ours (vxlan), if any. */
+  /** The IPv4 tunnel device (vxlan), if any. */
   readonly device?: string;
+  /** Every device whose neighbours and FDB entries are all ours (vxlan: the v4 and the v6 one). */
+  readonly devices: readonly string[];
   /** What this node publishes in its lease. */
   leaseAttrs(): LeaseAttrs;
   /** The pod MTU written to subnet.env. */

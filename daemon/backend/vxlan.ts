@@ -12,33 +12,65 @@
 //             tells the VXLAN driver which underlay address to send frames for that MAC to.
 // With DirectRouting, a peer on our own L2 network gets a plain route via its public IP
 // instead (no encapsulation); the others still go through the tunnel.
+// Dual stack: a second device `twill6.<VNI>` on the interface's IPv6 address carries the
+// IPv6 pod subnets with the same three entries per peer (route, permanent neighbour, FDB to
+// the peer's PublicIPv6); its VtepMAC is published as BackendV6Data, as flannel does.
 import { getLink, ipBatch, listAddrs } from '../../lib/kernel/ip.js';
-import { Ip } from '../../lib/ip/cidr.js';
+import { Cidr, Family, Ip } from '../../lib/ip/cidr.js';
+import type { Mac } from '../../lib/ip/mac.js';
 import { Lease, LeaseAttrs, vxlanData } from '../../lib/schema/lease.js';
 import type { Backend, BackendContext, PeerEntries } from './backend.js';
-import { directRoute } from './host-gw.js';
+import { directRoute, directRoute6 } from './host-gw.js';
 import { vtepMac } from './mac.js';
 
 /** VXLAN adds 50 bytes (outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14). */
 export const VXLAN_OVERHEAD = 50;
+/** Over an IPv6 underlay the outer header is 40 bytes: 70 in all. */
+export const VXLAN6_OVERHEAD = 70;
 
 export function vxlanDeviceName(vni: number): string {
   return `twill.${vni}`;
+}
+
+/** flannel's `flannel-v6.<VNI>` would not fit IFNAMSIZ for large VNIs: twill6.16777215 does. */
+export function vxlan6DeviceName(vni: number): string {
+  return `twill6.${vni}`;
+}
+
+/** One tunnel device: its name, source address, MAC and MTU, and the pod network it carries. */
+interface Tunnel {
+  family: Family;
+  dev: string;
+  local: Ip;
+  mac: Mac;
+  mtu: number;
+  network: Cidr;
 }
 
 export function createVxlanBackend(ctx: BackendContext): Backend {
   const { config, iface, log } = ctx;
   const vni = config.Backend.VNI;
   const port = config.Backend.Port;
-  const dev = vxlanDeviceName(vni);
-  const mac = vtepMac(vni, iface.publicIp);
-  const mtu = config.Backend.MTU ?? iface.mtu - VXLAN_OVERHEAD;
+  const v4: Tunnel = {
+    family: 4, dev: vxlanDeviceName(vni), local: iface.address, mac: vtepMac(vni, iface.publicIp),
+    mtu: config.Backend.MTU ?? iface.mtu - VXLAN_OVERHEAD, network: config.Network,
+  };
+  if (config.EnableIPv6 && (!iface.address6 || !iface.publicIp6)) {
+    throw new Error(`the network is dual stack but interface ${iface.name} has no global IPv6 address (pass --iface, or --public-ipv6)`);
+  }
+  const v6: Tunnel | undefined = config.EnableIPv6 ? {
+    family: 6, dev: vxlan6DeviceName(vni), local: iface.address6!, mac: vtepMac(vni, iface.publicIp6!),
+    mtu: config.Backend.MTU ?? iface.mtu - VXLAN6_OVERHEAD, network: config.IPv6Network!,
+  } : undefined;
+  const tunnels = v6 ? [v4, v6] : [v4];
 
   /** Creates the device, or re-creates it when it exists with other tunnel parameters. */
-  async function ensureDevice(): Promise<boolean> {
+  async function ensureDevice(t: Tunnel): Promise<boolean> {
+    const { dev, mac, mtu } = t;
     const link = await getLink(undefined, dev);
     const d = link?.linkinfo?.info_data as Record<string, unknown> | undefined;
-    const same = link?.linkinfo?.info_kind === 'vxlan' && d?.id === vni && d?.local === iface.address.toString()
+    const local = t.family === 4 ? d?.local : d?.local6;
+    const same = link?.linkinfo?.info_kind === 'vxlan' && d?.id === vni && typeof local === 'string' && Ip.tryParse(local)?.equals(t.local)
       && d?.port === port && d?.link === iface.name && d?.learning === false;
     const lines: string[] = [];
     let created = false;
@@ -47,7 +79,7 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
         log.warn('vxlan device has other parameters; re-creating it', { device: dev, found: d });
         lines.push(`link del ${dev}`);
       }
-      lines.push(`link add ${dev} address ${mac} mtu ${mtu} type vxlan id ${vni} dev ${iface.name} local ${iface.address} dstport ${port} nolearning`);
+      lines.push(`link add ${dev} address ${mac} mtu ${mtu} type vxlan id ${vni} dev ${iface.name} local ${t.local} dstport ${port} nolearning`);
       created = true;
     } else {
       if (link.address !== mac.toString()) lines.push(`link set dev ${dev} address ${mac}`);
@@ -58,42 +90,70 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
     return created;
   }
 
-  /** Our subnet's .0 as a /32 on the device (the next hop peers route to), nothing else of the Network. */
-  async function ensureAddress(lease: Lease): Promise<void> {
-    const want = lease.subnet.first.toString();
-    const addrs = (await listAddrs(undefined, dev)).flatMap((l) => l.addr_info).filter((a) => a.family === 'inet');
+  /**
+   * Our subnet's first address as a host address on the device (the next hop peers route
+   * to), nothing else of the pod network.
+   */
+  async function ensureAddress(t: Tunnel, subnet: Cidr): Promise<void> {
+    const want = subnet.first;
+    const hostLen = t.family === 4 ? 32 : 128;
+    const addrs = (await listAddrs(undefined, t.dev)).flatMap((l) => l.addr_info).filter((a) => a.family === (t.family === 4 ? 'inet' : 'inet6'));
     const lines: string[] = [];
     for (const a of addrs) {
       const ip = Ip.tryParse(a.local);
-      if (a.local !== want && ip && config.Network.contains(ip)) lines.push(`addr del ${a.local}/${a.prefixlen} dev ${dev}`);
+      if (ip && !ip.equals(want) && t.network.contains(ip)) lines.push(`addr del ${ip}/${a.prefixlen} dev ${t.dev}`);
     }
-    if (!addrs.some((a) => a.local === want && a.prefixlen === 32)) lines.push(`addr replace ${want}/32 dev ${dev}`);
+    if (!addrs.some((a) => Ip.tryParse(a.local)?.equals(want) && a.prefixlen === hostLen)) {
+      // nodad: the address is ours alone by construction, and peers route to it at once
+      lines.push(`addr replace ${want}/${hostLen} dev ${t.dev}${t.family === 6 ? ' nodad' : ''}`);
+    }
     await ipBatch(undefined, lines);
   }
 
   return {
     type: 'vxlan',
-    device: dev,
-    leaseAttrs: (): LeaseAttrs => ({ PublicIP: iface.publicIp, BackendType: 'vxlan', BackendData: { VNI: vni, VtepMAC: mac } }),
-    mtu: () => mtu,
+    device: v4.dev,
+    devices: tunnels.map((t) => t.dev),
+    leaseAttrs: (): LeaseAttrs => ({
+      PublicIP: iface.publicIp, BackendType: 'vxlan', BackendData: { VNI: vni, VtepMAC: v4.mac },
+      ...(v6 ? { PublicIPv6: iface.publicIp6!, BackendV6Data: { VNI: vni, VtepMAC: v6.mac } } : {}),
+    }),
+    // one MTU for the pods of both families: the smaller tunnel decides
+    mtu: () => Math.min(...tunnels.map((t) => t.mtu)),
     async ensureLocal(lease: Lease): Promise<boolean> {
-      const created = await ensureDevice();
-      await ensureAddress(lease);
+      let created = await ensureDevice(v4);
+      await ensureAddress(v4, lease.subnet);
+      if (v6 && lease.subnet6) {
+        created = (await ensureDevice(v6)) || created;
+        await ensureAddress(v6, lease.subnet6);
+      }
       return created;
     },
     peerEntries(peer: Lease): PeerEntries | undefined {
       if (peer.attrs.BackendType !== 'vxlan') return undefined;
       const data = vxlanData(peer.attrs);
       if (!data || data.VNI !== vni) return undefined;
+      const out: PeerEntries = { routes: [], neighs: [], fdb: [] };
       if (config.Backend.DirectRouting && iface.network.contains(peer.attrs.PublicIP)) {
-        return { routes: [directRoute(peer, iface.name)], neighs: [], fdb: [] };
+        out.routes.push(directRoute(peer, iface.name));
+      } else {
+        const vtep = peer.subnet.first;
+        out.routes.push({ dst: peer.subnet, via: vtep, dev: v4.dev, onlink: true });
+        out.neighs.push({ dst: vtep, lladdr: data.VtepMAC, dev: v4.dev });
+        out.fdb.push({ mac: data.VtepMAC, dst: peer.attrs.PublicIP, dev: v4.dev });
       }
-      const vtep = peer.subnet.first;
-      return {
-        routes: [{ dst: peer.subnet, via: vtep, dev, onlink: true }],
-        neighs: [{ dst: vtep, lladdr: data.VtepMAC, dev }],
-        fdb: [{ mac: data.VtepMAC, dst: peer.attrs.PublicIP, dev }],
-      };
+      const data6 = peer.attrs.BackendV6Data;
+      if (v6 && peer.subnet6 && peer.attrs.PublicIPv6 && data6 && data6.VNI === vni) {
+        if (config.Backend.DirectRouting && iface.network6?.contains(peer.attrs.PublicIPv6)) {
+          out.routes.push(directRoute6(peer, iface.name)!);
+        } else {
+          const vtep6 = peer.subnet6.first;
+          out.routes.push({ dst: peer.subnet6, via: vtep6, dev: v6.dev, onlink: true });
+          out.neighs.push({ dst: vtep6, lladdr: data6.VtepMAC, dev: v6.dev });
+          out.fdb.push({ mac: data6.VtepMAC, dst: peer.attrs.PublicIPv6, dev: v6.dev });
+        }
+      }
+      return out;
     },
   };
 }

@@ -1,58 +1,99 @@
 // Which subnet a node asks for, in flannel's order: the one it already holds (matched by
-// public IP), the one in its old subnet.env, then a random free one. Pure: the etcd
+// public IP), the one in its old subnet.env, then a random free one. The same rules for the
+// IPv4 and the IPv6 subnet of a dual-stack lease, each from its own pool. Pure: the etcd
 // transaction in etcd-manager.ts decides whether the choice actually wins.
-import { Cidr, Ip } from '../../lib/ip/cidr.js';
+import { Cidr, Family, Ip } from '../../lib/ip/cidr.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import type { NetworkConfig } from '../../lib/schema/network-config.js';
 
+/** One family's share of the network config: where node subnets of that family come from. */
+export interface SubnetPool {
+  family: Family;
+  network: Cidr;
+  len: number;
+  min: Cidr;
+  max: Cidr;
+}
+
+export function subnetPool(config: NetworkConfig, family: Family): SubnetPool | undefined {
+  if (family === 4) return config.EnableIPv4 ? { family, network: config.Network, len: config.SubnetLen, min: config.SubnetMin, max: config.SubnetMax } : undefined;
+  if (!config.EnableIPv6 || !config.IPv6Network) return undefined;
+  return { family, network: config.IPv6Network, len: config.IPv6SubnetLen!, min: config.IPv6SubnetMin!, max: config.IPv6SubnetMax! };
+}
+
+function inPool(pool: SubnetPool, subnet: Cidr): boolean {
+  return subnet.family === pool.family
+    && subnet.prefix === pool.len
+    && pool.network.contains(subnet)
+    && subnet.network >= pool.min.network
+    && subnet.network <= pool.max.network;
+}
+
 export function inRange(config: NetworkConfig, subnet: Cidr): boolean {
-  return subnet.family === 4
-    && subnet.prefix === config.SubnetLen
-    && config.Network.contains(subnet)
-    && subnet.network >= config.SubnetMin.network
-    && subnet.network <= config.SubnetMax.network;
+  const pool = subnetPool(config, subnet.family);
+  return !!pool && inPool(pool, subnet);
+}
+
+/** A lease fits this network: every family the config enables has its subnet in range. */
+export function leaseInRange(config: NetworkConfig, l: Lease): boolean {
+  if (!inRange(config, l.subnet)) return false;
+  if (config.EnableIPv6) return !!l.subnet6 && inRange(config, l.subnet6);
+  return true;
 }
 
 /** This node's existing lease or reservation: same public IP, inside the configured range. */
 export function findOwnLease(config: NetworkConfig, leases: readonly Lease[], publicIp: Ip): Lease | undefined {
-  const mine = leases.filter((l) => l.attrs.PublicIP.equals(publicIp) && inRange(config, l.subnet));
+  const mine = leases.filter((l) => l.attrs.PublicIP.equals(publicIp) && leaseInRange(config, l));
   // a reservation made for this node wins over a TTL lease
   return mine.find((l) => !l.leaseId) ?? mine[0];
 }
 
 export class NetworkFullError extends Error {
-  constructor(config: NetworkConfig, taken: number) {
-    super(`network ${config.Network} is full: all ${rangeSize(config)} /${config.SubnetLen} subnets in `
-      + `${config.SubnetMin.first}..${config.SubnetMax.first} are leased or reserved (${taken} keys); `
-      + 'free one (delete a stale lease) or widen SubnetMin/SubnetMax');
+  constructor(pool: SubnetPool, taken: number) {
+    const [netField, minField, maxField] = pool.family === 4 ? ['Network', 'SubnetMin', 'SubnetMax'] : ['IPv6Network', 'IPv6SubnetMin', 'IPv6SubnetMax'];
+    super(`${netField} ${pool.network} is full: all ${rangeSize(pool)} /${pool.len} subnets in `
+      + `${pool.min.first}..${pool.max.first} are leased or reserved (${taken} keys); `
+      + `free one (delete a stale lease) or widen ${minField}/${maxField}`);
     this.name = 'NetworkFullError';
   }
 }
 
-function rangeSize(config: NetworkConfig): bigint {
-  const step = config.SubnetMin.size;
-  return (config.SubnetMax.network - config.SubnetMin.network) / step + 1n;
+function rangeSize(pool: SubnetPool): bigint {
+  return (pool.max.network - pool.min.network) / pool.min.size + 1n;
+}
+
+/** A uniform random index below `n` (n may exceed 2^53 for IPv6 pools). */
+function randomBelow(n: bigint, random: () => number): bigint {
+  if (n <= BigInt(Number.MAX_SAFE_INTEGER)) return BigInt(Math.floor(random() * Number(n))) % n;
+  let v = 0n;
+  for (let bitsLeft = n.toString(2).length + 16; bitsLeft > 0; bitsLeft -= 32) v = (v << 32n) | BigInt(Math.floor(random() * 2 ** 32));
+  return v % n;
 }
 
 /**
- * A random subnet in [SubnetMin, SubnetMax] that no key holds; throws NetworkFullError.
+ * A random subnet of `family` in its [min, max] that no key holds; throws NetworkFullError.
  * Random (not first-free) so racing nodes rarely pick the same one.
  */
-export function pickFreeSubnet(config: NetworkConfig, leases: readonly Lease[], random: () => number = Math.random): Cidr {
-  const taken = new Set(leases.map((l) => l.subnet.network));
-  const size = rangeSize(config);
-  const step = config.SubnetMin.size;
-  const free = (i: bigint) => !taken.has(config.SubnetMin.network + i * step);
+export function pickFreeSubnet(config: NetworkConfig, leases: readonly Lease[], random: () => number = Math.random, family: Family = 4): Cidr {
+  const pool = subnetPool(config, family);
+  if (!pool) throw new Error(`the network config has no IPv${family} network`);
+  const taken = new Set(leases.map((l) => (family === 4 ? l.subnet : l.subnet6)).filter((s): s is Cidr => !!s).map((s) => s.network));
+  const size = rangeSize(pool);
+  const step = pool.min.size;
+  const at = (i: bigint) => Cidr.of(family, pool.min.network + i * step, pool.len);
+  const free = (i: bigint) => !taken.has(pool.min.network + i * step);
   // Sample first: cheap when the network is mostly empty (a /8 of /24s has 65536 slots).
   for (let tries = 0; tries < 16; tries++) {
-    const i = BigInt(Math.floor(random() * Number(size)));
-    if (i < size && free(i)) return Cidr.of(4, config.SubnetMin.network + i * step, config.SubnetLen);
+    const i = randomBelow(size, random);
+    if (free(i)) return at(i);
   }
-  // Then walk from a random start so the last free slots are still found.
-  const start = BigInt(Math.floor(random() * Number(size))) % size;
-  for (let k = 0n; k < size; k++) {
+  // Then walk from a random start so the last free slots are still found (bounded: a v6
+  // pool can be far larger than any lease set, and sampling above almost never misses there).
+  const start = randomBelow(size, random);
+  const limit = size < BigInt(taken.size) + 2n ? size : BigInt(taken.size) + 2n;
+  for (let k = 0n; k < (size <= 1n << 20n ? size : limit); k++) {
     const i = (start + k) % size;
-    if (free(i)) return Cidr.of(4, config.SubnetMin.network + i * step, config.SubnetLen);
+    if (free(i)) return at(i);
   }
-  throw new NetworkFullError(config, taken.size);
+  throw new NetworkFullError(pool, taken.size);
 }

@@ -3,6 +3,7 @@
 // key, renewals that notice an operator's edit or delete, and a watch that re-lists whenever
 // it cannot continue (compaction, cancellation, lost connection). Retries are ours, with
 // backoff: connectEtcd() turns the library's own retries off.
+import type { Cidr } from '../../lib/ip/cidr.js';
 import { configKey, InvalidLease, Lease } from '../../lib/schema/lease.js';
 import { ConfigError, NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { Backoff, sleep, throwIfAborted } from '../backoff.js';
@@ -78,17 +79,22 @@ export class EtcdSubnetManager implements SubnetManager {
         ? this.registry.renewLease(own, req.attrs, req.ttlSeconds)
         : this.registry.updateReservation(own, req.attrs);
     }
-    const prev = req.previous?.subnet;
-    if (prev && inRange(config, prev) && !leases.some((l) => l.subnet.equals(prev))) {
-      const lease = await this.registry.createLease({ subnet: prev }, req.attrs, req.ttlSeconds);
+    // dual stack: each family's subnet is chosen by the same rules, and both share one key
+    const prev = req.previous;
+    const free = (s: Cidr) => !leases.some((l) => l.subnet.equals(s) || (l.subnet6?.equals(s) ?? false));
+    const prevOk = (s: Cidr | undefined) => !!s && inRange(config, s) && free(s);
+    if (prev && prevOk(prev.subnet) && (!config.EnableIPv6 || prevOk(prev.subnet6))) {
+      const subnets = { subnet: prev.subnet, ...(config.EnableIPv6 ? { subnet6: prev.subnet6 } : {}) };
+      const lease = await this.registry.createLease(subnets, req.attrs, req.ttlSeconds);
       if (lease) {
-        this.log.info('took the subnet from the previous subnet.env again', { subnet: String(prev) });
+        this.log.info('took the subnet from the previous subnet.env again', { subnet: String(prev.subnet), subnet6: prev.subnet6 && String(prev.subnet6) });
         return lease;
       }
     }
     const subnet = pickFreeSubnet(config, leases);
-    const lease = await this.registry.createLease({ subnet }, req.attrs, req.ttlSeconds);
-    if (lease) this.log.info('leased a new subnet', { subnet: String(subnet) });
+    const subnet6 = config.EnableIPv6 ? pickFreeSubnet(config, leases, Math.random, 6) : undefined;
+    const lease = await this.registry.createLease({ subnet, ...(subnet6 ? { subnet6 } : {}) }, req.attrs, req.ttlSeconds);
+    if (lease) this.log.info('leased a new subnet', { subnet: String(subnet), ...(subnet6 ? { subnet6: String(subnet6) } : {}) });
     return lease;
   }
 

@@ -27,6 +27,11 @@ export interface AddrInfo {
   prefixlen: number;
   scope?: string;
   broadcast?: string;
+  /** IPv6 address states `ip -json` reports as flags */
+  temporary?: boolean;
+  deprecated?: boolean;
+  tentative?: boolean;
+  dadfailed?: boolean;
 }
 export interface LinkAddrs {
   ifindex: number;

@@ -10,25 +10,29 @@ import { netnsPath, World } from './world.js';
 export interface Pod {
   ns: string;
   ip: string;
+  /** the pod's IPv6 address when subnet.env is dual stack */
+  ip6?: string;
   node: string;
 }
 
 /** Creates cni0 in the node namespace (once) with the gateway address from subnet.env. */
-export async function ensureBridge(nodeNs: string, subnetFile: string): Promise<{ subnet: Cidr; gateway: string; mtu: number }> {
+export async function ensureBridge(nodeNs: string, subnetFile: string): Promise<{ subnet: Cidr; gateway: string; mtu: number; subnet6?: Cidr; gateway6?: string }> {
   const env = readSubnetEnv(subnetFile);
   if (!env.subnet) throw new Error(`${subnetFile} has no FLANNEL_SUBNET`);
   const subnet = Cidr.of(4, env.subnet.network, env.subnet.prefix);
   const gateway = subnet.nth(1).toString();
   const node = netnsPath(nodeNs);
+  const v6 = env.ipv6Subnet ? { subnet6: env.ipv6Subnet, gateway6: env.ipv6Subnet.nth(1).toString() } : {};
   if (!(await getLink(node, 'cni0'))) {
-    await ipBatch(node, ['link add cni0 type bridge', `addr add ${gateway}/${subnet.prefix} dev cni0`, 'link set cni0 up']);
+    await ipBatch(node, ['link add cni0 type bridge', `addr add ${gateway}/${subnet.prefix} dev cni0`,
+      ...(v6.subnet6 ? [`addr add ${v6.gateway6}/${v6.subnet6.prefix} dev cni0 nodad`] : []), 'link set cni0 up']);
   }
-  return { subnet, gateway, mtu: env.mtu };
+  return { subnet, gateway, mtu: env.mtu, ...v6 };
 }
 
 /** Pod number `index` (1, 2, ...) on a node gets the subnet's address .(10+index). */
 export async function addPod(world: World, nodeNs: string, subnetFile: string, index: number): Promise<Pod> {
-  const { subnet, gateway, mtu } = await ensureBridge(nodeNs, subnetFile);
+  const { subnet, gateway, mtu, subnet6, gateway6 } = await ensureBridge(nodeNs, subnetFile);
   const short = nodeNs.slice(nodeNs.lastIndexOf('-') + 1);
   const ns = await world.addNetns(`${short}p${index}`);
   const ip = subnet.nth(10 + index).toString();
@@ -38,7 +42,10 @@ export async function addPod(world: World, nodeNs: string, subnetFile: string, i
     `link set ${hostIf} master cni0 up`,
   ]);
   await ipBatch(netnsPath(ns), [`addr add ${ip}/${subnet.prefix} dev eth0`, 'link set eth0 up', `route add default via ${gateway}`]);
-  return { ns, ip, node: nodeNs };
+  if (!subnet6) return { ns, ip, node: nodeNs };
+  const ip6 = subnet6.nth(10 + index).toString();
+  await ipBatch(netnsPath(ns), [`addr add ${ip6}/${subnet6.prefix} dev eth0 nodad`, `route add ::/0 via ${gateway6} dev eth0`]);
+  return { ns, ip, ip6, node: nodeNs };
 }
 
 /** One ping from a pod; true when the reply came back. */
