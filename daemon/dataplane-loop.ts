@@ -3,8 +3,8 @@
 // the lease moved to another subnet). Passes run on lease changes (quick: diff against what
 // was programmed), and on the timer, kernel events and lease loss (full: diff against the
 // kernel). Passes never overlap; kicks during a pass coalesce into the next one.
-import type { Lease } from '../lib/schema/lease.js';
 import type { NetworkConfig } from '../lib/schema/network-config.js';
+import { Lease, subnetOf } from '../lib/schema/lease.js';
 import { writeSubnetEnv } from '../lib/schema/subnet-env.js';
 import type { Backend } from './backend/backend.js';
 import type { LeaseKeeper } from './lease-keeper.js';
@@ -54,7 +54,7 @@ export class DataplaneLoop {
 
   /** Our lease was re-acquired; a different subnet means a new subnet.env. */
   leaseReacquired(lease: Lease, old: Lease): void {
-    if (!lease.subnet.equals(old.subnet)) this.envWritten = false;
+    if (`${lease.subnet}|${lease.subnet6 ?? ''}` !== `${old.subnet}|${old.subnet6 ?? ''}`) this.envWritten = false;
     this.kickFull();
   }
 
@@ -85,13 +85,13 @@ export class DataplaneLoop {
     }
     metrics.reconciles.inc({ result: res.failures ? 'failed' : 'ok' });
     if (!this.envWritten) {
-      const { subnet, subnet6 } = keeper.lease;
-      const net6 = this.d.config.EnableIPv6 ? this.d.config.IPv6Network : undefined;
+      const { config } = this.d;
+      const subnet = config.EnableIPv4 ? subnetOf(keeper.lease, 4) : undefined;
+      const subnet6 = config.EnableIPv6 ? subnetOf(keeper.lease, 6) : undefined;
+      // both families in the same form: the gateway address (the subnet's first host) and the length
       await writeSubnetEnv(this.d.subnetFile, {
-        network: String(this.d.config.Network),
-        subnet: `${subnet.nth(1)}/${subnet.prefix}`,
-        // the same form for IPv6: the gateway address (the subnet's first host) and the length
-        ...(net6 && subnet6 ? { ipv6Network: String(net6), ipv6Subnet: `${subnet6.nth(1)}/${subnet6.prefix}` } : {}),
+        ...(subnet ? { network: String(config.Network), subnet: `${subnet.nth(1)}/${subnet.prefix}` } : {}),
+        ...(subnet6 ? { ipv6Network: String(config.IPv6Network), ipv6Subnet: `${subnet6.nth(1)}/${subnet6.prefix}` } : {}),
         mtu: backend.mtu(),
         ipMasq: this.d.ipMasq,
       });

@@ -4,16 +4,17 @@
 // lib/kernel: the daemon may run in a namespace where /sys/class/net shows another one.
 import { Cidr, Ip } from '../lib/ip/cidr.js';
 import { listAddrs, listLinks, listRoutes } from '../lib/kernel/ip.js';
+import { NO_IPV4 } from '../lib/schema/lease.js';
 
 export interface ExternalInterface {
   name: string;
   ifindex: number;
   mtu: number;
-  /** the interface's own IPv4 address: the VXLAN source */
-  address: Ip;
+  /** the interface's own IPv4 address: the VXLAN source (none on an IPv6-only underlay) */
+  address?: Ip;
   /** its prefix on the interface (DirectRouting needs to know who shares our L2 network) */
-  network: Cidr;
-  /** what we publish in the lease (--public-ip, or `address`) */
+  network?: Cidr;
+  /** what we publish in the lease (--public-ip, or `address`; 0.0.0.0 when there is none) */
   publicIp: Ip;
   /**
    * The interface's global IPv6 address (the v6 VXLAN source), never link-local, temporary,
@@ -57,16 +58,15 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
   }));
   const pick = (c: Candidate, addr?: string): ExternalInterface => {
     const a = (addr ? c.addrs.find((x) => x.local === addr) : undefined) ?? c.addrs[0];
-    if (!a) throw new InterfaceError(`interface ${c.name} has no IPv4 address`);
     const want6 = sel.publicIpv6?.toString();
     const a6 = (want6 ? c.addrs6.find((x) => Ip.parse(x.local).toString() === want6) : undefined) ?? c.addrs6[0];
+    if (!a && !a6) throw new InterfaceError(`interface ${c.name} has no IPv4 and no global IPv6 address`);
     return {
       name: c.name,
       ifindex: c.ifindex,
       mtu: c.mtu,
-      address: Ip.parse(a.local),
-      network: Cidr.parse(`${a.local}/${a.prefixlen}`),
-      publicIp: sel.publicIp ?? Ip.parse(a.local),
+      ...(a ? { address: Ip.parse(a.local), network: Cidr.parse(`${a.local}/${a.prefixlen}`) } : {}),
+      publicIp: sel.publicIp ?? (a ? Ip.parse(a.local) : NO_IPV4),
       ...(a6 ? { address6: Ip.parse(a6.local), network6: Cidr.parse(`${a6.local}/${a6.prefixlen}`) } : {}),
       ...(sel.publicIpv6 || a6 ? { publicIp6: sel.publicIpv6 ?? Ip.parse(a6!.local) } : {}),
     };
@@ -85,7 +85,7 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
   if (sel.ifaceRegexes.length) {
     for (const re of sel.ifaceRegexes) {
       for (const c of cands) {
-        if (c.name === 'lo' || c.addrs.length === 0) continue; // e.g. the far end of a veth
+        if (c.name === 'lo' || (c.addrs.length === 0 && c.addrs6.length === 0)) continue; // e.g. the far end of a veth
         const addr = c.addrs.find((a) => re.test(a.local));
         if (re.test(c.name) || addr || c.addrs6.some((a) => re.test(a.local))) return pick(c, addr?.local);
       }

@@ -2,7 +2,7 @@
 // failed renewals with backoff), and takes it back when it is lost. Lost means an operator
 // deleted or rewrote it, or it expired while etcd was unreachable: the keeper re-acquires,
 // asking for the same subnet first so pods on this node keep their addresses.
-import type { Lease } from '../lib/schema/lease.js';
+import { Lease, sameNode } from '../lib/schema/lease.js';
 import type { NetworkConfig } from '../lib/schema/network-config.js';
 import { Backoff, sleep } from './backoff.js';
 import type { Logger } from './log.js';
@@ -54,7 +54,7 @@ export class LeaseKeeper {
     if (!cur || this.busy) return;
     const seen = leases.find((l) => l.key === cur.key);
     const newer = seen?.modRevision && cur.modRevision && BigInt(seen.modRevision) > BigInt(cur.modRevision);
-    if (!seen || newer || !seen.attrs.PublicIP.equals(cur.attrs.PublicIP)) {
+    if (!seen || newer || !sameNode(seen.attrs, cur.attrs)) {
       if (seen && BigInt(seen.modRevision ?? '0') < BigInt(cur.modRevision ?? '0')) return; // an old event
       this.checkNow = true;
       this.wake?.();

@@ -8,7 +8,7 @@
 import { Cidr, Ip } from '../lib/ip/cidr.js';
 import { Mac } from '../lib/ip/mac.js';
 import { batchKeepGoing, listFdb, listNeighbours, listRoutes } from '../lib/kernel/ip.js';
-import type { Lease } from '../lib/schema/lease.js';
+import { Lease, sameNode } from '../lib/schema/lease.js';
 import type { NetworkConfig } from '../lib/schema/network-config.js';
 import type { Backend } from './backend/backend.js';
 import {
@@ -67,7 +67,7 @@ export class Reconciler {
     const desired: DataplaneEntries = { routes: [], neighs: [], fdb: [] };
     const peers = new Map<string, PeerState>();
     for (const l of leases) {
-      if (l.key === own.key || l.subnet.equals(own.subnet) || l.attrs.PublicIP.equals(own.attrs.PublicIP)) continue;
+      if (l.key === own.key || l.subnet.equals(own.subnet) || sameNode(l.attrs, own.attrs)) continue;
       if (own.subnet6 && l.subnet6?.equals(own.subnet6)) continue;
       const e = this.backend.peerEntries(l);
       if (!e) continue;

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { monitorKernel, KernelMonitor } from '../lib/kernel/monitor.js';
 import { readSysctl, writeSysctl } from '../lib/kernel/ip.js';
-import { LeaseSubnets, screenLeases } from '../lib/schema/lease.js';
+import { LeaseSubnets, screenLeases, subnetOf } from '../lib/schema/lease.js';
 import { readSubnetEnv } from '../lib/schema/subnet-env.js';
 import { createBackend } from './backend/registry.js';
 import { DataplaneLoop } from './dataplane-loop.js';
@@ -73,9 +73,12 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
       config, backend, keeper, metrics,
       reconciler: new Reconciler(backend, config, log.with({ component: 'reconcile' }), metrics),
       masquerade: opts.ipMasq ? new Masquerade(() => {
-        const { subnet, subnet6 } = keeper.lease;
-        const v6 = config.EnableIPv6 && config.IPv6Network && subnet6 ? [{ network: config.IPv6Network, podSubnet: subnet6 }] : [];
-        return [{ network: config.Network, podSubnet: subnet }, ...v6];
+        const subnet = config.EnableIPv4 ? subnetOf(keeper.lease, 4) : undefined;
+        const subnet6 = config.EnableIPv6 ? subnetOf(keeper.lease, 6) : undefined;
+        return [
+          ...(subnet ? [{ network: config.Network, podSubnet: subnet }] : []),
+          ...(subnet6 && config.IPv6Network ? [{ network: config.IPv6Network, podSubnet: subnet6 }] : []),
+        ];
       }) : undefined,
       subnetFile: opts.subnetFile,
       ipMasq: opts.ipMasq,
@@ -115,8 +118,8 @@ function previousSubnet(file: string, log: Logger): LeaseSubnets | undefined {
   if (!existsSync(file)) return undefined;
   try {
     const env = readSubnetEnv(file);
-    if (!env.subnet) return undefined;
-    return { subnet: env.subnet, ...(env.ipv6Subnet ? { subnet6: env.ipv6Subnet } : {}) };
+    if (env.subnet) return { subnet: env.subnet, ...(env.ipv6Subnet ? { subnet6: env.ipv6Subnet } : {}) };
+    return env.ipv6Subnet ? { subnet: env.ipv6Subnet } : undefined; // an IPv6-only node's
   } catch (e) {
     log.warn('ignoring unreadable previous subnet.env', { file, error: e });
     return undefined;

@@ -18,7 +18,7 @@
 import { getLink, ipBatch, listAddrs } from '../../lib/kernel/ip.js';
 import { Cidr, Family, Ip } from '../../lib/ip/cidr.js';
 import type { Mac } from '../../lib/ip/mac.js';
-import { Lease, LeaseAttrs, vxlanData } from '../../lib/schema/lease.js';
+import { hasIpv4Endpoint, Lease, LeaseAttrs, NO_IPV4, subnetOf, vxlanData } from '../../lib/schema/lease.js';
 import type { Backend, BackendContext, PeerEntries } from './backend.js';
 import { directRoute, directRoute6 } from './host-gw.js';
 import { vtepMac } from './mac.js';
@@ -51,10 +51,11 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
   const { config, iface, log } = ctx;
   const vni = config.Backend.VNI;
   const port = config.Backend.Port;
-  const v4: Tunnel = {
-    family: 4, dev: vxlanDeviceName(vni), local: iface.address, mac: vtepMac(vni, iface.publicIp),
+  if (config.EnableIPv4 && !iface.address) throw new Error(`the network is IPv4 but interface ${iface.name} has no IPv4 address`);
+  const v4: Tunnel | undefined = config.EnableIPv4 ? {
+    family: 4, dev: vxlanDeviceName(vni), local: iface.address!, mac: vtepMac(vni, iface.publicIp),
     mtu: config.Backend.MTU ?? iface.mtu - VXLAN_OVERHEAD, network: config.Network,
-  };
+  } : undefined;
   if (config.EnableIPv6 && (!iface.address6 || !iface.publicIp6)) {
     throw new Error(`the network is dual stack but interface ${iface.name} has no global IPv6 address (pass --iface, or --public-ipv6)`);
   }
@@ -62,7 +63,7 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
     family: 6, dev: vxlan6DeviceName(vni), local: iface.address6!, mac: vtepMac(vni, iface.publicIp6!),
     mtu: config.Backend.MTU ?? iface.mtu - VXLAN6_OVERHEAD, network: config.IPv6Network!,
   } : undefined;
-  const tunnels = v6 ? [v4, v6] : [v4];
+  const tunnels = [v4, v6].filter((t): t is Tunnel => !!t);
 
   /** Creates the device, or re-creates it when it exists with other tunnel parameters. */
   async function ensureDevice(t: Tunnel): Promise<boolean> {
@@ -112,48 +113,51 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
 
   return {
     type: 'vxlan',
-    device: v4.dev,
+    device: tunnels[0].dev,
     devices: tunnels.map((t) => t.dev),
     leaseAttrs: (): LeaseAttrs => ({
-      PublicIP: iface.publicIp, BackendType: 'vxlan', BackendData: { VNI: vni, VtepMAC: v4.mac },
+      // an IPv6-only node publishes PublicIP 0.0.0.0 and no v4 backend data, as flannel does
+      PublicIP: v4 ? iface.publicIp : NO_IPV4, BackendType: 'vxlan', BackendData: v4 ? { VNI: vni, VtepMAC: v4.mac } : null,
       ...(v6 ? { PublicIPv6: iface.publicIp6!, BackendV6Data: { VNI: vni, VtepMAC: v6.mac } } : {}),
     }),
     // one MTU for the pods of both families: the smaller tunnel decides
     mtu: () => Math.min(...tunnels.map((t) => t.mtu)),
     async ensureLocal(lease: Lease): Promise<boolean> {
-      let created = await ensureDevice(v4);
-      await ensureAddress(v4, lease.subnet);
-      if (v6 && lease.subnet6) {
-        created = (await ensureDevice(v6)) || created;
-        await ensureAddress(v6, lease.subnet6);
+      let created = false;
+      for (const t of tunnels) {
+        const subnet = subnetOf(lease, t.family);
+        if (!subnet) continue;
+        created = (await ensureDevice(t)) || created;
+        await ensureAddress(t, subnet);
       }
       return created;
     },
     peerEntries(peer: Lease): PeerEntries | undefined {
       if (peer.attrs.BackendType !== 'vxlan') return undefined;
-      const data = vxlanData(peer.attrs);
-      if (!data || data.VNI !== vni) return undefined;
       const out: PeerEntries = { routes: [], neighs: [], fdb: [] };
-      if (config.Backend.DirectRouting && iface.network.contains(peer.attrs.PublicIP)) {
-        out.routes.push(directRoute(peer, iface.name));
-      } else {
-        const vtep = peer.subnet.first;
-        out.routes.push({ dst: peer.subnet, via: vtep, dev: v4.dev, onlink: true });
-        out.neighs.push({ dst: vtep, lladdr: data.VtepMAC, dev: v4.dev });
-        out.fdb.push({ mac: data.VtepMAC, dst: peer.attrs.PublicIP, dev: v4.dev });
+      const data = vxlanData(peer.attrs);
+      const s4 = subnetOf(peer, 4);
+      if (v4 && s4 && data && data.VNI === vni && hasIpv4Endpoint(peer.attrs)) {
+        if (config.Backend.DirectRouting && iface.network?.contains(peer.attrs.PublicIP)) {
+          out.routes.push(directRoute(peer, iface.name));
+        } else {
+          out.routes.push({ dst: s4, via: s4.first, dev: v4.dev, onlink: true });
+          out.neighs.push({ dst: s4.first, lladdr: data.VtepMAC, dev: v4.dev });
+          out.fdb.push({ mac: data.VtepMAC, dst: peer.attrs.PublicIP, dev: v4.dev });
+        }
       }
       const data6 = peer.attrs.BackendV6Data;
-      if (v6 && peer.subnet6 && peer.attrs.PublicIPv6 && data6 && data6.VNI === vni) {
+      const s6 = subnetOf(peer, 6);
+      if (v6 && s6 && peer.attrs.PublicIPv6 && data6 && data6.VNI === vni) {
         if (config.Backend.DirectRouting && iface.network6?.contains(peer.attrs.PublicIPv6)) {
           out.routes.push(directRoute6(peer, iface.name)!);
         } else {
-          const vtep6 = peer.subnet6.first;
-          out.routes.push({ dst: peer.subnet6, via: vtep6, dev: v6.dev, onlink: true });
-          out.neighs.push({ dst: vtep6, lladdr: data6.VtepMAC, dev: v6.dev });
+          out.routes.push({ dst: s6, via: s6.first, dev: v6.dev, onlink: true });
+          out.neighs.push({ dst: s6.first, lladdr: data6.VtepMAC, dev: v6.dev });
           out.fdb.push({ mac: data6.VtepMAC, dst: peer.attrs.PublicIPv6, dev: v6.dev });
         }
       }
-      return out;
+      return out.routes.length ? out : undefined;
     },
   };
 }

@@ -95,13 +95,19 @@ export function nodeNameOfLease(key: string): string | undefined {
   return key.startsWith(NODE_LEASE_KEY) ? key.slice(NODE_LEASE_KEY.length) : undefined;
 }
 
+export interface NodeLeaseOptions {
+  enableIPv6?: boolean;
+  /** false: an IPv6-only network (the lease's `subnet` is the Node's v6 pod CIDR) */
+  enableIPv4?: boolean;
+}
+
 /** The leases of every routable Node, in key order (what the kube manager and twillctl both read). */
-export function nodesToLeases(names: AnnotationNames, nodes: Iterable<NodeLike>, opts: { enableIPv6?: boolean } = {}): Lease[] {
+export function nodesToLeases(names: AnnotationNames, nodes: Iterable<NodeLike>, opts: NodeLeaseOptions = {}): Lease[] {
   return nodesToLeaseSet(names, nodes, opts).leases;
 }
 
 /** Every kube-managed Node as a lease, or as an invalid one naming the annotation that failed. */
-export function nodesToLeaseSet(names: AnnotationNames, nodes: Iterable<NodeLike>, opts: { enableIPv6?: boolean } = {}): { leases: Lease[]; invalid: InvalidLease[] } {
+export function nodesToLeaseSet(names: AnnotationNames, nodes: Iterable<NodeLike>, opts: NodeLeaseOptions = {}): { leases: Lease[]; invalid: InvalidLease[] } {
   const leases: Lease[] = [];
   const invalid: InvalidLease[] = [];
   for (const n of nodes) {
@@ -118,7 +124,7 @@ export function nodesToLeaseSet(names: AnnotationNames, nodes: Iterable<NodeLike
  * pod CIDR, a public IP and a backend type (a half-started node is not routable yet), or
  * when one of its annotations is refused (see readNodeLease for why).
  */
-export function nodeToLease(names: AnnotationNames, node: NodeLike, opts: { enableIPv6?: boolean } = {}): Lease | undefined {
+export function nodeToLease(names: AnnotationNames, node: NodeLike, opts: NodeLeaseOptions = {}): Lease | undefined {
   return readNodeLease(names, node, opts)?.lease;
 }
 
@@ -126,20 +132,26 @@ export function nodeToLease(names: AnnotationNames, node: NodeLike, opts: { enab
  * The Node's lease, validated like an etcd lease value: anyone who may patch Nodes writes
  * these annotations, and they reach every node's kernel. undefined: not a member (yet).
  */
-export function readNodeLease(names: AnnotationNames, node: NodeLike, opts: { enableIPv6?: boolean } = {}): { lease?: Lease; invalid?: InvalidLease } | undefined {
+export function readNodeLease(names: AnnotationNames, node: NodeLike, opts: NodeLeaseOptions = {}): { lease?: Lease; invalid?: InvalidLease } | undefined {
   const ann = node.metadata?.annotations ?? {};
   const name = node.metadata?.name;
   if (!name || ann[names.kubeSubnetManager] !== 'true') return undefined;
   const { v4, v6 } = nodePodCidrs(node);
   const ip4Key = ann[names.publicIPOverwrite] ? names.publicIPOverwrite : names.publicIP;
   const ip6Key = ann[names.publicIPv6Overwrite] ? names.publicIPv6Overwrite : names.publicIPv6;
-  if (!v4 || !ann[ip4Key] || !ann[names.backendType]) return undefined;
+  if (!ann[names.backendType]) return undefined;
   const key = leaseKeyForNode(name);
-  const withV6 = !!(opts.enableIPv6 && v6 && ann[ip6Key]);
+  if (opts.enableIPv4 === false) {
+    // IPv6 only: the Node's v6 pod CIDR and public-ipv6 are all there is
+    if (!v6 || !ann[ip6Key]) return undefined;
+  } else if (!v4 || !ann[ip4Key]) {
+    return undefined;
+  }
+  const withV6 = !!((opts.enableIPv6 || opts.enableIPv4 === false) && v6 && ann[ip6Key]);
   let attrs: LeaseAttrs;
   try {
     attrs = leaseAttrsFromObject({
-      PublicIP: ann[ip4Key],
+      PublicIP: opts.enableIPv4 === false ? ann[ip4Key] ?? '0.0.0.0' : ann[ip4Key],
       BackendType: ann[names.backendType],
       BackendData: parseJsonAnnotation(ann[names.backendData], names.backendData),
       ...(withV6 ? { PublicIPv6: ann[ip6Key], BackendV6Data: parseJsonAnnotation(ann[names.backendV6Data], names.backendV6Data) } : {}),
@@ -148,7 +160,8 @@ export function readNodeLease(names: AnnotationNames, node: NodeLike, opts: { en
     if (!(e instanceof LeaseValueError)) throw e;
     return { invalid: { key, field: e.field, reason: e.reason, invalid: true } };
   }
-  return { lease: { key, subnet: v4, ...(withV6 ? { subnet6: v6 } : {}), attrs } };
+  if (opts.enableIPv4 === false) return { lease: { key, subnet: v6!, attrs } };
+  return { lease: { key, subnet: v4!, ...(withV6 ? { subnet6: v6 } : {}), attrs } };
 }
 
 function parseJsonAnnotation(text: string | undefined, field: string): unknown {

@@ -2,8 +2,8 @@
 // public IP), the one in its old subnet.env, then a random free one. The same rules for the
 // IPv4 and the IPv6 subnet of a dual-stack lease, each from its own pool. Pure: the etcd
 // transaction in etcd-manager.ts decides whether the choice actually wins.
-import { Cidr, Family, Ip } from '../../lib/ip/cidr.js';
-import type { Lease } from '../../lib/schema/lease.js';
+import { Cidr, Family } from '../../lib/ip/cidr.js';
+import { Lease, LeaseAttrs, sameNode, subnetOf } from '../../lib/schema/lease.js';
 import type { NetworkConfig } from '../../lib/schema/network-config.js';
 
 /** One family's share of the network config: where node subnets of that family come from. */
@@ -36,14 +36,17 @@ export function inRange(config: NetworkConfig, subnet: Cidr): boolean {
 
 /** A lease fits this network: every family the config enables has its subnet in range. */
 export function leaseInRange(config: NetworkConfig, l: Lease): boolean {
-  if (!inRange(config, l.subnet)) return false;
-  if (config.EnableIPv6) return !!l.subnet6 && inRange(config, l.subnet6);
+  for (const family of [4, 6] as const) {
+    if (!subnetPool(config, family)) continue;
+    const s = subnetOf(l, family);
+    if (!s || !inRange(config, s)) return false;
+  }
   return true;
 }
 
-/** This node's existing lease or reservation: same public IP, inside the configured range. */
-export function findOwnLease(config: NetworkConfig, leases: readonly Lease[], publicIp: Ip): Lease | undefined {
-  const mine = leases.filter((l) => l.attrs.PublicIP.equals(publicIp) && leaseInRange(config, l));
+/** This node's existing lease or reservation: same public IP(s), inside the configured range. */
+export function findOwnLease(config: NetworkConfig, leases: readonly Lease[], attrs: LeaseAttrs): Lease | undefined {
+  const mine = leases.filter((l) => sameNode(l.attrs, attrs) && leaseInRange(config, l));
   // a reservation made for this node wins over a TTL lease
   return mine.find((l) => !l.leaseId) ?? mine[0];
 }
@@ -77,7 +80,7 @@ function randomBelow(n: bigint, random: () => number): bigint {
 export function pickFreeSubnet(config: NetworkConfig, leases: readonly Lease[], random: () => number = Math.random, family: Family = 4): Cidr {
   const pool = subnetPool(config, family);
   if (!pool) throw new Error(`the network config has no IPv${family} network`);
-  const taken = new Set(leases.map((l) => (family === 4 ? l.subnet : l.subnet6)).filter((s): s is Cidr => !!s).map((s) => s.network));
+  const taken = new Set(leases.map((l) => subnetOf(l, family)).filter((s): s is Cidr => !!s).map((s) => s.network));
   const size = rangeSize(pool);
   const step = pool.min.size;
   const at = (i: bigint) => Cidr.of(family, pool.min.network + i * step, pool.len);

@@ -4,11 +4,11 @@
 // it cannot continue (compaction, cancellation, lost connection). Retries are ours, with
 // backoff: connectEtcd() turns the library's own retries off.
 import type { Cidr } from '../../lib/ip/cidr.js';
-import { configKey, InvalidLease, Lease } from '../../lib/schema/lease.js';
+import { configKey, InvalidLease, Lease, LeaseSubnets, sameNode, subnetOf } from '../../lib/schema/lease.js';
 import { ConfigError, NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { Backoff, sleep, throwIfAborted } from '../backoff.js';
 import type { Logger } from '../log.js';
-import { findOwnLease, inRange, NetworkFullError, pickFreeSubnet } from './allocate.js';
+import { findOwnLease, inRange, NetworkFullError, pickFreeSubnet, subnetPool } from './allocate.js';
 import { EtcdRegistry, LeaseEvent, LeaseWatch } from './etcd-registry.js';
 import type { LeaseRequest, LeaseSetListener, SubnetManager } from './manager.js';
 
@@ -72,29 +72,31 @@ export class EtcdSubnetManager implements SubnetManager {
   /** One attempt; undefined when another node won a race (try again). */
   private async tryAcquire(config: NetworkConfig, req: LeaseRequest): Promise<Lease | undefined> {
     const { leases } = await this.registry.listLeases();
-    const own = findOwnLease(config, leases, req.attrs.PublicIP);
+    const own = findOwnLease(config, leases, req.attrs);
     if (own) {
       this.log.info('found this node\'s existing lease', { subnet: String(own.subnet), reservation: !own.leaseId });
       return own.leaseId
         ? this.registry.renewLease(own, req.attrs, req.ttlSeconds)
         : this.registry.updateReservation(own, req.attrs);
     }
-    // dual stack: each family's subnet is chosen by the same rules, and both share one key
+    // each enabled family's subnet is chosen by the same rules, and they share one key
+    const families = ([4, 6] as const).filter((f) => subnetPool(config, f));
     const prev = req.previous;
-    const free = (s: Cidr) => !leases.some((l) => l.subnet.equals(s) || (l.subnet6?.equals(s) ?? false));
-    const prevOk = (s: Cidr | undefined) => !!s && inRange(config, s) && free(s);
-    if (prev && prevOk(prev.subnet) && (!config.EnableIPv6 || prevOk(prev.subnet6))) {
-      const subnets = { subnet: prev.subnet, ...(config.EnableIPv6 ? { subnet6: prev.subnet6 } : {}) };
-      const lease = await this.registry.createLease(subnets, req.attrs, req.ttlSeconds);
+    const free = (s: Cidr) => !leases.some((l) => subnetOf(l, s.family)?.equals(s));
+    const prevOk = (f: 4 | 6) => {
+      const s = prev && subnetOf(prev, f);
+      return !!s && inRange(config, s) && free(s);
+    };
+    if (prev && families.every(prevOk)) {
+      const lease = await this.registry.createLease(leaseSubnets(families.map((f) => subnetOf(prev, f)!)), req.attrs, req.ttlSeconds);
       if (lease) {
-        this.log.info('took the subnet from the previous subnet.env again', { subnet: String(prev.subnet), subnet6: prev.subnet6 && String(prev.subnet6) });
+        this.log.info('took the subnet from the previous subnet.env again', { subnets: families.map((f) => String(subnetOf(prev, f))) });
         return lease;
       }
     }
-    const subnet = pickFreeSubnet(config, leases);
-    const subnet6 = config.EnableIPv6 ? pickFreeSubnet(config, leases, Math.random, 6) : undefined;
-    const lease = await this.registry.createLease({ subnet, ...(subnet6 ? { subnet6 } : {}) }, req.attrs, req.ttlSeconds);
-    if (lease) this.log.info('leased a new subnet', { subnet: String(subnet), ...(subnet6 ? { subnet6: String(subnet6) } : {}) });
+    const picked = families.map((f) => pickFreeSubnet(config, leases, Math.random, f));
+    const lease = await this.registry.createLease(leaseSubnets(picked), req.attrs, req.ttlSeconds);
+    if (lease) this.log.info('leased a new subnet', { subnets: picked.map(String) });
     return lease;
   }
 
@@ -103,7 +105,7 @@ export class EtcdSubnetManager implements SubnetManager {
     if (lease.leaseId) return this.registry.renewLease(lease, req.attrs, req.ttlSeconds);
     // A reservation never expires: "renewing" checks it is still ours.
     const cur = await this.registry.getLease(lease);
-    return cur && !cur.leaseId && cur.attrs.PublicIP.equals(req.attrs.PublicIP) ? cur : undefined;
+    return cur && !cur.leaseId && sameNode(cur.attrs, req.attrs) ? cur : undefined;
   }
 
   async watchLeases(onChange: LeaseSetListener, signal: AbortSignal): Promise<void> {
@@ -175,3 +177,8 @@ export class EtcdSubnetManager implements SubnetManager {
   }
 }
 
+
+/** The key's subnets from one subnet per enabled family (v4 first; an IPv6-only key holds v6 alone). */
+function leaseSubnets(subnets: Cidr[]): LeaseSubnets {
+  return subnets.length === 2 ? { subnet: subnets[0], subnet6: subnets[1] } : { subnet: subnets[0] };
+}

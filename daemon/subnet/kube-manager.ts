@@ -88,13 +88,15 @@ export class KubeSubnetManager implements SubnetManager {
     const who = `kube: node ${this.o.nodeName}`;
     if (config.EnableIPv4 && !v4) throw new Error(`${who} has no IPv4 spec.podCIDR yet (kube-controller-manager --allocate-node-cidrs assigns it)`);
     if (v4 && !config.Network.contains(v4)) throw new Error(`${who}: podCIDR ${v4} is outside Network ${config.Network} of ${this.netConfPath}`);
-    const lease: Lease = { key: leaseKeyForNode(this.o.nodeName), subnet: v4!, attrs: this.publishedAttrs(node, req) };
     if (config.EnableIPv6) {
       if (!v6) throw new Error(`${who} has no IPv6 pod CIDR yet`);
       if (!config.IPv6Network!.contains(v6)) throw new Error(`${who}: pod CIDR ${v6} is outside IPv6Network ${config.IPv6Network}`);
-      lease.subnet6 = v6;
     }
-    return lease;
+    const attrs = this.publishedAttrs(node, req);
+    const key = leaseKeyForNode(this.o.nodeName);
+    // an IPv6-only lease holds its v6 subnet as `subnet` (see LeaseSubnets)
+    if (!config.EnableIPv4) return { key, subnet: v6!, attrs };
+    return { key, subnet: v4!, ...(config.EnableIPv6 ? { subnet6: v6! } : {}), attrs };
   }
 
   async renewLease(lease: Lease, req: LeaseRequest, signal: AbortSignal): Promise<Lease | undefined> {
@@ -135,7 +137,7 @@ export class KubeSubnetManager implements SubnetManager {
     let last = '';
     await watchNodes(this.o.kube, {
       onSync: (nodes) => {
-        const { leases, invalid } = nodesToLeaseSet(this.names, nodes.values(), { enableIPv6: this.config?.EnableIPv6 });
+        const { leases, invalid } = nodesToLeaseSet(this.names, nodes.values(), { enableIPv6: this.config?.EnableIPv6, enableIPv4: this.config?.EnableIPv4 });
         // kubelet status updates touch Nodes often; only lease changes matter to the dataplane
         const sig = JSON.stringify([leases.map((l) => [l.key, String(l.subnet), String(l.subnet6 ?? ''), l.attrs]), invalid]);
         if (sig === last) return;

@@ -22,9 +22,19 @@ function trimPrefix(prefix: string): string {
   return prefix.replace(/\/+$/, '');
 }
 
+/**
+ * A lease's subnets: `subnet` is the IPv4 one, or in an IPv6-only network the IPv6 one (the
+ * key then holds it alone); `subnet6` is the IPv6 subnet of a dual-stack lease. Code that
+ * cares about a family asks subnetOf().
+ */
 export interface LeaseSubnets {
   subnet: Cidr;
   subnet6?: Cidr;
+}
+
+export function subnetOf(l: LeaseSubnets, family: 4 | 6): Cidr | undefined {
+  if (family === 4) return l.subnet.family === 4 ? l.subnet : undefined;
+  return l.subnet6 ?? (l.subnet.family === 6 ? l.subnet : undefined);
 }
 
 /** "10.244.3.0/24" -> "10.244.3.0-24" (and "&v6-len" for dual stack). */
@@ -48,8 +58,10 @@ export function parseSubnetKeyName(name: string): LeaseSubnets | undefined {
     return c && Ip.tryParse(m![1])?.value === c.network ? c : undefined;
   };
   const subnet = dec(v4);
-  if (!subnet || subnet.family !== 4) return undefined;
+  if (!subnet) return undefined;
+  // an IPv6-only network's key holds the v6 subnet alone (it is then the lease's `subnet`)
   if (v6 === undefined) return { subnet };
+  if (subnet.family !== 4) return undefined;
   const subnet6 = dec(v6);
   if (!subnet6 || subnet6.family !== 6) return undefined;
   return { subnet, subnet6 };
@@ -124,8 +136,10 @@ export function leaseAttrsFromObject(v: unknown, names: LeaseFieldNames = {}): L
   if (!(LEASE_BACKEND_TYPES as readonly string[]).includes(type)) {
     throw new LeaseValueError(name('BackendType'), `${describe(type)} is not a known backend type`);
   }
+  // flannel's IPv6-only nodes publish PublicIP "0.0.0.0" (the field is not optional there)
+  const v6Only = o.PublicIP === '0.0.0.0' && typeof o.PublicIPv6 === 'string' && o.PublicIPv6 !== '';
   const attrs: LeaseAttrs = {
-    PublicIP: parsePublicIp(o.PublicIP, name('PublicIP'), 4),
+    PublicIP: v6Only ? NO_IPV4 : parsePublicIp(o.PublicIP, name('PublicIP'), 4),
     BackendType: type as LeaseBackendType,
     BackendData: parseBackendData(type as LeaseBackendType, o.BackendData, name('BackendData')),
   };
@@ -136,6 +150,22 @@ export function leaseAttrsFromObject(v: unknown, names: LeaseFieldNames = {}): L
     }
   }
   return attrs;
+}
+
+/** The PublicIP of a node with no IPv4 endpoint (IPv6-only network), as flannel writes it. */
+export const NO_IPV4 = Ip.parse('0.0.0.0');
+
+export function hasIpv4Endpoint(attrs: LeaseAttrs): boolean {
+  return !attrs.PublicIP.equals(NO_IPV4);
+}
+
+/**
+ * Whether two lease values name the same node: by PublicIP, or by PublicIPv6 where there is
+ * no IPv4 endpoint (every IPv6-only node's PublicIP is 0.0.0.0).
+ */
+export function sameNode(a: LeaseAttrs, b: LeaseAttrs): boolean {
+  if (hasIpv4Endpoint(a) || hasIpv4Endpoint(b)) return a.PublicIP.equals(b.PublicIP);
+  return !!a.PublicIPv6 && !!b.PublicIPv6 && a.PublicIPv6.equals(b.PublicIPv6);
 }
 
 /** flannel's lease JSON for a typed value (Ip and Mac print themselves canonically). */
@@ -225,13 +255,19 @@ export interface InvalidLease {
  * that are not a node's (a 0.0.0.0/0 "lease" would take the default route).
  */
 export function leaseNetworkProblem(l: LeaseSubnets, config: NetworkConfig): { field: string; reason: string } | undefined {
-  if (!config.Network.contains(l.subnet) || l.subnet.prefix !== config.SubnetLen) {
-    return { field: 'subnet', reason: `${l.subnet} is not a /${config.SubnetLen} inside Network ${config.Network}` };
+  const s4 = subnetOf(l, 4);
+  const s6 = subnetOf(l, 6);
+  const field6 = l.subnet6 ? 'subnet6' : 'subnet';
+  if (config.EnableIPv4 && !s4) return { field: 'subnet', reason: 'has no IPv4 subnet, and the network is IPv4' };
+  if (!config.EnableIPv4 && s4) return { field: 'subnet', reason: `${s4} is IPv4, and the network is IPv6 only` };
+  if (s4 && (!config.Network.contains(s4) || s4.prefix !== config.SubnetLen)) {
+    return { field: 'subnet', reason: `${s4} is not a /${config.SubnetLen} inside Network ${config.Network}` };
   }
-  if (l.subnet6) {
-    const net6 = config.IPv6Network;
-    if (!net6 || !net6.contains(l.subnet6) || l.subnet6.prefix !== config.IPv6SubnetLen) {
-      return { field: 'subnet6', reason: `${l.subnet6} is not a /${config.IPv6SubnetLen ?? '?'} inside IPv6Network ${net6 ?? '(none)'}` };
+  // a dual-stack lease in an IPv4-only network is routed for IPv4; its v6 half is ignored
+  if (s6 && (config.EnableIPv6 || !s4)) {
+    const net6 = config.EnableIPv6 ? config.IPv6Network : undefined;
+    if (!net6 || !net6.contains(s6) || s6.prefix !== config.IPv6SubnetLen) {
+      return { field: field6, reason: `${s6} is not a /${config.IPv6SubnetLen ?? '?'} inside IPv6Network ${net6 ?? '(none)'}` };
     }
   }
   return undefined;

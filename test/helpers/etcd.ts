@@ -34,7 +34,12 @@ export class EtcdServer {
   }
 
   get endpoint(): string {
-    return `${this.opts.tls ? 'https' : 'http'}://${this.host}:${this.port}`;
+    return `${this.opts.tls ? 'https' : 'http'}://${this.hostInUrl}:${this.port}`;
+  }
+
+  /** An IPv6 host goes in brackets in a URL. */
+  private get hostInUrl(): string {
+    return this.host.includes(':') ? `[${this.host}]` : this.host;
   }
 
   async start(): Promise<this> {
@@ -45,9 +50,9 @@ export class EtcdServer {
       '--data-dir', this.dataDir,
       '--listen-client-urls', this.endpoint,
       '--advertise-client-urls', this.endpoint,
-      '--listen-peer-urls', `http://${this.host}:${peerPort}`,
-      '--initial-advertise-peer-urls', `http://${this.host}:${peerPort}`,
-      '--initial-cluster', `twill-test=http://${this.host}:${peerPort}`,
+      '--listen-peer-urls', `http://${this.hostInUrl}:${peerPort}`,
+      '--initial-advertise-peer-urls', `http://${this.hostInUrl}:${peerPort}`,
+      '--initial-cluster', `twill-test=http://${this.hostInUrl}:${peerPort}`,
       '--log-level', 'warn',
       '--logger', 'zap',
       ...(this.opts.tls ? ['--cert-file', this.opts.tls.certFile, '--key-file', this.opts.tls.keyFile,

@@ -130,3 +130,76 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
     });
   });
 }
+
+/** An underlay whose nodes have IPv6 addresses only (etcd listens on the bridge's IPv6 address). */
+async function v6OnlyUnderlay(world: World, nodes: number): Promise<Underlay & { hostIp6: string; ip6: string[] }> {
+  const ul = await dualUnderlay(world, nodes);
+  for (const n of ul.nodes) await ipBatch(netnsPath(n.ns), [`addr del ${n.ip}/24 dev eth0`]);
+  return ul;
+}
+
+for (const backend of ['vxlan', 'host-gw'] as const) {
+  describe(`twilld IPv6 only (${backend}, IPv6-only underlay)`, function () {
+    this.timeout(120000);
+    const world = new World(backend === 'vxlan' ? 'd6' : 'd6h');
+    let ul: Underlay & { hostIp6: string; ip6: string[] };
+    let etcd: EtcdServer;
+    let d: Twilld[];
+    const pods: Pod[] = [];
+
+    before(async () => {
+      ul = await v6OnlyUnderlay(world, 2);
+      etcd = new EtcdServer({ netns: ul.ns, host: ul.hostIp6 });
+      world.onCleanup(() => etcd.destroy());
+      await etcd.start();
+      await etcd.ctl(['put', CONFIG_KEY, JSON.stringify({ EnableIPv4: false, EnableIPv6: true, IPv6Network: NET6, Backend: { Type: backend } })]);
+      d = ul.nodes.map((n) => new Twilld(world, n, { etcd: etcd.endpoint, args: ['--ip-masq'] }).start());
+      await Promise.all(d.map((x) => x.waitReady()));
+    });
+
+    after(async function () {
+      if (this.currentTest?.state === 'failed') process.stderr.write(`--- n1 ---\n${d?.[0]?.logs.slice(-4000)}\n`);
+      await world.cleanup();
+    });
+
+    it('leases an IPv6 subnet alone, under flannel\'s IPv6-only key, and writes only the IPv6 keys', async () => {
+      const text = readFileSync(d[0].subnetFile, 'utf8');
+      assert.doesNotMatch(text, /FLANNEL_SUBNET=|FLANNEL_NETWORK=/);
+      const e = parseSubnetEnv(text);
+      assert.ok(e.ipv6Subnet && Cidr.parse(NET6).contains(e.ipv6Subnet));
+      const out = await etcd.ctl(['get', '--prefix', '/coreos.com/network/subnets/']);
+      const [key, value] = out.trim().split('\n');
+      assert.match(key, /^\/coreos\.com\/network\/subnets\/fd00:10:244:[0-9a-f]*::-64$/);
+      const v = JSON.parse(value);
+      assert.equal(v.PublicIP, '0.0.0.0', 'flannel\'s PublicIP of an IPv6-only node');
+      assert.ok(ul.ip6.includes(v.PublicIPv6));
+    });
+
+    it('pods ping6 each other across nodes', async () => {
+      // pods with an IPv6 address only: the helper adds v4 only when subnet.env has it
+      for (const [i, n] of ul.nodes.entries()) pods.push(await addPod6(world, n.ns, d[i].subnetFile, 1));
+      await waitFor('ping6 n1 -> n2', () => ping6(world, pods[0], pods[1].ip6!), 20000, 250);
+      assert.ok(await ping6(world, pods[1], pods[0].ip6!), 'and back');
+      if (backend === 'vxlan') assert.ok(await getLink(netnsPath(ul.nodes[0].ns), 'twill6.1'), 'the IPv6 VXLAN device');
+      assert.equal(await getLink(netnsPath(ul.nodes[0].ns), 'twill.1'), undefined, 'no IPv4 device');
+    });
+
+    it('masquerades pod traffic to the outside with ip6tables', async () => {
+      assert.ok(await ping6(world, pods[0], ul.hostIp6));
+    });
+  });
+}
+
+/** A pod with only an IPv6 address (IPv6-only subnet.env), on a bridge with the v6 gateway. */
+async function addPod6(world: World, nodeNs: string, subnetFile: string, index: number): Promise<Pod> {
+  const e = parseSubnetEnv(readFileSync(subnetFile, 'utf8'));
+  const subnet6 = e.ipv6Subnet!;
+  const node = netnsPath(nodeNs);
+  const gw = subnet6.nth(1).toString();
+  if (!(await getLink(node, 'cni0'))) await ipBatch(node, ['link add cni0 type bridge', `addr add ${gw}/${subnet6.prefix} dev cni0 nodad`, 'link set cni0 up']);
+  const ns = await world.addNetns(`${nodeNs.slice(nodeNs.lastIndexOf('-') + 1)}q${index}`);
+  await ipBatch(node, [`link add vq${index} mtu ${e.mtu} type veth peer name eth0 mtu ${e.mtu} netns ${netnsPath(ns)}`, `link set vq${index} master cni0 up`]);
+  const ip6 = subnet6.nth(10 + index).toString();
+  await ipBatch(netnsPath(ns), [`addr add ${ip6}/${subnet6.prefix} dev eth0 nodad`, 'link set eth0 up', `route add ::/0 via ${gw} dev eth0`]);
+  return { ns, ip: ip6, ip6, node: nodeNs };
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Cidr, Ip } from '../../lib/ip/cidr.js';
+import { Cidr } from '../../lib/ip/cidr.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { findOwnLease, inRange, NetworkFullError, pickFreeSubnet } from '../../daemon/subnet/allocate.js';
@@ -23,11 +23,11 @@ describe('subnet choice', () => {
 
   it('finds this node\'s lease by public IP, preferring a reservation, ignoring out-of-range ones', () => {
     const leases = [lease('10.8.3.0/24', '192.0.2.1', '77'), lease('10.8.4.0/24', '192.0.2.2', '78'), lease('10.8.9.0/24', '192.0.2.3', '79')];
-    assert.equal(String(findOwnLease(config, leases, Ip.parse('192.0.2.1'))!.subnet), '10.8.3.0/24');
-    assert.equal(findOwnLease(config, leases, Ip.parse('192.0.2.3')), undefined, 'outside the configured range');
-    assert.equal(findOwnLease(config, leases, Ip.parse('192.0.2.9')), undefined);
+    assert.equal(String(findOwnLease(config, leases, leaseAttrs({ PublicIP: '192.0.2.1', BackendType: 'vxlan' }))!.subnet), '10.8.3.0/24');
+    assert.equal(findOwnLease(config, leases, leaseAttrs({ PublicIP: '192.0.2.3', BackendType: 'vxlan' })), undefined, 'outside the configured range');
+    assert.equal(findOwnLease(config, leases, leaseAttrs({ PublicIP: '192.0.2.9', BackendType: 'vxlan' })), undefined);
     const withRes = [...leases, lease('10.8.5.0/24', '192.0.2.1')];
-    assert.equal(String(findOwnLease(config, withRes, Ip.parse('192.0.2.1'))!.subnet), '10.8.5.0/24');
+    assert.equal(String(findOwnLease(config, withRes, leaseAttrs({ PublicIP: '192.0.2.1', BackendType: 'vxlan' }))!.subnet), '10.8.5.0/24');
   });
 
   it('picks only free subnets in range, and every one of them eventually', () => {
