@@ -3,6 +3,7 @@
 // config would have on the leases nodes already hold.
 import { Cidr, Ip } from '../lib/ip/cidr.js';
 import type { Lease } from '../lib/schema/lease.js';
+import { inRange, poolSize, subnetPools } from '../lib/schema/subnet-pool.js';
 import { ConfigError, NetworkConfig, parseNetworkConfig } from '../lib/schema/network-config.js';
 
 export interface CheckedConfig {
@@ -42,16 +43,15 @@ function refuseHostBits(raw: Record<string, unknown>, field: string): void {
   if (c && addr && addr.value !== c.network) throw new ConfigError(field, `"${v}" has host bits set (did you mean ${c}?)`);
 }
 
-/** How many node subnets the config can hand out (SubnetMin..SubnetMax inclusive). */
+/** How many node subnets the config can hand out (SubnetMin..SubnetMax inclusive) in its first family. */
 export function subnetTotal(c: NetworkConfig): bigint {
-  if (!c.EnableIPv4) return 0n;
-  return c.Network.subnetIndex(c.SubnetMax) - c.Network.subnetIndex(c.SubnetMin) + 1n;
+  const pool = subnetPools(c)[0];
+  return pool ? poolSize(pool) : 0n;
 }
 
-/** Whether a lease's subnet is one this config could have handed out. */
+/** Whether a lease's subnet is one this config could have handed out (either family). */
 export function leaseFits(c: NetworkConfig, subnet: Cidr): boolean {
-  return subnet.prefix === c.SubnetLen && c.Network.contains(subnet)
-    && subnet.network >= c.SubnetMin.network && subnet.network <= c.SubnetMax.network;
+  return inRange(c, subnet);
 }
 
 /** Warnings for leases the new config would strand, and for nodes still on another backend. */

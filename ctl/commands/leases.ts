@@ -76,7 +76,7 @@ async function storedConfig(r: EtcdRegistry): Promise<NetworkConfig | undefined>
 
 /** The lease for a subnet or address: pod address first, then a node's public IP. */
 export function findLease(leases: readonly Lease[], query: ReturnType<typeof parseSubnetOrIp>): Lease | undefined {
-  if ('subnet' in query) return leases.find((l) => l.subnet.equals(query.subnet));
+  if ('subnet' in query) return leases.find((l) => l.subnet.equals(query.subnet) || (l.subnet6?.equals(query.subnet) ?? false));
   const ip = query.ip;
   return leases.find((l) => l.subnet.contains(ip) || (l.subnet6?.contains(ip) ?? false))
     ?? leases.find((l) => l.attrs.PublicIP.equals(ip) || (l.attrs.PublicIPv6?.equals(ip) ?? false));
@@ -85,7 +85,7 @@ export function findLease(leases: readonly Lease[], query: ReturnType<typeof par
 export async function leasesGet(ctx: Ctx, text: string): Promise<CommandResult> {
   const query = parseSubnetOrIp(text);
   const lease = ctx.kube ? findLease((await listKubeLeases(ctx.kube)).leases, query) : await withRegistry(ctx.etcd, async (r) => {
-    if ('subnet' in query) return r.getLease({ subnet: query.subnet }, { withExpiry: true });
+    if ('subnet' in query) return r.findLease(query.subnet, { withExpiry: true });
     const { leases } = await r.listLeases();
     const found = findLease(leases, query);
     return found ? r.getLease(found, { withExpiry: true }) : undefined;
@@ -102,7 +102,7 @@ export async function leasesRelease(ctx: Ctx, text: string, yes: boolean): Promi
   refuseInKubeMode(ctx, 'leases release');
   const subnet = parseSubnetArg(text);
   return withRegistry(ctx.etcd, async (r: EtcdRegistry) => {
-    const lease = await r.getLease({ subnet });
+    const lease = await r.findLease(subnet);
     if (!lease) throw new CtlError(`no lease or reservation for ${subnet}`);
     const kind = lease.leaseId ? 'lease' : 'reservation';
     if (!yes) await confirm(`release ${kind} ${subnet} of node ${lease.attrs.PublicIP}?`);

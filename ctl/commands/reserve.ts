@@ -4,12 +4,12 @@
 // uses the subnet keeps it by renewing and an unused one frees itself.
 import type { Argv } from 'yargs';
 import type { EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
-import type { Cidr, Ip } from '../../lib/ip/cidr.js';
-import { encodeLeaseAttrs, Lease, LeaseAttrs, parsePublicIp } from '../../lib/schema/lease.js';
+import type { Ip } from '../../lib/ip/cidr.js';
+import { encodeLeaseAttrs, Lease, LeaseAttrs, LeaseSubnets, NO_IPV4, parsePublicIp, sameNode } from '../../lib/schema/lease.js';
+import { leaseInRange, subnetPools } from '../../lib/schema/subnet-pool.js';
 import { BackendType, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { parseSubnetArg } from '../args.js';
 import { CommandResult, emit } from '../command.js';
-import { leaseFits } from '../config-checks.js';
 import { CtlError, UsageError } from '../errors.js';
 import { withRegistry } from '../etcd.js';
 import { leaseColumns, leaseView } from '../lease-view.js';
@@ -21,13 +21,15 @@ export const DEFAULT_UNRESERVE_TTL = 86400; // flannel's lease TTL
 export function reserveCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return y
     .command('reserve <subnet>', 'pin SUBNET to the node with --public-ip (never expires)', (r) =>
-      r.positional('subnet', { type: 'string', describe: 'e.g. 10.244.7.0/24', demandOption: true })
-        .option('public-ip', { type: 'string', demandOption: true, describe: "the node's public IPv4 address" })
-        .option('public-ipv6', { type: 'string', describe: "the node's public IPv6 address" })
-        .example('$0 reserve 10.244.7.0/24 --public-ip 192.0.2.17', 'node 192.0.2.17 always gets 10.244.7.0/24'),
+      r.positional('subnet', { type: 'string', describe: 'e.g. 10.244.7.0/24 (an IPv6 subnet in an IPv6-only network)', demandOption: true })
+        .option('public-ip', { type: 'string', describe: "the node's public IPv4 address (not in an IPv6-only network)" })
+        .option('subnet6', { type: 'string', describe: 'dual stack: the IPv6 subnet reserved with SUBNET, e.g. fd00:10:244:7::/64' })
+        .option('public-ipv6', { type: 'string', describe: "the node's public IPv6 address (dual stack and IPv6 only)" })
+        .example('$0 reserve 10.244.7.0/24 --public-ip 192.0.2.17', 'node 192.0.2.17 always gets 10.244.7.0/24')
+        .example('$0 reserve 10.244.7.0/24 --subnet6 fd00:10:244:7::/64 --public-ip 192.0.2.17 --public-ipv6 2001:db8::17', 'dual stack'),
     async (a) => {
       const ctx = contextFrom(a);
-      emit(ctx, await reserve(ctx, String(a.subnet), String(a['public-ip']), a['public-ipv6'] as string | undefined));
+      emit(ctx, await reserve(ctx, String(a.subnet), a['public-ip'] as string | undefined, a['public-ipv6'] as string | undefined, a.subnet6 as string | undefined));
     })
     .command('unreserve <subnet>', 'turn a reservation back into an expiring lease', (u) =>
       u.positional('subnet', { type: 'string', describe: 'e.g. 10.244.7.0/24', demandOption: true })
@@ -48,7 +50,7 @@ function publicIpArg(text: string, flag: string, family: 4 | 6): Ip {
   }
 }
 
-async function requireFit(r: EtcdRegistry, subnet: Cidr): Promise<BackendType> {
+async function requireFit(r: EtcdRegistry, subnets: LeaseSubnets): Promise<BackendType> {
   const stored = await r.getConfig();
   if (!stored) throw new CtlError(`no network config at ${r.prefix}/config: set one before reserving`);
   let config;
@@ -57,8 +59,10 @@ async function requireFit(r: EtcdRegistry, subnet: Cidr): Promise<BackendType> {
   } catch (e) {
     throw new CtlError(`stored config is invalid: ${(e as Error).message}`);
   }
-  if (!leaseFits(config, subnet)) {
-    throw new CtlError(`${subnet} is not a node subnet of this network (Network ${config.Network}, /${config.SubnetLen}, ${config.SubnetMin.first}..${config.SubnetMax.first})`);
+  if (!leaseInRange(config, subnets)) {
+    const ranges = subnetPools(config).map((p) => `${p.network}, /${p.len}, ${p.min.first}..${p.max.first}`).join('; ');
+    const what = [subnets.subnet, subnets.subnet6].filter(Boolean).join(' + ');
+    throw new CtlError(`${what} is not a node subnet of this network (${ranges})${config.EnableIPv4 && config.EnableIPv6 && !subnets.subnet6 ? ': a dual-stack network needs --subnet6 too' : ''}`);
   }
   return config.Backend.Type;
 }
@@ -77,26 +81,30 @@ function result(lease: Lease, changed: boolean, verb: string): CommandResult {
   };
 }
 
-export async function reserve(ctx: Ctx, subnetText: string, publicIp: string, publicIpv6?: string): Promise<CommandResult> {
+export async function reserve(ctx: Ctx, subnetText: string, publicIp?: string, publicIpv6?: string, subnet6Text?: string): Promise<CommandResult> {
   refuseInKubeMode(ctx, 'reserve');
   const subnet = parseSubnetArg(subnetText);
-  const ip = publicIpArg(publicIp, '--public-ip', 4);
+  const subnet6 = subnet6Text !== undefined ? parseSubnetArg(subnet6Text, '--subnet6') : undefined;
+  if (subnet6 && (subnet.family !== 4 || subnet6.family !== 6)) throw new UsageError('--subnet6: SUBNET must be the IPv4 subnet and --subnet6 the IPv6 one');
   const ip6 = publicIpv6 !== undefined ? publicIpArg(publicIpv6, '--public-ipv6', 6) : undefined;
+  if (publicIp === undefined && !(subnet.family === 6 && ip6)) throw new UsageError('--public-ip is required (only an IPv6-only reservation has --public-ipv6 alone)');
+  const ip = publicIp !== undefined ? publicIpArg(publicIp, '--public-ip', 4) : NO_IPV4;
+  const subnets: LeaseSubnets = subnet6 ? { subnet, subnet6 } : { subnet };
   return withRegistry(ctx.etcd, async (r) => {
-    const backendType = await requireFit(r, subnet);
-    const existing = await r.getLease({ subnet });
+    const backendType = await requireFit(r, subnets);
+    const existing = await r.findLease(subnet);
+    const attrs: LeaseAttrs = { PublicIP: ip, ...(ip6 ? { PublicIPv6: ip6 } : {}), BackendType: backendType, BackendData: null };
     if (!existing) {
-      const attrs: LeaseAttrs = { PublicIP: ip, ...(ip6 ? { PublicIPv6: ip6 } : {}), BackendType: backendType, BackendData: null };
-      if (!(await r.reserve({ subnet }, attrs))) throw new CtlError(`${subnet} was taken while reserving; run again to see by whom`);
-      return result((await r.getLease({ subnet }))!, true, 'reserved');
+      if (!(await r.reserve(subnets, attrs))) throw new CtlError(`${subnet} was taken while reserving; run again to see by whom`);
+      return result((await r.getLease(subnets))!, true, 'reserved');
     }
-    if (!existing.attrs.PublicIP.equals(ip)) {
+    if (!sameNode(existing.attrs, attrs)) {
       throw new CtlError(`${subnet} is held by node ${existing.attrs.PublicIP}${existing.leaseId ? '' : ' (reserved)'}; release it first`);
     }
     if (!existing.leaseId) return result(existing, false, 'reserved');
     // The node already holds it: keep its attributes (VtepMAC), drop the expiry.
     if (!(await putWithoutLease(r, existing, existing.attrs))) throw new CtlError(`${subnet} changed while reserving; run again`);
-    return result((await r.getLease({ subnet }))!, true, 'reserved');
+    return result((await r.getLease(existing))!, true, 'reserved');
   });
 }
 
@@ -105,18 +113,18 @@ export async function unreserve(ctx: Ctx, subnetText: string, ttl: number): Prom
   const subnet = parseSubnetArg(subnetText);
   if (!Number.isInteger(ttl) || ttl < 5 || ttl > 31536000) throw new UsageError(`--ttl: ${ttl} is outside 5..31536000 seconds`);
   return withRegistry(ctx.etcd, async (r) => {
-    const existing = await r.getLease({ subnet });
+    const existing = await r.findLease(subnet);
     if (!existing) throw new CtlError(`no reservation for ${subnet}`);
     if (existing.leaseId) throw new CtlError(`${subnet} is not reserved (it is a lease of node ${existing.attrs.PublicIP})`);
     const grant = await r.client.leaseClient.leaseGrant({ TTL: ttl, ID: 0 });
     const res = await r.client
       .if(existing.key, 'Mod', '==', existing.modRevision ?? '0')
-      .then(r.client.put(existing.key).value(JSON.stringify(existing.attrs)).lease(grant.ID))
+      .then(r.client.put(existing.key).value(encodeLeaseAttrs(existing.attrs)).lease(grant.ID))
       .commit();
     if (!res.succeeded) {
       await r.client.leaseClient.leaseRevoke({ ID: grant.ID }).catch(() => {});
       throw new CtlError(`${subnet} changed while unreserving; run again`);
     }
-    return result((await r.getLease({ subnet }, { withExpiry: true }))!, true, 'unreserved');
+    return result((await r.getLease(existing, { withExpiry: true }))!, true, 'unreserved');
   });
 }

@@ -2,10 +2,10 @@
 // exhaustion is seen before a new node waits forever for a lease. `--fail-above` turns it
 // into a check for cron jobs and alerts.
 import type { Argv } from 'yargs';
-import type { Lease } from '../../lib/schema/lease.js';
+import { Lease, subnetOf } from '../../lib/schema/lease.js';
+import { inPool, poolSize, SubnetPool, subnetPools } from '../../lib/schema/subnet-pool.js';
 import { NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { CommandResult, emit } from '../command.js';
-import { leaseFits, subnetTotal } from '../config-checks.js';
 import { CtlError, UsageError } from '../errors.js';
 import { withRegistry } from '../etcd.js';
 import { listKubeLeases, readNetConf } from '../kube.js';
@@ -13,7 +13,10 @@ import { isReservation } from '../lease-view.js';
 import { contextFrom, Ctx, GlobalArgs } from '../options.js';
 import { renderPairs } from '../output.js';
 
+/** The usage of one family's pool. */
 export interface UsageView {
+  /** 4, or 6 for an IPv6-only network */
+  family: 4 | 6;
   network: string;
   subnetLen: number;
   subnetMin: string;
@@ -26,6 +29,8 @@ export interface UsageView {
   usedPercent: number;
   /** leases that this config could not have handed out (left over from an older config) */
   outside: number;
+  /** dual stack: the same figures for the IPv6 pool; null otherwise */
+  ipv6?: UsageView | null;
 }
 
 export function usageCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
@@ -39,23 +44,33 @@ export function usageCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   });
 }
 
+/** Usage of the first family's pool (IPv4, or IPv6 in an IPv6-only network), and of IPv6 in dual stack. */
 export function computeUsage(config: NetworkConfig, leases: readonly Lease[]): UsageView {
-  const inRange = leases.filter((l) => leaseFits(config, l.subnet));
-  const total = Number(subnetTotal(config));
-  const reserved = inRange.filter(isReservation).length;
-  const used = inRange.length - reserved;
+  const [first, second] = subnetPools(config);
+  return { ...poolUsage(first, leases), ipv6: second ? poolUsage(second, leases) : null };
+}
+
+function poolUsage(pool: SubnetPool, leases: readonly Lease[]): UsageView {
+  const fits = leases.filter((l) => {
+    const s = subnetOf(l, pool.family);
+    return s && inPool(pool, s);
+  });
+  const total = Number(poolSize(pool));
+  const reserved = fits.filter(isReservation).length;
+  const used = fits.length - reserved;
   const taken = used + reserved;
   return {
-    network: config.Network.toString(),
-    subnetLen: config.SubnetLen,
-    subnetMin: config.SubnetMin.toString(),
-    subnetMax: config.SubnetMax.toString(),
+    family: pool.family,
+    network: pool.network.toString(),
+    subnetLen: pool.len,
+    subnetMin: pool.min.toString(),
+    subnetMax: pool.max.toString(),
     total,
     used,
     reserved,
     free: Math.max(0, total - taken),
     usedPercent: total ? Math.round((taken / total) * 1000) / 10 : 100,
-    outside: leases.length - inRange.length,
+    outside: leases.length - fits.length,
   };
 }
 
@@ -81,20 +96,22 @@ export async function usage(ctx: Ctx, failAbove?: number): Promise<CommandResult
   }
   const { config, leases } = ctx.kube ? await kubeInput(ctx) : await etcdInput(ctx);
   const v = computeUsage(config, leases);
-  const over = failAbove !== undefined && v.usedPercent >= failAbove;
+  const all = v.ipv6 ? [v, v.ipv6] : [v];
+  const over = all.filter((u) => failAbove !== undefined && u.usedPercent >= failAbove);
+  const rows = (u: UsageView, label: string): [string, string | number][] => [
+    [label, `${u.network} (/${u.subnetLen} per node, ${u.subnetMin} .. ${u.subnetMax})`],
+    ['Total', u.total],
+    ['Used', u.used],
+    ['Reserved', u.reserved],
+    ['Free', u.free],
+    ['Used%', `${u.usedPercent}%`],
+    ...(u.outside ? [['Outside', `${u.outside} lease(s) outside the configured range`] as [string, string]] : []),
+  ];
   return {
     data: v,
-    table: () => renderPairs([
-      ['Network', `${v.network} (/${v.subnetLen} per node, ${v.subnetMin} .. ${v.subnetMax})`],
-      ['Total', v.total],
-      ['Used', v.used],
-      ['Reserved', v.reserved],
-      ['Free', v.free],
-      ['Used%', `${v.usedPercent}%`],
-      ...(v.outside ? [['Outside', `${v.outside} lease(s) outside the configured range`] as [string, string]] : []),
-    ]),
-    problems: over ? [`${v.usedPercent}% of node subnets are taken (limit ${failAbove}%)`] : [],
-    warnings: v.outside ? [`${v.outside} lease(s) lie outside ${v.network} ${v.subnetMin}..${v.subnetMax}`] : [],
-    exitCode: over ? 1 : 0,
+    table: () => all.map((u) => renderPairs(rows(u, u.family === 4 ? 'Network' : 'IPv6Network'))).join('\n'),
+    problems: over.map((u) => `${u.usedPercent}% of ${u.family === 6 ? 'IPv6 ' : ''}node subnets are taken (limit ${failAbove}%)`),
+    warnings: all.filter((u) => u.outside).map((u) => `${u.outside} lease(s) lie outside ${u.network} ${u.subnetMin}..${u.subnetMax}`),
+    exitCode: over.length ? 1 : 0,
   };
 }

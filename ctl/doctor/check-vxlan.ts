@@ -3,7 +3,7 @@
 // the peer's VtepMAC (the kernel never ARPs over a nolearning VXLAN), and an FDB entry telling
 // the device which public IP to tunnel that MAC to. Missing any one drops the traffic silently.
 import { vxlanData, Lease } from '../../lib/schema/lease.js';
-import { DoctorInput, expectedOverlayMtu, gatewayOf, vxlanDeviceName } from './context.js';
+import { DoctorInput, expectedDeviceMtu, gatewayOf, vxlanDeviceName } from './context.js';
 import { Findings } from './findings.js';
 
 const OFFLOAD_FEATURE = 'tx-checksum-ip-generic';
@@ -46,7 +46,7 @@ export function checkVxlanDevice(i: DoctorInput, f: Findings): boolean {
   if (!dev.addrs.some((a) => a.addr_info.some((x) => x.local === gw && x.prefixlen === 32))) {
     f.error('vxlan-device', name, `address ${gw}/32 is missing: replies from this node to other subnets get the wrong source`, `ip addr add ${gw}/32 dev ${name}`);
   }
-  const mtu = expectedOverlayMtu(i);
+  const mtu = expectedDeviceMtu(i, 4);
   if (mtu !== undefined && link.mtu !== mtu) {
     f.error('mtu', name, `MTU is ${link.mtu}, expected ${mtu} (${i.iface ? `${i.iface.ifname} mtu ${i.iface.mtu} minus 50 bytes of VXLAN header` : 'Backend.MTU'})`,
       `ip link set ${name} mtu ${mtu}`);

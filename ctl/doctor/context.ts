@@ -1,5 +1,6 @@
 // Everything a doctor check compares: this node's lease, the other leases, the network config,
 // the kernel state and subnet.env — gathered once, so every check is a pure function of it.
+import { vxlanDeviceName as deviceName, VXLAN6_OVERHEAD, VXLAN_OVERHEAD } from '../../lib/dataplane/devices.js';
 import type { Link } from '../../lib/kernel/ip.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import type { NetworkConfig } from '../../lib/schema/network-config.js';
@@ -21,18 +22,24 @@ export interface DoctorInput {
   subnetEnvGateway?: string;
 }
 
-export const VXLAN_OVERHEAD = 50;
-
 export function vxlanDeviceName(c: NetworkConfig): string {
-  return `twill.${c.Backend.VNI}`;
+  return deviceName(c.Backend.VNI);
 }
 
-/** The MTU pods and the overlay device must use. */
-export function expectedOverlayMtu(input: DoctorInput): number | undefined {
+/** The MTU the family's overlay device must have (twilld's rule: the interface MTU minus the tunnel header). */
+export function expectedDeviceMtu(input: DoctorInput, family: 4 | 6 = 4): number | undefined {
   const { config, iface } = input;
   if (config.Backend.MTU !== undefined) return config.Backend.MTU;
   if (!iface) return undefined;
-  return config.Backend.Type === 'vxlan' ? iface.mtu - VXLAN_OVERHEAD : iface.mtu;
+  if (config.Backend.Type !== 'vxlan') return iface.mtu;
+  return iface.mtu - (family === 4 ? VXLAN_OVERHEAD : VXLAN6_OVERHEAD);
+}
+
+/** The MTU pods must use: the smallest of the network's families' overlays. */
+export function expectedOverlayMtu(input: DoctorInput): number | undefined {
+  const families = [...(input.config.EnableIPv4 ? [4 as const] : []), ...(input.config.EnableIPv6 ? [6 as const] : [])];
+  const mtus = families.map((f) => expectedDeviceMtu(input, f)).filter((m): m is number => m !== undefined);
+  return mtus.length ? Math.min(...mtus) : undefined;
 }
 
 /** The .0 address a peer's subnet is reached through on the VXLAN device. */

@@ -1,7 +1,7 @@
 // Gathers the doctor's input (etcd, subnet.env, kernel) and runs every check in order.
 import { existsSync, readFileSync } from 'node:fs';
 import type { EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
-import { InvalidLease, Lease, screenLeases } from '../../lib/schema/lease.js';
+import { InvalidLease, Lease, screenLeases, subnetOf } from '../../lib/schema/lease.js';
 import { NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { parseSubnetEnv, subnetEnvGateway, SubnetEnv } from '../../lib/schema/subnet-env.js';
 import { CtlError } from '../errors.js';
@@ -10,7 +10,9 @@ import { checkHostGwRoutes, checkStaleRoutes, checkVxlanRoutes } from './check-r
 import { checkVxlanDevice, checkVxlanPeers, vxlanPeers } from './check-vxlan.js';
 import { DoctorInput, vxlanDeviceName } from './context.js';
 import { Findings } from './findings.js';
-import { interfaceOf, readNodeState } from './node-state.js';
+import { interfaceOf, readNodeState, readNodeState6 } from './node-state.js';
+import { checkIpv6 } from './check-v6.js';
+import { vxlan6DeviceName } from '../../lib/dataplane/devices.js';
 
 export interface DoctorOptions {
   publicIp?: string;
@@ -36,14 +38,16 @@ function loadSubnetEnv(file: string): { env?: SubnetEnv; error?: string; gateway
 /** This node's lease: by public IP when given, else by the subnet subnet.env names. */
 function findOwnLease(leases: readonly Lease[], o: DoctorOptions, env?: SubnetEnv): Lease {
   if (o.publicIp) {
-    const mine = leases.filter((l) => l.attrs.PublicIP.toString() === o.publicIp);
+    // an IPv6-only node is known by its PublicIPv6
+    const mine = leases.filter((l) => l.attrs.PublicIP.toString() === o.publicIp || l.attrs.PublicIPv6?.toString() === o.publicIp);
     if (mine.length === 0) throw new CtlError(`no lease has public IP ${o.publicIp}: is twilld running on this node? (twillctl leases list)`);
     // a live lease wins over a reservation the node has not picked up
     return mine.find((l) => l.leaseId) ?? mine[0];
   }
-  if (!env?.subnet) throw new CtlError(`cannot tell which node this is: pass --public-ip (subnet file ${o.subnetFile} is unusable)`);
-  const own = leases.find((l) => l.subnet.contains(env.subnet!.first));
-  if (!own) throw new CtlError(`no lease holds ${env.subnet} (from ${o.subnetFile}): this node's lease expired or was released; restart twilld`);
+  const mySubnet = env?.subnet ?? env?.ipv6Subnet;
+  if (!mySubnet) throw new CtlError(`cannot tell which node this is: pass --public-ip (subnet file ${o.subnetFile} is unusable)`);
+  const own = leases.find((l) => subnetOf(l, mySubnet.family)?.contains(mySubnet.first));
+  if (!own) throw new CtlError(`no lease holds ${mySubnet} (from ${o.subnetFile}): this node's lease expired or was released; restart twilld`);
   return own;
 }
 
@@ -66,8 +70,10 @@ export async function diagnose(config: NetworkConfig, all: readonly Lease[], o: 
   const envRead = loadSubnetEnv(o.subnetFile);
   const own = findOwnLease(leases, o, envRead.env);
   const vxlan = config.Backend.Type === 'vxlan';
-  const state = await readNodeState(vxlan ? vxlanDeviceName(config) : undefined, envRead.env?.ipMasq ?? false);
-  const iface = await interfaceOf(state, own.attrs.PublicIP.toString());
+  const v4 = config.EnableIPv4;
+  const state = await readNodeState(vxlan && v4 ? vxlanDeviceName(config) : undefined, envRead.env?.ipMasq ?? false);
+  const state6 = config.EnableIPv6 ? await readNodeState6(vxlan ? vxlan6DeviceName(config.Backend.VNI) : undefined) : undefined;
+  const iface = await interfaceOf(state, (v4 ? own.attrs.PublicIP : own.attrs.PublicIPv6 ?? own.attrs.PublicIP).toString());
   const input: DoctorInput = {
     config,
     own,
@@ -88,27 +94,33 @@ export async function diagnose(config: NetworkConfig, all: readonly Lease[], o: 
     f.error('lease', own.attrs.PublicIP.toString(), `this node's lease publishes public IP ${own.attrs.PublicIP}, but no interface here has it`,
       'run doctor on the node that owns the lease (or pass its --public-ip); if the address changed, restart twilld');
   }
-  checkSubnetEnv(input, f);
-  checkIpForward(input, f);
   let peerCount = input.peers.length;
-  if (vxlan) {
-    const peers = vxlanPeers(input, f);
-    peerCount = peers.length;
-    if (checkVxlanDevice(input, f)) {
-      checkVxlanPeers(input, peers, f);
-      checkVxlanRoutes(input, peers, f);
+  if (v4) {
+    checkSubnetEnv(input, f);
+    checkIpForward(input, f);
+    if (vxlan) {
+      const peers = vxlanPeers(input, f);
+      peerCount = peers.length;
+      if (checkVxlanDevice(input, f)) {
+        checkVxlanPeers(input, peers, f);
+        checkVxlanRoutes(input, peers, f);
+      }
+    } else {
+      checkHostGwRoutes(input, f);
     }
-  } else {
-    checkHostGwRoutes(input, f);
+    checkStaleRoutes(input, f);
+    checkMasquerade(input, f);
   }
-  checkStaleRoutes(input, f);
-  checkMasquerade(input, f);
+  if (state6) {
+    const peers6 = checkIpv6(input, f, state6);
+    if (!v4) peerCount = peers6;
+  }
   return {
     node: {
       publicIP: own.attrs.PublicIP.toString(),
       subnet: own.subnet.toString(),
       backendType: config.Backend.Type,
-      device: vxlan ? vxlanDeviceName(config) : null,
+      device: vxlan ? (v4 ? vxlanDeviceName(config) : vxlan6DeviceName(config.Backend.VNI)) : null,
       interface: iface?.ifname ?? null,
     },
     peers: peerCount,

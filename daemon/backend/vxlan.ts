@@ -15,6 +15,7 @@
 // Dual stack: a second device `twill6.<VNI>` on the interface's IPv6 address carries the
 // IPv6 pod subnets with the same three entries per peer (route, permanent neighbour, FDB to
 // the peer's PublicIPv6); its VtepMAC is published as BackendV6Data, as flannel does.
+import { vxlan6DeviceName, vxlanDeviceName, VXLAN6_OVERHEAD, VXLAN_OVERHEAD } from '../../lib/dataplane/devices.js';
 import { getLink, ipBatch, listAddrs } from '../../lib/kernel/ip.js';
 import { Cidr, Family, Ip } from '../../lib/ip/cidr.js';
 import type { Mac } from '../../lib/ip/mac.js';
@@ -23,19 +24,6 @@ import type { Backend, BackendContext, PeerEntries } from './backend.js';
 import { directRoute, directRoute6 } from './host-gw.js';
 import { vtepMac } from './mac.js';
 
-/** VXLAN adds 50 bytes (outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14). */
-export const VXLAN_OVERHEAD = 50;
-/** Over an IPv6 underlay the outer header is 40 bytes: 70 in all. */
-export const VXLAN6_OVERHEAD = 70;
-
-export function vxlanDeviceName(vni: number): string {
-  return `twill.${vni}`;
-}
-
-/** flannel's `flannel-v6.<VNI>` would not fit IFNAMSIZ for large VNIs: twill6.16777215 does. */
-export function vxlan6DeviceName(vni: number): string {
-  return `twill6.${vni}`;
-}
 
 /** One tunnel device: its name, source address, MAC and MTU, and the pod network it carries. */
 interface Tunnel {

@@ -4,45 +4,8 @@
 // transaction in etcd-manager.ts decides whether the choice actually wins.
 import { Cidr, Family } from '../../lib/ip/cidr.js';
 import { Lease, LeaseAttrs, sameNode, subnetOf } from '../../lib/schema/lease.js';
+import { leaseInRange, poolSize, SubnetPool, subnetPool } from '../../lib/schema/subnet-pool.js';
 import type { NetworkConfig } from '../../lib/schema/network-config.js';
-
-/** One family's share of the network config: where node subnets of that family come from. */
-export interface SubnetPool {
-  family: Family;
-  network: Cidr;
-  len: number;
-  min: Cidr;
-  max: Cidr;
-}
-
-export function subnetPool(config: NetworkConfig, family: Family): SubnetPool | undefined {
-  if (family === 4) return config.EnableIPv4 ? { family, network: config.Network, len: config.SubnetLen, min: config.SubnetMin, max: config.SubnetMax } : undefined;
-  if (!config.EnableIPv6 || !config.IPv6Network) return undefined;
-  return { family, network: config.IPv6Network, len: config.IPv6SubnetLen!, min: config.IPv6SubnetMin!, max: config.IPv6SubnetMax! };
-}
-
-function inPool(pool: SubnetPool, subnet: Cidr): boolean {
-  return subnet.family === pool.family
-    && subnet.prefix === pool.len
-    && pool.network.contains(subnet)
-    && subnet.network >= pool.min.network
-    && subnet.network <= pool.max.network;
-}
-
-export function inRange(config: NetworkConfig, subnet: Cidr): boolean {
-  const pool = subnetPool(config, subnet.family);
-  return !!pool && inPool(pool, subnet);
-}
-
-/** A lease fits this network: every family the config enables has its subnet in range. */
-export function leaseInRange(config: NetworkConfig, l: Lease): boolean {
-  for (const family of [4, 6] as const) {
-    if (!subnetPool(config, family)) continue;
-    const s = subnetOf(l, family);
-    if (!s || !inRange(config, s)) return false;
-  }
-  return true;
-}
 
 /** This node's existing lease or reservation: same public IP(s), inside the configured range. */
 export function findOwnLease(config: NetworkConfig, leases: readonly Lease[], attrs: LeaseAttrs): Lease | undefined {
@@ -53,17 +16,14 @@ export function findOwnLease(config: NetworkConfig, leases: readonly Lease[], at
 
 export class NetworkFullError extends Error {
   constructor(pool: SubnetPool, taken: number) {
-    const [netField, minField, maxField] = pool.family === 4 ? ['Network', 'SubnetMin', 'SubnetMax'] : ['IPv6Network', 'IPv6SubnetMin', 'IPv6SubnetMax'];
-    super(`${netField} ${pool.network} is full: all ${rangeSize(pool)} /${pool.len} subnets in `
+    const [what, minField, maxField] = pool.family === 4 ? ['network', 'SubnetMin', 'SubnetMax'] : ['IPv6 network', 'IPv6SubnetMin', 'IPv6SubnetMax'];
+    super(`${what} ${pool.network} is full: all ${poolSize(pool)} /${pool.len} subnets in `
       + `${pool.min.first}..${pool.max.first} are leased or reserved (${taken} keys); `
       + `free one (delete a stale lease) or widen ${minField}/${maxField}`);
     this.name = 'NetworkFullError';
   }
 }
 
-function rangeSize(pool: SubnetPool): bigint {
-  return (pool.max.network - pool.min.network) / pool.min.size + 1n;
-}
 
 /** A uniform random index below `n` (n may exceed 2^53 for IPv6 pools). */
 function randomBelow(n: bigint, random: () => number): bigint {
@@ -81,7 +41,7 @@ export function pickFreeSubnet(config: NetworkConfig, leases: readonly Lease[], 
   const pool = subnetPool(config, family);
   if (!pool) throw new Error(`the network config has no IPv${family} network`);
   const taken = new Set(leases.map((l) => subnetOf(l, family)).filter((s): s is Cidr => !!s).map((s) => s.network));
-  const size = rangeSize(pool);
+  const size = poolSize(pool);
   const step = pool.min.size;
   const at = (i: bigint) => Cidr.of(family, pool.min.network + i * step, pool.len);
   const free = (i: bigint) => !taken.has(pool.min.network + i * step);

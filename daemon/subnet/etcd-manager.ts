@@ -8,7 +8,8 @@ import { configKey, InvalidLease, Lease, LeaseSubnets, sameNode, subnetOf } from
 import { ConfigError, NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { Backoff, sleep, throwIfAborted } from '../backoff.js';
 import type { Logger } from '../log.js';
-import { findOwnLease, inRange, NetworkFullError, pickFreeSubnet, subnetPool } from './allocate.js';
+import { findOwnLease, NetworkFullError, pickFreeSubnet } from './allocate.js';
+import { inRange, subnetPool } from '../../lib/schema/subnet-pool.js';
 import { EtcdRegistry, LeaseEvent, LeaseWatch } from './etcd-registry.js';
 import type { LeaseRequest, LeaseSetListener, SubnetManager } from './manager.js';
 

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { noop } from 'cockatiel';
 import { Etcd3, IOptions, Watcher } from 'etcd3';
+import type { Cidr } from '../../lib/ip/cidr.js';
 import {
   configKey, encodeLeaseAttrs, InvalidLease, Lease, LeaseAttrs, LeaseSubnets, LeaseValueError, parseLeaseAttrs, parseSubnetKey,
   subnetKey, subnetsPrefix,
@@ -101,6 +102,18 @@ export class EtcdRegistry {
     if (!lease || lease.invalid) return undefined;
     if (withExpiry) await this.fillExpiry([lease]);
     return lease;
+  }
+
+  /**
+   * The lease holding `subnet` in either family, whatever its key: a dual-stack key names
+   * both subnets, so an operator's "10.244.3.0/24" alone cannot be turned into the key.
+   */
+  async findLease(subnet: Cidr, { withExpiry = false } = {}): Promise<Lease | undefined> {
+    const exact = await this.getLease({ subnet }, { withExpiry });
+    if (exact) return exact;
+    const { leases } = await this.listLeases();
+    const found = leases.find((l) => l.subnet.equals(subnet) || (l.subnet6?.equals(subnet) ?? false));
+    return found ? this.getLease(found, { withExpiry }) : undefined;
   }
 
   /** Creates the lease only if nobody holds the key; undefined when it was taken. */

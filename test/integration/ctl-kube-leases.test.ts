@@ -127,8 +127,8 @@ describe('twillctl --kube-subnet-mgr (test API server)', function () {
     const r = await ctl(['usage', '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.json, {
-      network: '10.244.0.0/16', subnetLen: 24, subnetMin: '10.244.1.0/24', subnetMax: '10.244.10.0/24',
-      total: 10, used: 3, reserved: 0, free: 7, usedPercent: 30, outside: 0,
+      family: 4, network: '10.244.0.0/16', subnetLen: 24, subnetMin: '10.244.1.0/24', subnetMax: '10.244.10.0/24',
+      total: 10, used: 3, reserved: 0, free: 7, usedPercent: 30, outside: 0, ipv6: null,
     });
     const full = await ctl(['usage', '--fail-above', '25']);
     assert.equal(full.code, 1);

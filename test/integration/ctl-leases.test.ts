@@ -239,9 +239,9 @@ describe('twillctl leases (real etcd)', function () {
       assert.equal(r.code, 0, r.stderr);
       const total = 10; // 10.244.1.0 .. 10.244.10.0
       assert.deepEqual(r.json, {
-        network: '10.244.0.0/16', subnetLen: 24, subnetMin: '10.244.1.0/24', subnetMax: '10.244.10.0/24',
+        family: 4, network: '10.244.0.0/16', subnetLen: 24, subnetMin: '10.244.1.0/24', subnetMax: '10.244.10.0/24',
         total, used, reserved, free: total - used - reserved,
-        usedPercent: Math.round(((used + reserved) / total) * 1000) / 10, outside: 0,
+        usedPercent: Math.round(((used + reserved) / total) * 1000) / 10, outside: 0, ipv6: null,
       });
       assert.ok(used > 0 && reserved > 0);
     });

@@ -12,6 +12,7 @@ import { parseSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { addPod, Pod } from '../helpers/pods.js';
 import { CONFIG_KEY, Twilld } from '../helpers/twilld.js';
+import { ctlAt } from '../helpers/twillctl.js';
 import { buildUnderlay, netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
 
 const UL6 = 'fd18::';
@@ -118,6 +119,19 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
       assert.ok(await ping6(world, p[0], ul.hostIp6), 'a pod reaches the outside over IPv6');
     });
 
+    it('twillctl doctor checks the IPv6 half: healthy, then names planted IPv6 drift', async () => {
+      const doctor = () => ctlAt(etcd.endpoint)(['doctor', '--subnet-file', d[0].subnetFile, '-o', 'json'], { netns: ul.nodes[0].ns });
+      const ok = await doctor();
+      assert.equal(ok.json?.errors, 0, ok.stdout + ok.stderr);
+      await d[0].stop();
+      const peer6 = env(1).ipv6Subnet!;
+      await ipBatch(n1(), [`route del ${peer6}${backend === 'vxlan' ? ' dev twill6.1' : ''}`]);
+      const bad = await doctor();
+      const routes = bad.json.findings.filter((x: { check: string; subject: string }) => x.check === 'route' && x.subject.startsWith(String(peer6)));
+      assert.equal(routes.length, 1, bad.stdout);
+      // the restart below puts it back
+    });
+
     it('a restart keeps both subnets', async () => {
       const before6 = String(env(0).ipv6Subnet);
       const before4 = String(env(0).subnet);
@@ -186,6 +200,19 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
 
     it('masquerades pod traffic to the outside with ip6tables', async () => {
       assert.ok(await ping6(world, pods[0], ul.hostIp6));
+    });
+
+    it('twillctl doctor finds an IPv6-only node healthy, and twillctl usage counts the IPv6 pool', async () => {
+      const ctl = ctlAt(etcd.endpoint);
+      const doc = await ctl(['doctor', '--subnet-file', d[0].subnetFile, '-o', 'json'], { netns: ul.nodes[0].ns });
+      assert.equal(doc.json?.errors, 0, doc.stdout + doc.stderr);
+      assert.equal(doc.json.peers, 1);
+      const use = await ctl(['usage', '-o', 'json'], { netns: ul.ns });
+      assert.equal(use.json.family, 6);
+      assert.equal(use.json.network, NET6);
+      assert.equal(use.json.used, 2);
+      const get = await ctl(['leases', 'get', pods[1].ip6!, '-o', 'json'], { netns: ul.ns });
+      assert.equal(get.json.lease.publicIPv6, ul.ip6[1], 'leases get by a pod\'s IPv6 address');
     });
   });
 }

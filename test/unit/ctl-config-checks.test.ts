@@ -71,8 +71,8 @@ describe('ctl config checks', () => {
   it('computes usage from leases inside the range only', () => {
     const c = parseNetworkConfig({ Network: '10.244.0.0/16', SubnetMin: '10.244.1.0', SubnetMax: '10.244.8.0' });
     assert.deepEqual(computeUsage(c, [lease('10.244.1.0/24'), lease('10.244.2.0/24'), lease('10.244.3.0/24', { reserved: true }), lease('10.244.99.0/24')]), {
-      network: '10.244.0.0/16', subnetLen: 24, subnetMin: '10.244.1.0/24', subnetMax: '10.244.8.0/24',
-      total: 8, used: 2, reserved: 1, free: 5, usedPercent: 37.5, outside: 1,
+      family: 4, network: '10.244.0.0/16', subnetLen: 24, subnetMin: '10.244.1.0/24', subnetMax: '10.244.8.0/24',
+      total: 8, used: 2, reserved: 1, free: 5, usedPercent: 37.5, outside: 1, ipv6: null,
     });
     assert.equal(computeUsage(c, []).usedPercent, 0);
   });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { Cidr } from '../../lib/ip/cidr.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { parseNetworkConfig } from '../../lib/schema/network-config.js';
-import { findOwnLease, inRange, NetworkFullError, pickFreeSubnet } from '../../daemon/subnet/allocate.js';
+import { findOwnLease, NetworkFullError, pickFreeSubnet } from '../../daemon/subnet/allocate.js';
+import { inRange } from '../../lib/schema/subnet-pool.js';
 import { leaseAttrs } from '../helpers/lease-attrs.js';
 
 const lease = (subnet: string, ip: string, leaseId?: string): Lease => ({

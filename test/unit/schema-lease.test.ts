@@ -18,7 +18,9 @@ describe('lease schema (flannel etcd layout)', () => {
     assert.equal(String(parseSubnetKeyName('10.244.3.0-24')!.subnet), '10.244.3.0/24');
     const ds = parseSubnetKeyName('10.244.3.0-24&fd00:10:244:3::-64')!;
     assert.equal(String(ds.subnet6), 'fd00:10:244:3::/64');
-    for (const bad of ['10.244.3.1-24', '10.244.3.0', 'config', '10.244.3.0-24&x&y', 'fd00::-64', '10.244.3.0-24&10.0.0.0-8']) {
+    // an IPv6 subnet alone is flannel's IPv6-only key
+    assert.equal(String(parseSubnetKeyName('fd00::-64')!.subnet), 'fd00::/64');
+    for (const bad of ['10.244.3.1-24', '10.244.3.0', 'config', '10.244.3.0-24&x&y', 'fd00::-64&10.244.3.0-24', '10.244.3.0-24&10.0.0.0-8']) {
       assert.equal(parseSubnetKeyName(bad), undefined, bad);
     }
     assert.equal(parseSubnetKey('/p', '/q/subnets/10.244.3.0-24'), undefined);
