@@ -28,5 +28,6 @@ RUN apt-get update \
 COPY --from=build /src/dist/bin/twill /src/dist/bin/twilld /src/dist/bin/twillctl /opt/twill/bin/
 COPY --from=cni-plugins /usr/lib/cni/portmap /opt/twill/bin/portmap
 COPY scripts/install-cni.sh /opt/twill/install-cni.sh
+COPY scripts/enable-ip-forward.sh /opt/twill/enable-ip-forward.sh
 ENV PATH=/opt/twill/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ENTRYPOINT ["/opt/twill/bin/twilld"]

@@ -4,8 +4,11 @@
 // Rules go in with one `iptables-restore -w --noflush` per check that found a difference:
 // the chains are declared (so flushed and refilled) in one atomic commit, and the jumps from
 // the built-in chains are only added when missing, so repeated runs change nothing.
+// Every call goes to the backend the host uses (lib/kernel/iptables-backend.ts), never to
+// whatever `iptables` the image's alternatives point to.
 import { run } from '../lib/exec.js';
 import type { Cidr } from '../lib/ip/cidr.js';
+import { IptablesBackend, iptablesCommand } from '../lib/kernel/iptables-backend.js';
 
 export const NAT_CHAIN = 'TWILL-POSTRTG';
 export const FILTER_CHAIN = 'TWILL-FWD';
@@ -73,14 +76,14 @@ export function planMasquerade(save: string, spec: MasqueradeSpec): string | und
 }
 
 export class Masquerade {
-  constructor(private readonly spec: () => MasqueradeSpec) {}
+  constructor(private readonly spec: () => MasqueradeSpec, private readonly backend: IptablesBackend) {}
 
   /** Checks the rules and restores what is missing; true when something had to be written. */
   async ensure(): Promise<boolean> {
-    const save = await run('iptables-save', []);
+    const save = await run(iptablesCommand(this.backend, 'iptables-save'), []);
     const script = planMasquerade(save, this.spec());
     if (!script) return false;
-    await run('iptables-restore', ['-w', '5', '--noflush'], { input: script });
+    await run(iptablesCommand(this.backend, 'iptables-restore'), ['-w', '5', '--noflush'], { input: script });
     return true;
   }
 }

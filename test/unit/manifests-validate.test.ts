@@ -130,7 +130,19 @@ describe('manifests', () => {
     const sc = daemon().securityContext;
     assert.notEqual(sc.privileged, true);
     assert.deepEqual([...sc.capabilities.add].sort(), ['NET_ADMIN', 'NET_RAW']);
-    for (const c of pod().initContainers) assert.ok(!c.securityContext?.privileged && !c.securityContext?.capabilities?.add, c.name);
+    // only the sysctl writer needs privilege (a runtime mounts /proc/sys read-only otherwise)
+    for (const c of pod().initContainers) {
+      if (c.name === 'enable-ip-forward') continue;
+      assert.ok(!c.securityContext?.privileged && !c.securityContext?.capabilities?.add, c.name);
+    }
+  });
+
+  it('turns on ip_forward in a privileged init container that runs first', () => {
+    const [first] = pod().initContainers as Obj[];
+    assert.equal(first.name, 'enable-ip-forward');
+    assert.deepEqual(first.command, ['/opt/twill/enable-ip-forward.sh']);
+    assert.equal(first.securityContext.privileged, true);
+    assert.equal(pod().hostNetwork, true, "the host's network namespace is the one whose sysctl is set");
   });
 
   it('probes /healthz and /readyz on the port the daemon serves, and requests resources', () => {
@@ -165,7 +177,7 @@ describe('manifests', () => {
   });
 
   it('installs the plugins before the conflist, through the atomic install script', () => {
-    const init = pod().initContainers as Obj[];
+    const init = (pod().initContainers as Obj[]).filter((c) => c.name !== 'enable-ip-forward');
     assert.deepEqual(init.map((c) => c.name), ['install-cni-plugin', 'install-portmap', 'install-cni']);
     for (const c of init) assert.equal(c.command[0], '/opt/twill/install-cni.sh', c.name);
     const last = init[init.length - 1].command;
