@@ -9,6 +9,7 @@ import { IptablesBackend, iptablesCommand } from '../../lib/kernel/iptables-back
 import { EtcdServer } from '../helpers/etcd.js';
 import { addPod, Pod } from '../helpers/pods.js';
 import { netConfig, startEtcdWorld, Twilld } from '../helpers/twilld.js';
+import { runCtl } from '../helpers/twillctl.js';
 import { Underlay, waitFor, World } from '../helpers/world.js';
 
 const other = (b: IptablesBackend): IptablesBackend => (b === 'legacy' ? 'nft' : 'legacy');
@@ -67,6 +68,13 @@ for (const backend of ['legacy', 'nft'] as const) {
     it('pods on different nodes reach each other through the DROP policy', async () => {
       await waitFor('p1 -> p2 ping', () => pings(p1, p2), 15000, 200);
       assert.ok(await pings(p2, p1), 'p2 -> p1');
+    });
+
+    it(`twillctl doctor reads the same backend and finds the masquerade rules`, async () => {
+      const n = ul.nodes[0];
+      const r = await runCtl(['doctor', '--subnet-file', daemons[0].subnetFile, '-o', 'json', '--etcd-endpoints', etcd.endpoint], { netns: n.ns });
+      const masq = (r.json as { findings: { check: string }[] }).findings.filter((f) => f.check === 'masquerade');
+      assert.deepEqual(masq, [], r.stdout);
     });
 
     if (backend === 'legacy') {
