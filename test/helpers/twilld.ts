@@ -18,6 +18,8 @@ export interface TwilldOptions {
   subnetFile?: string;
   /** a command prefix twilld runs under (e.g. readOnlyProcSys()) */
   wrap?: string[];
+  /** extra environment (over the test's own) */
+  env?: NodeJS.ProcessEnv;
 }
 
 export class Twilld {
@@ -45,7 +47,7 @@ export class Twilld {
       ...(this.o.args ?? []),
     ];
     const [command, ...prefix] = [...(this.o.wrap ?? []), TWILLD_BIN];
-    this.child = this.world.spawnIn(this.node.ns, command, [...prefix, ...args]);
+    this.child = this.world.spawnIn(this.node.ns, command, [...prefix, ...args], this.o.env);
     this.child.stdout!.on('data', (b) => (this.logs += b));
     this.child.stderr!.on('data', (b) => (this.logs += b));
     return this;
