@@ -14,11 +14,19 @@ import { REPO_ROOT, TWILL_BIN } from '../test/helpers/cni.js';
 import { netnsPath, World } from '../test/helpers/world.js';
 import { fmt, percentile, printTable } from './stats.js';
 
+// BENCH_BASELINE_BIN=<an older build of dist/bin/twill>: that build takes the reference's
+// place (own bridge, subnet and IPAM directory), so two builds alternate run by run and the
+// ratio compares them directly under the same load.
+const BASELINE = process.env.BENCH_BASELINE_BIN;
+const PLUGIN = TWILL_BIN;
 const RUNS = Math.max(30, Number(process.env.BENCH_RUNS ?? 40));
 const WARMUP = 3;
 const REF_DIR = '/usr/lib/cni';
 
 interface Plan {
+  /** the reference plugin's binary and name in the report */
+  refBin: string;
+  refLabel: string;
   twill: { conf: object };
   ref: { conf: object };
   pods: { twill: string[]; ref: string[] };
@@ -71,7 +79,7 @@ async function peakRss(bin: string, conf: object, netns: string, id: string): Pr
 
 /** Runs inside the node namespace. */
 async function inner(plan: Plan): Promise<void> {
-  const refBin = path.join(REF_DIR, 'bridge');
+  const refBin = plan.refBin;
   const add = { twill: [] as number[], ref: [] as number[] };
   const del = { twill: [] as number[], ref: [] as number[] };
   const total = WARMUP + RUNS;
@@ -79,7 +87,7 @@ async function inner(plan: Plan): Promise<void> {
     // alternate which goes first, so neither always runs on a warmer cache
     const order = i % 2 === 0 ? (['twill', 'ref'] as const) : (['ref', 'twill'] as const);
     for (const who of order) {
-      const bin = who === 'twill' ? TWILL_BIN : refBin;
+      const bin = who === 'twill' ? PLUGIN : refBin;
       const ms = await timed(bin, 'ADD', plan[who].conf, plan.pods[who][i], `bench-${who}-${i}`);
       if (i >= WARMUP) add[who].push(ms);
     }
@@ -87,14 +95,14 @@ async function inner(plan: Plan): Promise<void> {
   for (let i = 0; i < total; i++) {
     const order = i % 2 === 0 ? (['twill', 'ref'] as const) : (['ref', 'twill'] as const);
     for (const who of order) {
-      const bin = who === 'twill' ? TWILL_BIN : refBin;
+      const bin = who === 'twill' ? PLUGIN : refBin;
       const ms = await timed(bin, 'DEL', plan[who].conf, plan.pods[who][i], `bench-${who}-${i}`);
       if (i >= WARMUP) del[who].push(ms);
     }
   }
-  const rssTwill = await peakRss(TWILL_BIN, plan.twill.conf, plan.pods.twill[total], 'bench-rss-twill');
+  const rssTwill = await peakRss(PLUGIN, plan.twill.conf, plan.pods.twill[total], 'bench-rss-twill');
   const rssRef = await peakRss(refBin, plan.ref.conf, plan.pods.ref[total], 'bench-rss-ref');
-  process.stdout.write(JSON.stringify({ add, del, rssTwill, rssRef }));
+  process.stdout.write(JSON.stringify({ add, del, rssTwill, rssRef, refLabel: plan.refLabel }));
 }
 
 /** p50 over fresh processes of: materialize (file already there, as on every call but the first) + dlopen. */
@@ -133,22 +141,28 @@ async function outer(): Promise<void> {
     }
     const subnetFile = path.join(world.tmp, 'subnet.env');
     writeFileSync(subnetFile, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
+    const baselineSubnetFile = path.join(world.tmp, 'subnet-base.env');
+    writeFileSync(baselineSubnetFile, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.4.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
     // Equivalent configs: bridge with the gateway, default route, hairpin, MTU, IPAM on disk.
     const plan: Plan = {
+      refBin: BASELINE ?? path.join(REF_DIR, 'bridge'),
+      refLabel: BASELINE ? `baseline ${BASELINE}` : 'reference (bridge + host-local)',
       twill: { conf: { cniVersion: '1.0.0', name: 'bench-twill', type: 'twill', subnetFile, dataDir: path.join(world.tmp, 'ipam-twill') } },
-      ref: {
-        conf: {
-          cniVersion: '1.0.0',
-          name: 'bench-ref',
-          type: 'bridge',
-          bridge: 'cniref0',
-          isGateway: true,
-          isDefaultGateway: true,
-          hairpinMode: true,
-          mtu: 1450,
-          ipam: { type: 'host-local', subnet: '10.245.3.0/24', dataDir: path.join(world.tmp, 'ipam-ref') },
+      ref: BASELINE
+        ? { conf: { cniVersion: '1.0.0', name: 'bench-base', type: 'twill', bridge: 'cnibase0', subnetFile: baselineSubnetFile, dataDir: path.join(world.tmp, 'ipam-base') } }
+        : {
+          conf: {
+            cniVersion: '1.0.0',
+            name: 'bench-ref',
+            type: 'bridge',
+            bridge: 'cniref0',
+            isGateway: true,
+            isDefaultGateway: true,
+            hairpinMode: true,
+            mtu: 1450,
+            ipam: { type: 'host-local', subnet: '10.245.3.0/24', dataDir: path.join(world.tmp, 'ipam-ref') },
+          },
         },
-      },
       pods,
     };
     const out = await new Promise<string>((resolve, reject) => {
@@ -167,9 +181,9 @@ async function outer(): Promise<void> {
   }
 }
 
-function report(r: { add: Record<'twill' | 'ref', number[]>; del: Record<'twill' | 'ref', number[]>; rssTwill: number; rssRef: number }): void {
+function report(r: { add: Record<'twill' | 'ref', number[]>; del: Record<'twill' | 'ref', number[]>; rssTwill: number; rssRef: number; refLabel: string }): void {
   const row = (label: string, xs: number[]) => [label, fmt(percentile(xs, 50)), fmt(percentile(xs, 90)), String(xs.length)];
-  console.log(`CNI latency, ${RUNS} runs each, alternating twill / reference (bridge + host-local) in one process`);
+  console.log(`CNI latency, ${RUNS} runs each, alternating twill / ${r.refLabel} in one process`);
   printTable([
     ['operation', 'p50 ms', 'p90 ms', 'runs'],
     row('ADD twill', r.add.twill),
@@ -180,10 +194,10 @@ function report(r: { add: Record<'twill' | 'ref', number[]>; del: Record<'twill'
   const addRatio = percentile(r.add.twill, 50) / percentile(r.add.ref, 50);
   const delRatio = percentile(r.del.twill, 50) / percentile(r.del.ref, 50);
   console.log('');
-  console.log(`ADD p50 ratio twill/reference: ${fmt(addRatio)}x  (target <= 3x: ${addRatio <= 3 ? 'met' : 'MISSED'})`);
+  console.log(`ADD p50 ratio twill/reference: ${fmt(addRatio)}x${BASELINE ? '' : `  (target <= 3x: ${addRatio <= 3 ? 'met' : 'MISSED'})`}`);
   console.log(`ADD p90 ratio twill/reference: ${fmt(percentile(r.add.twill, 90) / percentile(r.add.ref, 90))}x`);
   console.log(`DEL p50 ratio twill/reference: ${fmt(delRatio)}x`);
-  console.log(`peak RSS of one ADD: twill ${fmt(r.rssTwill / 1024, 1)} MiB, reference bridge ${fmt(r.rssRef / 1024, 1)} MiB (host-local runs as its own child)`);
+  console.log(`peak RSS of one ADD: twill ${fmt(r.rssTwill / 1024, 1)} MiB, ${BASELINE ? `baseline ${fmt(r.rssRef / 1024, 1)} MiB` : `reference bridge ${fmt(r.rssRef / 1024, 1)} MiB (host-local runs as its own child)`}`);
 }
 
 if (process.argv[2] === '--inner') {

@@ -11,8 +11,7 @@ import { usageCommand } from './commands/usage.js';
 import { STDIN_PATH } from './args.js';
 import { describeFailure, EXIT_USAGE, UsageError } from './errors.js';
 import { GlobalArgs, withGlobalOptions } from './options.js';
-
-const VERSION = '0.1.0';
+import { VERSION } from '../lib/version.js';
 
 /** Each command group adds itself to the parser; order is the order of --help. */
 const COMMANDS: ((y: Argv<GlobalArgs>) => Argv<GlobalArgs>)[] = [configCommand, leasesCommand, reserveCommands, usageCommand, doctorCommand];

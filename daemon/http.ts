@@ -5,6 +5,8 @@ import type { DaemonMetrics } from './metrics.js';
 
 export interface HealthState {
   ready(): boolean;
+  /** why the daemon cannot get ready by itself (shown on /readyz), if it knows */
+  notReadyReason?(): string | undefined;
   /** undefined when healthy, else why not */
   unhealthy(): string | undefined;
 }
@@ -21,7 +23,11 @@ export async function startHttpServer(host: string, port: number, health: Health
       const why = health.unhealthy();
       return why ? send(503, `unhealthy: ${why}\n`) : send(200, 'ok\n');
     }
-    if (path === '/readyz') return health.ready() ? send(200, 'ready\n') : send(503, 'not ready\n');
+    if (path === '/readyz') {
+      if (health.ready()) return send(200, 'ready\n');
+      const why = health.notReadyReason?.();
+      return send(503, why ? `not ready: ${why}\n` : 'not ready\n');
+    }
     if (path === '/metrics') return send(200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8');
     send(404, 'not found\n');
   });

@@ -5,8 +5,11 @@
 // the chains are declared (so flushed and refilled) in one atomic commit, and the jumps from
 // the built-in chains are only added when missing, so repeated runs change nothing.
 // Dual stack: the same chains and rules for the IPv6 network go in through ip6tables.
+// Every call goes to the backend the host uses (lib/kernel/iptables-backend.ts), never to
+// whatever `iptables` the image's alternatives point to.
 import { run } from '../lib/exec.js';
 import type { Cidr } from '../lib/ip/cidr.js';
+import { IptablesBackend, iptablesCommand } from '../lib/kernel/iptables-backend.js';
 
 export const NAT_CHAIN = 'TWILL-POSTRTG';
 export const FILTER_CHAIN = 'TWILL-FWD';
@@ -74,18 +77,18 @@ export function planMasquerade(save: string, spec: MasqueradeSpec): string | und
 }
 
 export class Masquerade {
-  /** One spec per family the network has (the IPv6 one goes to ip6tables). */
-  constructor(private readonly specs: () => MasqueradeSpec[]) {}
+  /** One spec per family the network has (the IPv6 one goes to ip6tables of the same backend). */
+  constructor(private readonly specs: () => MasqueradeSpec[], private readonly backend: IptablesBackend) {}
 
   /** Checks the rules and restores what is missing; true when something had to be written. */
   async ensure(): Promise<boolean> {
     let wrote = false;
     for (const spec of this.specs()) {
-      const tool = spec.network.family === 4 ? 'iptables' : 'ip6tables';
-      const save = await run(`${tool}-save`, []);
+      const v6 = spec.network.family === 6;
+      const save = await run(iptablesCommand(this.backend, v6 ? 'ip6tables-save' : 'iptables-save'), []);
       const script = planMasquerade(save, spec);
       if (!script) continue;
-      await run(`${tool}-restore`, ['-w', '5', '--noflush'], { input: script });
+      await run(iptablesCommand(this.backend, v6 ? 'ip6tables-restore' : 'iptables-restore'), ['-w', '5', '--noflush'], { input: script });
       wrote = true;
     }
     return wrote;

@@ -2,6 +2,8 @@
 // into a typed DaemonOptions. Nothing past this file reads argv or the environment.
 import yargs from 'yargs';
 import { Ip } from '../lib/ip/cidr.js';
+import { VERSION } from '../lib/version.js';
+import { IPTABLES_BACKENDS, IptablesBackend } from '../lib/kernel/iptables-backend.js';
 import { DEFAULT_ETCD_PREFIX, parsePublicIp } from '../lib/schema/lease.js';
 import { parseDuration } from './duration.js';
 import { LOG_LEVELS, LogLevel } from './log.js';
@@ -20,6 +22,8 @@ export interface DaemonOptions {
   /** --public-ipv6: the IPv6 address published to other nodes (dual stack) */
   publicIpv6?: Ip;
   ipMasq: boolean;
+  /** undefined: detect the host's backend at start */
+  iptablesBackend?: IptablesBackend;
   subnetFile: string;
   healthzIp: string;
   /** 0 = no HTTP server (flannel's default) */
@@ -38,7 +42,7 @@ export interface DaemonOptions {
 }
 
 export class OptionsError extends Error {}
-/** --help was given: yargs printed the usage, the caller exits 0. */
+/** --help or --version was given: yargs printed it, the caller exits 0. */
 export class HelpShown extends Error {}
 
 /**
@@ -60,6 +64,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     .option('public-ip', { type: 'string', describe: 'IP published to other nodes (default: the interface address)' })
     .option('public-ipv6', { type: 'string', describe: 'IPv6 address published to other nodes when the network is dual stack (default: the interface\'s global IPv6 address)' })
     .option('ip-masq', { type: 'boolean', default: false, describe: 'masquerade pod traffic leaving the cluster network' })
+    .option('iptables-backend', { type: 'string', choices: ['auto', ...IPTABLES_BACKENDS], default: 'auto', describe: 'iptables backend for --ip-masq rules (auto: the one holding the host\'s rules)' })
     .option('subnet-file', { type: 'string', default: '/run/flannel/subnet.env', describe: 'where to write subnet.env' })
     .option('healthz-ip', { type: 'string', default: '0.0.0.0', describe: 'address of the /healthz /readyz /metrics server' })
     .option('healthz-port', { type: 'number', default: 0, describe: 'port of the /healthz /readyz /metrics server (0: off)' })
@@ -76,13 +81,14 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     .option('node-name', { type: 'string', describe: 'this node\'s name (kube mode; default env NODE_NAME, then the hostname)' })
     .strict()
     .help()
-    .version(false)
+    .version(VERSION)
     .exitProcess(false)
     .fail((msg, err) => {
       throw new OptionsError(msg || err?.message || 'invalid flags');
     });
   const a = parser.parseSync();
-  if (a.help) throw new HelpShown('help');
+  // yargs printed the usage or the version; the caller exits 0
+  if (a.help || a.version) throw new HelpShown(a.help ? 'help' : 'version');
   return toOptions(a as unknown as Record<string, unknown>, env);
 }
 
@@ -128,6 +134,7 @@ function toOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Daemon
     publicIp,
     publicIpv6,
     ipMasq: Boolean(a['ip-masq']),
+    iptablesBackend: a['iptables-backend'] === 'auto' ? undefined : (String(a['iptables-backend']) as IptablesBackend),
     subnetFile: String(a['subnet-file']),
     healthzIp: String(a['healthz-ip']),
     healthzPort: port,

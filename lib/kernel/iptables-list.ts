@@ -1,5 +1,6 @@
 // Read-only listing of iptables rules (`iptables -S`), for diagnosis. Programs that change
 // rules have their own module; this one never writes.
+import { IptablesBackend, iptablesCommand } from './iptables-backend.js';
 import { NetnsPath, runIn } from './ns.js';
 
 export interface ChainRules {
@@ -9,8 +10,10 @@ export interface ChainRules {
   rules: string[];
 }
 
-export async function listIptables(netns: NetnsPath, table: 'nat' | 'filter' | 'mangle', family: 4 | 6 = 4): Promise<ChainRules> {
-  const out = await runIn(netns, family === 4 ? 'iptables' : 'ip6tables', ['-w', '5', '-t', table, '-S']);
+/** `backend` names the iptables backend to read (see iptables-backend.ts); default: the `iptables` on PATH. */
+export async function listIptables(netns: NetnsPath, table: 'nat' | 'filter' | 'mangle', family: 4 | 6 = 4, backend?: IptablesBackend): Promise<ChainRules> {
+  const tool = family === 4 ? 'iptables' : 'ip6tables';
+  const out = await runIn(netns, backend ? iptablesCommand(backend, tool) : tool, ['-w', '5', '-t', table, '-S']);
   const chains = new Set<string>();
   const rules: string[] = [];
   for (const line of out.split('\n')) {

@@ -16,6 +16,10 @@ export interface TwilldOptions {
   healthzPort?: number;
   /** default: a file in the world's temp dir named after the node */
   subnetFile?: string;
+  /** a command prefix twilld runs under (e.g. readOnlyProcSys()) */
+  wrap?: string[];
+  /** extra environment (over the test's own) */
+  env?: NodeJS.ProcessEnv;
 }
 
 export class Twilld {
@@ -42,7 +46,8 @@ export class Twilld {
       '--log-level', 'debug',
       ...(this.o.args ?? []),
     ];
-    this.child = this.world.spawnIn(this.node.ns, TWILLD_BIN, args);
+    const [command, ...prefix] = [...(this.o.wrap ?? []), TWILLD_BIN];
+    this.child = this.world.spawnIn(this.node.ns, command, [...prefix, ...args], this.o.env);
     this.child.stdout!.on('data', (b) => (this.logs += b));
     this.child.stderr!.on('data', (b) => (this.logs += b));
     return this;

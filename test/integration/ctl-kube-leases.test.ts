@@ -92,6 +92,21 @@ describe('twillctl --kube-subnet-mgr (test API server)', function () {
     assert.deepEqual(r.json, { leases: [C, A, B].map(expectedView), invalid: [] });
   });
 
+  it('leases list with --kube-api-url http://... alone: no kubeconfig, an API server that needs no credentials', async () => {
+    const open = new FakeKubeApiServer(); // no token: anonymous requests are served
+    const url = await open.listen({});
+    try {
+      open.createNode(kubeNode(A));
+      // HOME without ~/.kube/config, no KUBECONFIG, not in a cluster: the URL is the only source
+      const r = await runCtl(['leases', 'list', '-o', 'json', '--kube-subnet-mgr', '--kube-api-url', url, '--net-config-path', netConf], { env: { HOME: world.tmp } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { leases: [expectedView(A)] });
+      assert.ok(open.requests.some((q) => q.method === 'GET' && q.url.startsWith('/api/v1/nodes') && q.status === 200), 'the list reached the server');
+    } finally {
+      await open.close();
+    }
+  });
+
   it('leases list: the table names the Node instead of expiry and reservation', async () => {
     const r = await ctl(['leases', 'list']);
     assert.equal(r.code, 0, r.stderr);

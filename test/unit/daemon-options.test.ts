@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT, TWILLCTL_BIN, TWILLD_BIN } from '../helpers/cni.js';
+import { VERSION } from '../../lib/version.js';
 import { HelpShown, OptionsError, parseOptions } from '../../daemon/options.js';
 import { parseDuration } from '../../daemon/duration.js';
 
@@ -86,6 +91,24 @@ describe('twilld flags', () => {
     } finally {
       process.stdout.write = write;
       console.log = log;
+    }
+  });
+
+  it('--iptables-backend: auto (detect) by default, or legacy / nft explicitly', () => {
+    assert.equal(parseOptions([], noEnv).iptablesBackend, undefined);
+    assert.equal(parseOptions(['--iptables-backend', 'auto'], noEnv).iptablesBackend, undefined);
+    assert.equal(parseOptions(['--iptables-backend', 'legacy'], noEnv).iptablesBackend, 'legacy');
+    assert.equal(parseOptions(['--iptables-backend=nft'], noEnv).iptablesBackend, 'nft');
+    assert.throws(() => parseOptions(['--iptables-backend', 'ebtables'], noEnv), OptionsError);
+  });
+
+  it('--version: twilld prints the same line as twillctl, the package version, and exits 0', () => {
+    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(VERSION, pkg.version);
+    for (const bin of [TWILLD_BIN, TWILLCTL_BIN]) {
+      const r = spawnSync(bin, ['--version'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+      assert.equal(r.status, 0, `${path.basename(bin)}: ${r.stderr}`);
+      assert.equal(r.stdout, `${pkg.version}\n`, path.basename(bin));
     }
   });
 

@@ -63,6 +63,39 @@ describe('kube client configuration', () => {
     }
   });
 
+  it('talks to an http:// --kube-api-url with no kubeconfig (a real request, no credentials)', async () => {
+    const saved = { HOME: process.env.HOME, K: process.env.KUBERNETES_SERVICE_HOST };
+    delete process.env.KUBECONFIG;
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    process.env.HOME = dir;
+    const api = new FakeKubeApiServer(); // serves anonymous requests
+    const url = await api.listen();
+    try {
+      assert.match(url, /^http:\/\//);
+      api.createNode({ metadata: { name: 'plain' } });
+      const kube = connectKube({ apiUrl: url });
+      assert.deepEqual((await kube.core.listNode()).items.map((n) => n.metadata?.name), ['plain']);
+      assert.equal(api.requests.at(-1)?.status, 200);
+    } finally {
+      await api.close();
+      process.env.HOME = saved.HOME;
+      if (saved.K !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.K;
+    }
+  });
+
+  it('keeps TLS verification for an https:// --kube-api-url alone', () => {
+    const saved = { HOME: process.env.HOME, K: process.env.KUBERNETES_SERVICE_HOST };
+    delete process.env.KUBECONFIG;
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    process.env.HOME = dir;
+    try {
+      assert.equal(loadKubeConfig({ apiUrl: 'https://10.0.0.4:6443' }).getCurrentCluster()!.skipTLSVerify, false);
+    } finally {
+      process.env.HOME = saved.HOME;
+      if (saved.K !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.K;
+    }
+  });
+
   it('names the file when it is missing or broken', () => {
     assert.throws(() => loadKubeConfig({ kubeconfigFile: path.join(dir, 'absent') }), (e) => e instanceof KubeConfigError && e.message.includes('absent'));
     writeFileSync(path.join(dir, 'bad'), 'clusters: [');

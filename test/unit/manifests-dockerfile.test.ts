@@ -40,6 +40,15 @@ function copiedFiles(s: Stage): Map<string, string> {
   return files;
 }
 
+/** Symlinks a stage's RUN lines make (`ln -s TARGET LINK`): link -> target. */
+function symlinks(s: Stage): Map<string, string> {
+  const links = new Map<string, string>();
+  for (const l of s.lines.filter((x) => /^RUN\s/i.test(x))) {
+    for (const m of l.matchAll(/\bln -s (\S+) (\S+)/g)) links.set(m[2], m[1]);
+  }
+  return links;
+}
+
 describe('Dockerfile', () => {
   const all = stages(readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8'));
   const final = all[all.length - 1];
@@ -60,12 +69,20 @@ describe('Dockerfile', () => {
     for (const src of copiedFiles(final).values()) assert.ok(!/node_modules|\/bin\/node$/.test(src), src);
   });
 
-  it('copies every program scripts/build.mjs produces', () => {
-    const programs = /const programs = \{([^}]+)\}/.exec(readFileSync(path.join(REPO_ROOT, 'scripts/build.mjs'), 'utf8'))![1];
+  it('ships the one executable scripts/build.mjs produces, and every program name as a symlink to it', () => {
+    const script = readFileSync(path.join(REPO_ROOT, 'scripts/build.mjs'), 'utf8');
+    const programs = /const programs = \{([^}]+)\}/.exec(script)![1];
     const names = [...programs.matchAll(/^\s*([a-z]+):/gm)].map((m) => m[1]).sort();
     assert.deepEqual(names, ['twill', 'twillctl', 'twilld']);
+    const executable = /const EXECUTABLE = '([a-z]+)'/.exec(script)![1];
+    assert.equal(executable, 'twill', 'the file is named as the plugin: the init container copies it to /opt/cni/bin/twill');
     const copied = copiedFiles(final);
-    for (const n of names) assert.equal(copied.get(`/opt/twill/bin/${n}`), `${build!.name}:/src/dist/bin/${n}`);
+    const links = symlinks(final);
+    assert.equal(copied.get(`/opt/twill/bin/${executable}`), `${build!.name}:/src/dist/bin/${executable}`);
+    for (const n of names.filter((x) => x !== executable)) {
+      assert.equal(links.get(`/opt/twill/bin/${n}`), executable, `/opt/twill/bin/${n} -> ${executable}`);
+      assert.ok(!copied.has(`/opt/twill/bin/${n}`), `no second copy of Node for ${n}`);
+    }
   });
 
   it('contains every file the manifests execute', () => {
@@ -79,8 +96,10 @@ describe('Dockerfile', () => {
       for (const a of c.command.slice(1)) if (a.startsWith('/opt/twill/')) used.add(a);
     }
     assert.ok(used.size >= 4);
-    for (const f of used) assert.ok(copied.has(f), `${f} is not in the image`);
+    const links = symlinks(final);
+    for (const f of used) assert.ok(copied.has(f) || copied.has(path.join(path.dirname(f), links.get(f) ?? '-')), `${f} is not in the image`);
     assert.equal(copied.get('/opt/twill/install-cni.sh'), 'scripts/install-cni.sh');
+    assert.equal(copied.get('/opt/twill/enable-ip-forward.sh'), 'scripts/enable-ip-forward.sh');
   });
 
   it('keeps local outputs out of the build context', () => {

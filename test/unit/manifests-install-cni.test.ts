@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CommandError, run } from '../../lib/exec.js';
@@ -74,6 +74,16 @@ describe('install-cni.sh', () => {
     } finally {
       running.kill('SIGKILL');
     }
+  });
+
+  it('installs the file a symlink points to, never the link (the image\'s program names are symlinks)', async () => {
+    const file = path.join(dir, 'twill');
+    writeFileSync(file, 'one executable');
+    symlinkSync('twill', path.join(dir, 'twilld'));
+    const dest = path.join(dir, 'host/opt/cni/bin/twill');
+    await install('--mode', '0755', path.join(dir, 'twilld'), dest);
+    assert.ok(lstatSync(dest).isFile(), 'a regular file on the host, not a link into the container');
+    assert.equal(readFileSync(dest, 'utf8'), 'one executable');
   });
 
   it('--if-missing keeps an existing file and installs a missing one', async () => {

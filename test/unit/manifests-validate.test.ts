@@ -34,6 +34,8 @@ const MODEL_PATHS: Record<string, string> = {
   'rbac.authorization.k8s.io/v1/ClusterRole': 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole',
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding',
   'apps/v1/DaemonSet': 'kubernetes-models/apps/v1/DaemonSet',
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy',
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding',
 };
 
 describe('manifests', () => {
@@ -46,7 +48,8 @@ describe('manifests', () => {
   };
 
   it('parse into the expected objects, in an order kubectl apply -f can create them', () => {
-    assert.deepEqual(objects.map((o) => o.obj.kind), ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet']);
+    assert.deepEqual(objects.map((o) => o.obj.kind), ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet',
+      'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
   });
 
   it('validate against the Kubernetes schemas (kubernetes-models)', async () => {
@@ -78,7 +81,7 @@ describe('manifests', () => {
     const ns = find('Namespace');
     assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
     for (const { obj } of objects) {
-      if (['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(obj.kind)) continue;
+      if (['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].includes(obj.kind)) continue;
       assert.equal(obj.metadata.namespace, ns.metadata.name, `${obj.kind} ${obj.metadata.name}`);
     }
   });
@@ -130,7 +133,19 @@ describe('manifests', () => {
     const sc = daemon().securityContext;
     assert.notEqual(sc.privileged, true);
     assert.deepEqual([...sc.capabilities.add].sort(), ['NET_ADMIN', 'NET_RAW']);
-    for (const c of pod().initContainers) assert.ok(!c.securityContext?.privileged && !c.securityContext?.capabilities?.add, c.name);
+    // only the sysctl writer needs privilege (a runtime mounts /proc/sys read-only otherwise)
+    for (const c of pod().initContainers) {
+      if (c.name === 'enable-ip-forward') continue;
+      assert.ok(!c.securityContext?.privileged && !c.securityContext?.capabilities?.add, c.name);
+    }
+  });
+
+  it('turns on ip_forward in a privileged init container that runs first', () => {
+    const [first] = pod().initContainers as Obj[];
+    assert.equal(first.name, 'enable-ip-forward');
+    assert.deepEqual(first.command, ['/opt/twill/enable-ip-forward.sh']);
+    assert.equal(first.securityContext.privileged, true);
+    assert.equal(pod().hostNetwork, true, "the host's network namespace is the one whose sysctl is set");
   });
 
   it('probes /healthz and /readyz on the port the daemon serves, and requests resources', () => {
@@ -140,6 +155,22 @@ describe('manifests', () => {
     assert.deepEqual([c.livenessProbe.httpGet.path, c.livenessProbe.httpGet.port], ['/healthz', port]);
     assert.deepEqual([c.readinessProbe.httpGet.path, c.readinessProbe.httpGet.port], ['/readyz', port]);
     assert.ok(c.resources.requests.cpu && c.resources.requests.memory);
+  });
+
+  it('requests the memory twilld was measured to use, with a limit above the measured peak (bench:memory)', () => {
+    const mi = (q: string) => {
+      const m = /^(\d+)(Mi|Gi)$/.exec(q);
+      assert.ok(m, `memory quantity ${q} in Mi or Gi`);
+      return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
+    };
+    const { requests, limits } = daemon().resources;
+    const text = readFileSync(path.join(MANIFESTS, '03-daemonset.yaml'), 'utf8');
+    assert.match(text, /bench:memory/, 'the manifest says where the numbers come from');
+    // bench:memory measured 1 peer and 300 peers (kube mode); the request covers the 300-peer
+    // steady state, the limit leaves room above the 300-peer peak
+    assert.ok(mi(requests.memory) >= 128, `request ${requests.memory}`);
+    assert.ok(mi(limits.memory) > mi(requests.memory), 'limit above the request');
+    assert.equal(limits.cpu, undefined, 'no CPU limit: throttling the daemon only delays repairs');
   });
 
   it('passes NODE_NAME from the downward API', () => {
@@ -165,7 +196,7 @@ describe('manifests', () => {
   });
 
   it('installs the plugins before the conflist, through the atomic install script', () => {
-    const init = pod().initContainers as Obj[];
+    const init = (pod().initContainers as Obj[]).filter((c) => c.name !== 'enable-ip-forward');
     assert.deepEqual(init.map((c) => c.name), ['install-cni-plugin', 'install-portmap', 'install-cni']);
     for (const c of init) assert.equal(c.command[0], '/opt/twill/install-cni.sh', c.name);
     const last = init[init.length - 1].command;
