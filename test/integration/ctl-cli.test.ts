@@ -31,7 +31,7 @@ describe('twillctl command line', function () {
       [['leases', 'list', '-o', 'xml'], /Invalid values:[\s\S]*output/],
       [['leases', 'get'], /Not enough non-option arguments/],
       [['leases', 'release', 'not-a-subnet', '--yes'], /not an IPv4 subnet/],
-      [['reserve', '10.244.1.0/24'], /Missing required argument: public-ip/],
+      [['reserve', '10.244.1.0/24'], /--public-ip is required/],
       [['leases', 'list', '--etcd-endpoints', 'localhost:2379'], /not an http\(s\):\/\/host:port URL/],
       [['leases', 'list', '--etcd-timeout', '5'], /--etcd-timeout/],
       [['usage', '--fail-above', '150'], /--fail-above/],

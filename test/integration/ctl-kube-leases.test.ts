@@ -100,7 +100,7 @@ describe('twillctl --kube-subnet-mgr (test API server)', function () {
       // HOME without ~/.kube/config, no KUBECONFIG, not in a cluster: the URL is the only source
       const r = await runCtl(['leases', 'list', '-o', 'json', '--kube-subnet-mgr', '--kube-api-url', url, '--net-config-path', netConf], { env: { HOME: world.tmp } });
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(JSON.parse(r.stdout), { leases: [expectedView(A)] });
+      assert.deepEqual(JSON.parse(r.stdout), { leases: [expectedView(A)], invalid: [] });
       assert.ok(open.requests.some((q) => q.method === 'GET' && q.url.startsWith('/api/v1/nodes') && q.status === 200), 'the list reached the server');
     } finally {
       await open.close();

@@ -3,40 +3,29 @@
 // family under one key (flannel's `v4&v6`), publishes PublicIPv6 and BackendV6Data, writes
 // both families to subnet.env, programs the IPv6 VXLAN device and per-peer entries; pods
 // ping and ping6 across nodes; drift of IPv6 entries is repaired; --ip-masq covers IPv6
-// (seen from an "outside" namespace); a restart keeps both subnets; host-gw works for IPv6.
+// (seen from an "outside" namespace); a restart keeps both subnets; host-gw works for IPv6;
+// IPv6-only networks on an IPv6-only underlay; a flannel-style dual-stack node interoperates.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Cidr } from '../../lib/ip/cidr.js';
-import { getLink, ipBatch, listNeighbours, listRoutes } from '../../lib/kernel/ip.js';
+import { bridgeBatch, getLink, ipBatch, listNeighbours, listRoutes } from '../../lib/kernel/ip.js';
 import { parseSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { addPod, Pod } from '../helpers/pods.js';
 import { CONFIG_KEY, Twilld } from '../helpers/twilld.js';
 import { ctlAt } from '../helpers/twillctl.js';
-import { buildUnderlay, netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { DualUnderlay, dualUnderlay, ping4, ping6 } from '../helpers/underlay6.js';
+import { netnsPath, waitFor, World } from '../helpers/world.js';
 
-const UL6 = 'fd18::';
 const NET6 = 'fd00:10:244::/56';
 const dualConfig = (backend: Record<string, unknown> = {}) =>
   JSON.stringify({ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: NET6, Backend: { Type: 'vxlan', ...backend } });
-
-/** The underlay of `buildUnderlay`, plus an IPv6 address on the bridge and on every node. */
-async function dualUnderlay(world: World, nodes: number): Promise<Underlay & { hostIp6: string; ip6: string[] }> {
-  const ul = await buildUnderlay(world, nodes);
-  await ipBatch(netnsPath(ul.ns), [`addr add ${UL6}1/64 dev br0 nodad`]);
-  const ip6 = ul.nodes.map((_, i) => `${UL6}${11 + i}`);
-  for (const [i, n] of ul.nodes.entries()) await ipBatch(netnsPath(n.ns), [`addr add ${ip6[i]}/64 dev eth0 nodad`, `route add ::/0 via ${UL6}1 dev eth0`]);
-  return { ...ul, hostIp6: `${UL6}1`, ip6 };
-}
-
-const ping6 = (world: World, from: Pod, to: string) => world.exec(from.ns, 'ping', ['-6', '-c', '1', '-W', '2', to]).then(() => true, () => false);
-const ping4 = (world: World, from: Pod, to: string) => world.exec(from.ns, 'ping', ['-c', '1', '-W', '2', to]).then(() => true, () => false);
 
 for (const backend of ['vxlan', 'host-gw'] as const) {
   describe(`twilld dual stack (${backend})`, function () {
     this.timeout(120000);
     const world = new World(backend === 'vxlan' ? 'ds' : 'dh');
-    let ul: Underlay & { hostIp6: string; ip6: string[] };
+    let ul: DualUnderlay;
     let etcd: EtcdServer;
     let d: Twilld[];
     let p: Pod[];
@@ -146,7 +135,7 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
 }
 
 /** An underlay whose nodes have IPv6 addresses only (etcd listens on the bridge's IPv6 address). */
-async function v6OnlyUnderlay(world: World, nodes: number): Promise<Underlay & { hostIp6: string; ip6: string[] }> {
+async function v6OnlyUnderlay(world: World, nodes: number): Promise<DualUnderlay> {
   const ul = await dualUnderlay(world, nodes);
   for (const n of ul.nodes) await ipBatch(netnsPath(n.ns), [`addr del ${n.ip}/24 dev eth0`]);
   return ul;
@@ -156,7 +145,7 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
   describe(`twilld IPv6 only (${backend}, IPv6-only underlay)`, function () {
     this.timeout(120000);
     const world = new World(backend === 'vxlan' ? 'd6' : 'd6h');
-    let ul: Underlay & { hostIp6: string; ip6: string[] };
+    let ul: DualUnderlay;
     let etcd: EtcdServer;
     let d: Twilld[];
     const pods: Pod[] = [];
@@ -230,3 +219,72 @@ async function addPod6(world: World, nodeNs: string, subnetFile: string, index: 
   await ipBatch(netnsPath(ns), [`addr add ${ip6}/${subnet6.prefix} dev eth0 nodad`, 'link set eth0 up', `route add ::/0 via ${gw} dev eth0`]);
   return { ns, ip: ip6, ip6, node: nodeNs };
 }
+
+describe('twilld dual stack next to a flannel-style dual-stack node', function () {
+  this.timeout(90000);
+  const world = new World('dsf');
+  let ul: DualUnderlay;
+  let etcd: EtcdServer;
+  let d1: Twilld;
+  const MAC4 = '02:fa:00:00:00:04';
+  const MAC6 = '02:fa:00:00:00:06';
+
+  before(async () => {
+    ul = await dualUnderlay(world, 2);
+    etcd = new EtcdServer({ netns: ul.ns, host: ul.hostIp });
+    world.onCleanup(() => etcd.destroy());
+    await etcd.start();
+    await etcd.ctl(['put', CONFIG_KEY, dualConfig()]);
+  });
+  after(async function () {
+    if (this.currentTest?.state === 'failed') process.stderr.write(`--- n1 ---\n${d1?.logs.slice(-3000)}\n`);
+    await world.cleanup();
+  });
+
+  it('pods on both nodes ping and ping6 each other; each side reads the other\'s lease', async () => {
+    // the flannel-style node: flannel.1 and flannel-v6.1, and its dual-stack lease in flannel's JSON
+    const fl = ul.nodes[1];
+    const flNs = netnsPath(fl.ns);
+    await world.exec(fl.ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    await ipBatch(flNs, [
+      `link add flannel.1 address ${MAC4} mtu 1450 type vxlan id 1 dev eth0 local ${fl.ip} dstport 8472 nolearning`,
+      `link add flannel-v6.1 address ${MAC6} mtu 1430 type vxlan id 1 dev eth0 local ${ul.ip6[1]} dstport 8472 nolearning`,
+      'addr add 10.244.50.0/32 dev flannel.1', 'addr add fd00:10:244:50::/128 dev flannel-v6.1 nodad',
+      'link set flannel.1 up', 'link set flannel-v6.1 up',
+    ]);
+    const grant = await etcd.ctl(['lease', 'grant', '120']);
+    const leaseId = /lease ([0-9a-f]+) granted/.exec(grant)![1];
+    await etcd.ctl(['put', '--lease', leaseId, '/coreos.com/network/subnets/10.244.50.0-24&fd00:10:244:50::-64', JSON.stringify({
+      PublicIP: fl.ip, PublicIPv6: ul.ip6[1], BackendType: 'vxlan',
+      BackendData: { VNI: 1, VtepMAC: MAC4 }, BackendV6Data: { VNI: 1, VtepMAC: MAC6 },
+    })]);
+    const flEnv = `${world.tmp}/flannel.subnet.env`;
+    writeFileSync(flEnv, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.50.1/24\nFLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:50::1/64\nFLANNEL_MTU=1430\nFLANNEL_IPMASQ=false\n');
+    const flPod = await addPod(world, fl.ns, flEnv, 1);
+
+    d1 = new Twilld(world, ul.nodes[0], { etcd: etcd.endpoint }).start();
+    await d1.waitReady();
+    const twPod = await addPod(world, ul.nodes[0].ns, d1.subnetFile, 1);
+
+    // what flanneld would program for twill's lease
+    const env = parseSubnetEnv(readFileSync(d1.subnetFile, 'utf8'));
+    const key = `/coreos.com/network/subnets/${env.subnet!.first}-24&${env.ipv6Subnet!.first}-64`;
+    const tw = JSON.parse(await etcd.ctl(['get', key, '--print-value-only']));
+    assert.equal(tw.PublicIPv6, ul.ip6[0]);
+    await ipBatch(flNs, [
+      `neigh replace ${env.subnet!.first} lladdr ${tw.BackendData.VtepMAC} dev flannel.1 nud permanent`,
+      `route replace ${env.subnet} via ${env.subnet!.first} dev flannel.1 onlink`,
+      `neigh replace ${env.ipv6Subnet!.first} lladdr ${tw.BackendV6Data.VtepMAC} dev flannel-v6.1 nud permanent`,
+      `route replace ${env.ipv6Subnet} via ${env.ipv6Subnet!.first} dev flannel-v6.1 onlink`,
+    ]);
+    await bridgeBatch(flNs, [
+      `fdb append ${tw.BackendData.VtepMAC} dev flannel.1 dst ${tw.PublicIP} self permanent`,
+      `fdb append ${tw.BackendV6Data.VtepMAC} dev flannel-v6.1 dst ${tw.PublicIPv6} self permanent`,
+    ]);
+
+    assert.ok(await waitFor('twill pod -> flannel pod (IPv6)', () => ping6(world, twPod, flPod.ip6!), 15000, 250));
+    assert.ok(await ping6(world, flPod, twPod.ip6!), 'flannel pod -> twill pod (IPv6)');
+    assert.ok(await ping4(world, twPod, flPod.ip), 'and IPv4');
+    assert.ok(await ping4(world, flPod, twPod.ip));
+  });
+});
