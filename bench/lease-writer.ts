@@ -3,7 +3,7 @@
 //   bulk START COUNT   -> "bulk COUNT MS"       (COUNT leases, 128 puts in flight at a time)
 //   one INDEX          -> "sent SUBNET EPOCHMS" (a single lease, with the time just before the put)
 import { createInterface } from 'node:readline';
-import { connectEtcd, EtcdRegistry } from '../daemon/subnet/etcd-registry.js';
+import { connectEtcd, EtcdRegistry } from '../lib/etcd/registry.js';
 import { encodeLeaseAttrs, LeaseAttrs, subnetKey } from '../lib/schema/lease.js';
 import { Cidr, Ip } from '../lib/ip/cidr.js';
 import { Mac } from '../lib/ip/mac.js';

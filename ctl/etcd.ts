@@ -2,7 +2,7 @@
 // that names the endpoints, within the call deadline (an unreachable etcd must not hang).
 // etcd3 and grpc-js are loaded on first use: they are most of the start-up time, and
 // `--help`, `config validate` and usage errors do not need them.
-import type { EtcdRegistry } from '../daemon/subnet/etcd-registry.js';
+import type { EtcdRegistry } from '../lib/etcd/registry.js';
 import { CtlError, UsageError } from './errors.js';
 import type { EtcdSettings } from './options.js';
 
@@ -31,7 +31,7 @@ export function etcdFailure(s: EtcdSettings, e: unknown): CtlError {
 
 type Etcd3 = import('etcd3').Etcd3;
 
-function connectOne(connectEtcd: typeof import('../daemon/subnet/etcd-registry.js').connectEtcd, s: EtcdSettings, endpoints: string[]): Etcd3 {
+function connectOne(connectEtcd: typeof import('../lib/etcd/registry.js').connectEtcd, s: EtcdSettings, endpoints: string[]): Etcd3 {
   try {
     return connectEtcd({ endpoints, caFile: s.caFile, certFile: s.certFile, keyFile: s.keyFile, callTimeoutMs: s.timeoutMs });
   } catch (e) {
@@ -45,7 +45,7 @@ function connectOne(connectEtcd: typeof import('../daemon/subnet/etcd-registry.j
  * probing them in parallel costs one round trip and keeps the CLI working.
  */
 async function openClient(s: EtcdSettings): Promise<Etcd3> {
-  const { connectEtcd } = await import('../daemon/subnet/etcd-registry.js');
+  const { connectEtcd } = await import('../lib/etcd/registry.js');
   if (s.endpoints.length === 1) return connectOne(connectEtcd, s, s.endpoints);
   const clients = s.endpoints.map((ep) => connectOne(connectEtcd, s, [ep]));
   try {
@@ -64,7 +64,7 @@ async function openClient(s: EtcdSettings): Promise<Etcd3> {
  * operation so a connection stuck in TLS or DNS still ends within the deadline.
  */
 export async function withRegistry<T>(s: EtcdSettings, fn: (r: EtcdRegistry) => Promise<T>, { bounded = true } = {}): Promise<T> {
-  const { EtcdRegistry } = await import('../daemon/subnet/etcd-registry.js');
+  const { EtcdRegistry } = await import('../lib/etcd/registry.js');
   const etcd3 = await import('etcd3');
   connectionErrors = [etcd3.GRPCUnavailableError, etcd3.GRPCDeadlineExceededError, etcd3.ClientRuntimeError];
   const client = await openClient(s);

@@ -4,8 +4,8 @@
 // mounts. @kubernetes/client-node is loaded on first use (like etcd3 in etcd.ts): it costs
 // ~100 ms of start-up that etcd-mode commands, --help and usage errors must not pay.
 import { readFile } from 'node:fs/promises';
-import type { AnnotationNames } from '../daemon/kube/annotations.js';
-import type { KubeClient } from '../daemon/kube/client.js';
+import type { AnnotationNames } from '../lib/kube/annotations.js';
+import type { KubeClient } from '../lib/kube/client.js';
 import type { InvalidLease, Lease } from '../lib/schema/lease.js';
 import { NetworkConfig, parseNetworkConfig } from '../lib/schema/network-config.js';
 import { CtlError, UsageError } from './errors.js';
@@ -20,8 +20,8 @@ export interface KubeSession {
 
 export async function openKube(s: KubeSettings): Promise<KubeSession> {
   const [{ connectKube, describeApiError }, { annotationNames }] = await Promise.all([
-    import('../daemon/kube/client.js'),
-    import('../daemon/kube/annotations.js'),
+    import('../lib/kube/client.js'),
+    import('../lib/kube/annotations.js'),
   ]);
   let names: AnnotationNames;
   try {
@@ -65,7 +65,7 @@ export interface KubeLeases {
 /** Every routable Node as a lease. IPv6 subnets are shown unless the network config says IPv4 only. */
 export async function listKubeLeases(s: KubeSettings, config?: NetworkConfig): Promise<KubeLeases> {
   const k = await openKube(s);
-  const { nodesToLeaseSet } = await import('../daemon/kube/annotations.js');
+  const { nodesToLeaseSet } = await import('../lib/kube/annotations.js');
   const list = await kubeCall(k, s, 'list nodes', k.kube.core.listNode());
   const enableIPv6 = config ? config.EnableIPv6 : (await readNetConf(s).catch(() => undefined))?.EnableIPv6 ?? true;
   return { ...nodesToLeaseSet(k.names, list.items, { enableIPv6 }), revision: list.metadata?.resourceVersion ?? '' };

@@ -2,7 +2,7 @@
 // its table columns. Every field is always present; absent values are null, never omitted.
 import type { Lease } from '../lib/schema/lease.js';
 import { vxlanData } from '../lib/schema/lease.js';
-import { nodeNameOfLease } from '../daemon/kube/annotations.js';
+import { nodeNameOfLease } from '../lib/kube/annotations.js';
 import { Column, formatDuration } from './output.js';
 
 export interface LeaseView {

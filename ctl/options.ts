@@ -1,7 +1,7 @@
 // Global flags shared by every command, parsed once into a typed context. The etcd flags and
 // their environment variables are twilld's, so one set of settings serves both programs.
 import type { Argv } from 'yargs';
-import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_NET_CONF_PATH } from '../daemon/kube/defaults.js';
+import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_NET_CONF_PATH } from '../lib/kube/defaults.js';
 import { DEFAULT_ETCD_PREFIX } from '../lib/schema/lease.js';
 import { UsageError } from './errors.js';
 

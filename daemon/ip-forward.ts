@@ -5,7 +5,7 @@
 // refused, say exactly what to do and keep trying (the caller stays up and not ready), rather
 // than exit and crash-loop with a bare EROFS.
 import { readOwnSysctl, writeOwnSysctl } from '../lib/kernel/sysctl.js';
-import { sleep } from './backoff.js';
+import { sleep } from '../lib/backoff.js';
 import type { Logger } from './log.js';
 
 export const IP_FORWARD = 'net.ipv4.ip_forward';

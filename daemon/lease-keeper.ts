@@ -4,7 +4,7 @@
 // asking for the same subnet first so pods on this node keep their addresses.
 import { Lease, sameNode } from '../lib/schema/lease.js';
 import type { NetworkConfig } from '../lib/schema/network-config.js';
-import { Backoff, sleep } from './backoff.js';
+import { Backoff, sleep } from '../lib/backoff.js';
 import type { Logger } from './log.js';
 import type { DaemonMetrics } from './metrics.js';
 import type { LeaseRequest, SubnetManager } from './subnet/manager.js';

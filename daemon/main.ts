@@ -1,6 +1,6 @@
 // twilld entry: flags → typed options → the daemon, until SIGTERM or SIGINT.
 // Exit status: 0 after a clean stop (or --help), 2 for bad flags, 1 for a fatal error.
-import { AbortedError } from './backoff.js';
+import { AbortedError } from '../lib/backoff.js';
 import { createLogger } from './log.js';
 import { HelpShown, OptionsError, parseOptions } from './options.js';
 import { runDaemon } from './run.js';

@@ -7,7 +7,7 @@ import { IPTABLES_BACKENDS, IptablesBackend } from '../lib/kernel/iptables-backe
 import { DEFAULT_ETCD_PREFIX, parsePublicIp } from '../lib/schema/lease.js';
 import { parseDuration } from './duration.js';
 import { LOG_LEVELS, LogLevel } from './log.js';
-import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_NET_CONF_PATH } from './kube/defaults.js'; // [kube]
+import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_NET_CONF_PATH } from '../lib/kube/defaults.js'; // [kube]
 
 export interface DaemonOptions {
   etcdEndpoints: string[];

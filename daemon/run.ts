@@ -10,7 +10,7 @@ import { readSysctl, writeSysctl } from '../lib/kernel/ip.js';
 import { detectIptablesBackend } from '../lib/kernel/iptables-backend.js';
 import { LeaseSubnets, screenLeases, subnetOf } from '../lib/schema/lease.js';
 import { readSubnetEnv } from '../lib/schema/subnet-env.js';
-import { throwIfAborted } from './backoff.js';
+import { throwIfAborted } from '../lib/backoff.js';
 import { createBackend } from './backend/registry.js';
 import { DataplaneLoop } from './dataplane-loop.js';
 import { startHttpServer } from './http.js';

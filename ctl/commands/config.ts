@@ -7,7 +7,6 @@ import { ConfigError, networkConfigToJSON, NetworkConfig } from '../../lib/schem
 import { readInput } from '../args.js';
 import { CommandResult, emit } from '../command.js';
 import { checkConfigText, leaseWarnings, subnetTotal } from '../config-checks.js';
-import { putConfigIfUnchanged } from '../config-store.js';
 import { CtlError, UsageError } from '../errors.js';
 import { withRegistry } from '../etcd.js';
 import { compareLeases } from '../lease-view.js';
@@ -143,7 +142,7 @@ export async function configSet(ctx: ReturnType<typeof contextFrom>, text: strin
     const warnings = [...checked.warnings, ...leaseWarnings(checked.config, [...leases].sort(compareLeases))];
     // Stored as the operator wrote it (minus whitespace): defaults stay implicit, as in flannel.
     const raw = JSON.stringify(JSON.parse(text));
-    const out = await putConfigIfUnchanged(r, raw, base);
+    const out = await r.putConfig(raw, base);
     if (!out.ok) {
       const now = out.currentModRevision ?? 'none (deleted)';
       throw new CtlError(`conflict: the config at ${key} changed (revision ${now}, expected ${base}); nothing written — read it again and retry`);

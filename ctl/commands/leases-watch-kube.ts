@@ -4,7 +4,7 @@
 // frequent status updates change no lease and print nothing. `revision` is the Node's
 // resourceVersion. watchNodes re-lists by itself after 410 Gone or a broken stream, and the
 // diff below turns a re-list into the puts and deletes it implies, so no "resync" is needed.
-import type { NodeLike } from '../../daemon/kube/annotations.js';
+import type { NodeLike } from '../../lib/kube/annotations.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { readNetConf, listKubeLeases, openKube } from '../kube.js';
 import { leaseView } from '../lease-view.js';
@@ -26,7 +26,7 @@ export async function watchNodeLeases(ctx: Ctx, s: KubeSettings, count?: number)
   // one bounded list first: an unreachable or forbidden API is an error, not an endless retry
   await listKubeLeases(s, config);
   const k = await openKube(s);
-  const [{ watchNodes }, { nodeToLease }] = await Promise.all([import('../../daemon/kube/node-watch.js'), import('../../daemon/kube/annotations.js')]);
+  const [{ watchNodes }, { nodeToLease }] = await Promise.all([import('../../lib/kube/node-watch.js'), import('../../lib/kube/annotations.js')]);
   const enableIPv6 = config?.EnableIPv6 ?? true;
   const stop = new AbortController();
   const onSignal = () => stop.abort();

@@ -1,7 +1,7 @@
 // `leases watch`: one line (JSON), document (YAML) or table row per lease change, from the
 // current revision on. When etcd compacts past us the watch re-lists and says so with a
 // "resync" event carrying the full set, so a consumer never silently misses a change.
-import type { EtcdRegistry, LeaseEvent, LeaseWatch } from '../../daemon/subnet/etcd-registry.js';
+import type { EtcdRegistry, LeaseEvent, LeaseWatch } from '../../lib/etcd/registry.js';
 import { UsageError } from '../errors.js';
 import { etcdFailure, withRegistry } from '../etcd.js';
 import { compareLeases, leaseView, LeaseView } from '../lease-view.js';
@@ -75,8 +75,8 @@ function streamUntilDone(ctx: Ctx, r: EtcdRegistry, o: WatchOptions): Promise<vo
     const onEvent = (e: LeaseEvent) => {
       queue = queue.then(async () => {
         if (e.type === 'put' && e.lease.leaseId) {
-          const ttl = await r.client.leaseClient.leaseTimeToLive({ ID: e.lease.leaseId }).catch(() => undefined);
-          if (ttl && Number(ttl.TTL) >= 0) e.lease.expiresAt = Date.now() + Number(ttl.TTL) * 1000;
+          const ttl = await r.leaseTtl(e.lease.leaseId);
+          if (ttl !== undefined) e.lease.expiresAt = Date.now() + ttl * 1000;
         }
         print(eventView(e));
       });

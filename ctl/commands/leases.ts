@@ -1,7 +1,7 @@
 // `leases list | get | watch | release`: who holds which subnet, who owns an address, a live
 // stream of changes, and removing a lease an operator knows is dead.
 import type { Argv } from 'yargs';
-import type { EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
+import type { EtcdRegistry } from '../../lib/etcd/registry.js';
 import { Lease, screenLeases } from '../../lib/schema/lease.js';
 import { NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { parseSubnetArg, parseSubnetOrIp } from '../args.js';

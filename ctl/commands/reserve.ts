@@ -3,9 +3,9 @@
 // the node with that public IP picks it up. Unreserving attaches a TTL again, so a node that
 // uses the subnet keeps it by renewing and an unused one frees itself.
 import type { Argv } from 'yargs';
-import type { EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
+import type { EtcdRegistry } from '../../lib/etcd/registry.js';
 import type { Ip } from '../../lib/ip/cidr.js';
-import { encodeLeaseAttrs, Lease, LeaseAttrs, LeaseSubnets, NO_IPV4, parsePublicIp, sameNode } from '../../lib/schema/lease.js';
+import { Lease, LeaseAttrs, LeaseSubnets, NO_IPV4, parsePublicIp, sameNode } from '../../lib/schema/lease.js';
 import { leaseInRange, subnetPools } from '../../lib/schema/subnet-pool.js';
 import { BackendType, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { parseSubnetArg } from '../args.js';
@@ -67,11 +67,6 @@ async function requireFit(r: EtcdRegistry, subnets: LeaseSubnets): Promise<Backe
   return config.Backend.Type;
 }
 
-/** Rewrites a key with no etcd lease, only if nobody changed it since we read it. */
-async function putWithoutLease(r: EtcdRegistry, lease: Lease, attrs: LeaseAttrs): Promise<boolean> {
-  const res = await r.client.if(lease.key, 'Mod', '==', lease.modRevision ?? '0').then(r.client.put(lease.key).value(encodeLeaseAttrs(attrs))).commit();
-  return res.succeeded;
-}
 
 function result(lease: Lease, changed: boolean, verb: string): CommandResult {
   const view = leaseView(lease);
@@ -103,7 +98,8 @@ export async function reserve(ctx: Ctx, subnetText: string, publicIp?: string, p
     }
     if (!existing.leaseId) return result(existing, false, 'reserved');
     // The node already holds it: keep its attributes (VtepMAC), drop the expiry.
-    if (!(await putWithoutLease(r, existing, existing.attrs))) throw new CtlError(`${subnet} changed while reserving; run again`);
+    // the same write twilld does for a reservation it uses: the value stays, the etcd lease goes
+    if (!(await r.updateReservation(existing, existing.attrs))) throw new CtlError(`${subnet} changed while reserving; run again`);
     return result((await r.getLease(existing))!, true, 'reserved');
   });
 }
@@ -116,15 +112,7 @@ export async function unreserve(ctx: Ctx, subnetText: string, ttl: number): Prom
     const existing = await r.findLease(subnet);
     if (!existing) throw new CtlError(`no reservation for ${subnet}`);
     if (existing.leaseId) throw new CtlError(`${subnet} is not reserved (it is a lease of node ${existing.attrs.PublicIP})`);
-    const grant = await r.client.leaseClient.leaseGrant({ TTL: ttl, ID: 0 });
-    const res = await r.client
-      .if(existing.key, 'Mod', '==', existing.modRevision ?? '0')
-      .then(r.client.put(existing.key).value(encodeLeaseAttrs(existing.attrs)).lease(grant.ID))
-      .commit();
-    if (!res.succeeded) {
-      await r.client.leaseClient.leaseRevoke({ ID: grant.ID }).catch(() => {});
-      throw new CtlError(`${subnet} changed while unreserving; run again`);
-    }
+    if (!(await r.attachTtl(existing, ttl))) throw new CtlError(`${subnet} changed while unreserving; run again`);
     return result((await r.getLease(existing, { withExpiry: true }))!, true, 'unreserved');
   });
 }

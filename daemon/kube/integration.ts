@@ -5,12 +5,12 @@
 //    itself while acquiring, this repeats them idempotently);
 //  - etcd mode: release the leases of deleted Nodes (lease-releaser.ts).
 // Failures here never stop the dataplane: they are logged and retried with backoff.
-import { sleep, Backoff } from '../backoff.js';
+import { sleep, Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../log.js';
 import type { Lease } from '../../lib/schema/lease.js';
-import { connectEtcd, EtcdRegistry } from '../subnet/etcd-registry.js';
-import { annotationNames, AnnotationNames, DEFAULT_ANNOTATION_PREFIX } from './annotations.js';
-import { connectKube, KubeClient } from './client.js';
+import { connectEtcd, EtcdRegistry } from '../../lib/etcd/registry.js';
+import { annotationNames, AnnotationNames, DEFAULT_ANNOTATION_PREFIX } from '../../lib/kube/annotations.js';
+import { connectKube, KubeClient } from '../../lib/kube/client.js';
 import { runLeaseReleaser } from './lease-releaser.js';
 import { markNetworkAvailable, publishNodeAnnotations } from './node-publisher.js';
 
@@ -89,7 +89,7 @@ export function startKubeIntegration(o: KubeIntegrationOptions, log: Logger, sig
       stop.abort();
       signal.removeEventListener('abort', onOuterAbort);
       await Promise.allSettled(tasks);
-      await registry?.client.close();
+      registry?.close();
     },
   };
 }

@@ -10,13 +10,13 @@
 // never touched. Every twilld runs this; the delete is guarded by the lease's mod revision,
 // so the nodes racing for it cannot remove a lease that was re-acquired in between.
 import { Mac } from '../../lib/ip/mac.js';
-import type { EtcdRegistry } from '../subnet/etcd-registry.js';
+import type { EtcdRegistry } from '../../lib/etcd/registry.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { vxlanData } from '../../lib/schema/lease.js';
-import type { AnnotationNames, NodeLike } from './annotations.js';
-import { nodeAddresses } from './annotations.js';
-import type { KubeClient } from './client.js';
-import { watchNodes } from './node-watch.js';
+import type { AnnotationNames, NodeLike } from '../../lib/kube/annotations.js';
+import { nodeAddresses } from '../../lib/kube/annotations.js';
+import type { KubeClient } from '../../lib/kube/client.js';
+import { watchNodes } from '../../lib/kube/node-watch.js';
 
 export interface ReleaserOptions {
   log?: (msg: string) => void;

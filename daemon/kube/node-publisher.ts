@@ -5,10 +5,10 @@
 // key, so the kubelet's own conditions and other annotations are left alone.
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { LeaseAttrs } from '../../lib/schema/lease.js';
-import type { AnnotationNames, NodeLike } from './annotations.js';
-import { leaseAnnotations } from './annotations.js';
-import type { KubeClient } from './client.js';
-import { describeApiError } from './client.js';
+import type { AnnotationNames, NodeLike } from '../../lib/kube/annotations.js';
+import { leaseAnnotations } from '../../lib/kube/annotations.js';
+import type { KubeClient } from '../../lib/kube/client.js';
+import { describeApiError } from '../../lib/kube/client.js';
 
 const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 

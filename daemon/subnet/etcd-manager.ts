@@ -6,11 +6,11 @@
 import type { Cidr } from '../../lib/ip/cidr.js';
 import { configKey, InvalidLease, Lease, LeaseSubnets, sameNode, subnetOf } from '../../lib/schema/lease.js';
 import { ConfigError, NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
-import { Backoff, sleep, throwIfAborted } from '../backoff.js';
+import { Backoff, sleep, throwIfAborted } from '../../lib/backoff.js';
 import type { Logger } from '../log.js';
 import { findOwnLease, NetworkFullError, pickFreeSubnet } from './allocate.js';
 import { inRange, subnetPool } from '../../lib/schema/subnet-pool.js';
-import { EtcdRegistry, LeaseEvent, LeaseWatch } from './etcd-registry.js';
+import { EtcdRegistry, LeaseEvent, LeaseWatch } from '../../lib/etcd/registry.js';
 import type { LeaseRequest, LeaseSetListener, SubnetManager } from './manager.js';
 
 export interface EtcdManagerHooks {
@@ -97,8 +97,27 @@ export class EtcdSubnetManager implements SubnetManager {
     }
     const picked = families.map((f) => pickFreeSubnet(config, leases, Math.random, f));
     const lease = await this.registry.createLease(leaseSubnets(picked), req.attrs, req.ttlSeconds);
-    if (lease) this.log.info('leased a new subnet', { subnets: picked.map(String) });
+    if (!lease) return undefined;
+    if (families.length === 2 && (await this.lostDualStackRace(lease))) return undefined;
+    this.log.info('leased a new subnet', { subnets: picked.map(String) });
     return lease;
+  }
+
+  /**
+   * A dual-stack key names two subnets, so etcd's create-only guard cannot stop two nodes that
+   * picked the same IPv4 subnet with different IPv6 ones (or the reverse) at the same moment.
+   * The key created first keeps them; the later one is deleted again and the caller retries.
+   */
+  private async lostDualStackRace(ours: Lease): Promise<boolean> {
+    const { leases } = await this.registry.listLeases();
+    const mine = leases.find((l) => l.key === ours.key);
+    const created = BigInt(mine?.createRevision ?? ours.modRevision ?? '0');
+    const rival = leases.find((l) => l.key !== ours.key && BigInt(l.createRevision ?? '0') < created
+      && ([4, 6] as const).some((f) => { const s = subnetOf(ours, f); return !!s && !!subnetOf(l, f)?.equals(s); }));
+    if (!rival) return false;
+    this.log.info('another node claimed one of the same subnets first; trying again', { ours: ours.key, theirs: rival.key });
+    await this.registry.deleteLease(ours, mine?.modRevision ?? ours.modRevision);
+    return true;
   }
 
   async renewLease(lease: Lease, req: LeaseRequest, signal: AbortSignal): Promise<Lease | undefined> {
@@ -174,7 +193,7 @@ export class EtcdSubnetManager implements SubnetManager {
   }
 
   async close(): Promise<void> {
-    this.registry.client.close();
+    this.registry.close();
   }
 }
 

@@ -10,13 +10,13 @@ import { Lease, parsePublicIp } from '../../lib/schema/lease.js';
 import { ConfigError, NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import {
   AnnotationNames, annotationNames, DEFAULT_ANNOTATION_PREFIX, leaseKeyForNode, NodeLike, nodePodCidrs, nodesToLeaseSet,
-} from '../kube/annotations.js';
-import { connectKube, KubeClient } from '../kube/client.js';
+} from '../../lib/kube/annotations.js';
+import { connectKube, KubeClient } from '../../lib/kube/client.js';
 import { publishNodeAnnotations, readNode } from '../kube/node-publisher.js';
-import { watchNodes } from '../kube/node-watch.js';
+import { watchNodes } from '../../lib/kube/node-watch.js';
 import type { LeaseRequest, LeaseSetListener, SubnetManager } from './manager.js';
-import { sleep } from '../backoff.js';
-import { DEFAULT_NET_CONF_PATH } from '../kube/defaults.js';
+import { sleep } from '../../lib/backoff.js';
+import { DEFAULT_NET_CONF_PATH } from '../../lib/kube/defaults.js';
 
 export { DEFAULT_NET_CONF_PATH };
 

@@ -3,7 +3,7 @@
 import type { Logger } from '../log.js';
 import type { DaemonOptions } from '../options.js';
 import { EtcdSubnetManager } from './etcd-manager.js';
-import { connectEtcd, EtcdRegistry } from './etcd-registry.js';
+import { connectEtcd, EtcdRegistry } from '../../lib/etcd/registry.js';
 import type { SubnetManager } from './manager.js';
 
 export interface SubnetManagerContext {

@@ -282,6 +282,8 @@ export interface Lease extends LeaseSubnets {
   /** Absolute expiry (ms since epoch); undefined for reservations or when unknown. */
   expiresAt?: number;
   modRevision?: string;
+  /** the etcd revision that created the key: among two keys claiming one subnet, the older wins */
+  createRevision?: string;
 }
 
 /**

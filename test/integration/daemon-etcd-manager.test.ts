@@ -7,7 +7,7 @@ import type { Lease, LeaseAttrs } from '../../lib/schema/lease.js';
 import { parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { createLogger, Logger } from '../../daemon/log.js';
 import { EtcdSubnetManager } from '../../daemon/subnet/etcd-manager.js';
-import { connectEtcd, EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
+import { connectEtcd, EtcdRegistry } from '../../lib/etcd/registry.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { RUN_PREFIX, waitFor } from '../helpers/world.js';
 import { leaseAttrs } from '../helpers/lease-attrs.js';
@@ -146,10 +146,10 @@ describe('EtcdSubnetManager (real etcd)', function () {
   it('waits for a valid config, naming the refused field', async () => {
     const pending = sm.getNetworkConfig(signal());
     await waitFor('missing reported', () => logs.some((l) => /no network config/.test(String(l.msg))));
-    assert.ok(await registry.putConfig(JSON.stringify({ Network: '10.50.0.0/16', SubnetLen: 8 })));
+    assert.ok((await registry.putConfig(JSON.stringify({ Network: '10.50.0.0/16', SubnetLen: 8 }))).ok);
     await waitFor('refusal reported', () => logs.some((l) => /SubnetLen/.test(String(l.msg))));
     const cur = await registry.getConfig();
-    assert.ok(await registry.putConfig(JSON.stringify({ Network: '10.50.0.0/16' }), cur!.modRevision));
+    assert.ok((await registry.putConfig(JSON.stringify({ Network: '10.50.0.0/16' }), cur!.modRevision)).ok);
     const c = await pending;
     assert.equal(String(c.Network), '10.50.0.0/16');
   });

@@ -8,7 +8,7 @@ import { LeaseKeeper } from '../../daemon/lease-keeper.js';
 import { createLogger } from '../../daemon/log.js';
 import { DaemonMetrics } from '../../daemon/metrics.js';
 import { EtcdSubnetManager } from '../../daemon/subnet/etcd-manager.js';
-import { connectEtcd, EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
+import { connectEtcd, EtcdRegistry } from '../../lib/etcd/registry.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { RUN_PREFIX, waitFor } from '../helpers/world.js';
 import { leaseAttrs } from '../helpers/lease-attrs.js';
@@ -77,7 +77,7 @@ describe('LeaseKeeper (real etcd)', function () {
     const reacquired: [Lease, Lease][] = [];
     const { keeper, lease } = await startKeeper((l, old) => reacquired.push([l, old]));
     // the key now names another node (one write, so there is no race to win)
-    await registry.client.put(lease.key).value(JSON.stringify({ ...attrs, PublicIP: '192.0.2.99' })).exec();
+    await etcd.ctl(['put', lease.key, JSON.stringify({ ...attrs, PublicIP: '192.0.2.99' })]);
     await waitFor('re-acquired', () => reacquired.length >= 1, 10000);
     assert.notEqual(String(keeper.lease.subnet), String(lease.subnet));
     assert.equal(String((await registry.getLease(lease))!.attrs.PublicIP), '192.0.2.99', 'the other node keeps it');

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { annotationNames } from '../../daemon/kube/annotations.js';
+import { annotationNames } from '../../lib/kube/annotations.js';
 import { readSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { FakeKubeApiServer, KubeNode, serveApiInUnderlay, UNDERLAY_API } from '../helpers/kube-apiserver.js';
 import { Twilld } from '../helpers/twilld.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { annotationNames } from '../../daemon/kube/annotations.js';
+import { annotationNames } from '../../lib/kube/annotations.js';
 import { getLink } from '../../lib/kernel/ip.js';
 import { readSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../helpers/kube-apiserver.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadAll } from 'js-yaml';
-import { annotationNames } from '../../daemon/kube/annotations.js';
+import { annotationNames } from '../../lib/kube/annotations.js';
 import { isPermitted } from '../../daemon/kube/permissions.js';
 import { getLink, listRoutes } from '../../lib/kernel/ip.js';
 import { readSubnetEnv } from '../../lib/schema/subnet-env.js';

@@ -3,7 +3,7 @@
 // and NetworkUnavailable=False on its Node; when a dead node's Node object is deleted, a
 // surviving twilld releases that node's lease at once instead of after the TTL.
 import assert from 'node:assert/strict';
-import { annotationNames } from '../../daemon/kube/annotations.js';
+import { annotationNames } from '../../lib/kube/annotations.js';
 import { isPermitted } from '../../daemon/kube/permissions.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../helpers/kube-apiserver.js';

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { annotationNames, leaseAnnotations } from '../../daemon/kube/annotations.js';
-import { connectKube } from '../../daemon/kube/client.js';
+import { annotationNames, leaseAnnotations } from '../../lib/kube/annotations.js';
+import { connectKube } from '../../lib/kube/client.js';
 import { runLeaseReleaser } from '../../daemon/kube/lease-releaser.js';
 import { isPermitted } from '../../daemon/kube/permissions.js';
-import { connectEtcd, EtcdRegistry } from '../../daemon/subnet/etcd-registry.js';
+import { connectEtcd, EtcdRegistry } from '../../lib/etcd/registry.js';
 import { Cidr } from '../../lib/ip/cidr.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { EtcdServer } from '../helpers/etcd.js';
@@ -52,7 +52,7 @@ describe('kube: Node deletion releases its etcd lease', function () {
   after(async () => {
     ac.abort();
     await releaser?.catch(() => {});
-    await registry?.client.close();
+    registry?.close();
     await api?.close();
     await etcd?.destroy();
     rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadAll } from 'js-yaml';
 import yargs from 'yargs';
-import { annotationNames, nodeNameOfLease, nodeToLease, nodesToLeases, NodeLike } from '../../daemon/kube/annotations.js';
+import { annotationNames, nodeNameOfLease, nodeToLease, nodesToLeases, NodeLike } from '../../lib/kube/annotations.js';
 import { computeUsage } from '../../ctl/commands/usage.js';
 import { UsageError } from '../../ctl/errors.js';
 import { leaseColumns, leaseView } from '../../ctl/lease-view.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createLogger } from '../../daemon/log.js';
 import { DaemonMetrics } from '../../daemon/metrics.js';
 import { Trigger } from '../../daemon/trigger.js';
-import { Backoff } from '../../daemon/backoff.js';
+import { Backoff } from '../../lib/backoff.js';
 
 describe('logs, metrics, loop helpers', () => {
   it('logs one JSON object per line, at or above the level, with context fields', () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import {
   AnnotationPrefixError, annotationNames, leaseAnnotations, nodeAddresses, NodeLike, nodeToLease,
-} from '../../daemon/kube/annotations.js';
+} from '../../lib/kube/annotations.js';
 import { leasesOfDeletedNode } from '../../daemon/kube/lease-releaser.js';
 import { isPermitted, requestPermission } from '../../daemon/kube/permissions.js';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { apiStatus, connectKube, describeApiError, KubeConfigError, loadKubeConfig } from '../../daemon/kube/client.js';
+import { apiStatus, connectKube, describeApiError, KubeConfigError, loadKubeConfig } from '../../lib/kube/client.js';
 import { FakeKubeApiServer, kubeconfigYaml } from '../helpers/kube-apiserver.js';
 
 describe('kube client configuration', () => {

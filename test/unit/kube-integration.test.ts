@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { annotationNames } from '../../daemon/kube/annotations.js';
+import { annotationNames } from '../../lib/kube/annotations.js';
 import { KubeIntegrationOptions, startKubeIntegration } from '../../daemon/kube/integration.js';
 import { isPermitted } from '../../daemon/kube/permissions.js';
 import { createLogger } from '../../daemon/log.js';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { planDataplane } from '../../daemon/dataplane-diff.js';
-import { annotationNames, leaseAnnotations, readNodeLease } from '../../daemon/kube/annotations.js';
+import { annotationNames, leaseAnnotations, readNodeLease } from '../../lib/kube/annotations.js';
 import { terminalSafe } from '../../ctl/output.js';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { Mac } from '../../lib/ip/mac.js';

@@ -4,11 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { noop } from 'cockatiel';
 import { Etcd3, IOptions, Watcher } from 'etcd3';
-import type { Cidr } from '../../lib/ip/cidr.js';
+import type { Cidr } from '../ip/cidr.js';
 import {
   configKey, encodeLeaseAttrs, InvalidLease, Lease, LeaseAttrs, LeaseSubnets, LeaseValueError, parseLeaseAttrs, parseSubnetKey,
   subnetKey, subnetsPrefix,
-} from '../../lib/schema/lease.js';
+} from '../schema/lease.js';
 
 export interface EtcdConnectOptions {
   endpoints: string[];
@@ -49,6 +49,8 @@ export type LeaseEvent =
   | { type: 'invalid'; invalid: InvalidLease; revision: string }
   | { type: 'delete'; subnets: LeaseSubnets; key: string; revision: string };
 
+export type CasOutcome = { ok: true; modRevision: string } | { ok: false; currentModRevision: string | null };
+
 export interface LeaseWatch {
   stop(): Promise<void>;
 }
@@ -56,7 +58,7 @@ export interface LeaseWatch {
 const ZERO_LEASE = '0';
 
 export class EtcdRegistry {
-  constructor(readonly client: Etcd3, readonly prefix: string) {}
+  constructor(private readonly client: Etcd3, readonly prefix: string) {}
 
   async getConfig(): Promise<StoredConfig | undefined> {
     const res = await this.client.get(configKey(this.prefix)).exec();
@@ -65,16 +67,46 @@ export class EtcdRegistry {
   }
 
   /**
-   * Writes the config if it is still at `expectModRevision` ('0' or undefined: must not exist).
-   * Returns false on a conflict.
+   * Writes the config if it is still at `expectModRevision` ('0' or undefined: must not exist):
+   * the revision written, or on a conflict the revision found (null: no config any more).
    */
-  async putConfig(raw: string, expectModRevision?: string): Promise<boolean> {
+  async putConfig(raw: string, expectModRevision?: string): Promise<CasOutcome> {
     const key = configKey(this.prefix);
     const res = await this.client
       .if(key, 'Mod', '==', expectModRevision && expectModRevision !== '0' ? expectModRevision : 0)
       .then(this.client.put(key).value(raw))
+      .else(this.client.get(key))
       .commit();
-    return res.succeeded;
+    if (res.succeeded) return { ok: true, modRevision: res.header.revision };
+    const kv = res.responses[0]?.response_range?.kvs[0];
+    return { ok: false, currentModRevision: kv ? kv.mod_revision : null };
+  }
+
+  /**
+   * Turns a reservation back into an expiring lease (an etcd lease of `ttlSeconds` attached),
+   * only if unchanged since read; undefined when it changed in between.
+   */
+  async attachTtl(lease: Lease, ttlSeconds: number): Promise<Lease | undefined> {
+    const id = await this.grant(ttlSeconds);
+    const res = await this.client
+      .if(lease.key, 'Mod', '==', lease.modRevision ?? '0')
+      .then(this.client.put(lease.key).value(encodeLeaseAttrs(lease.attrs)).lease(id))
+      .commit();
+    if (!res.succeeded) {
+      await this.revoke(id);
+      return undefined;
+    }
+    return { ...lease, leaseId: id, expiresAt: Date.now() + ttlSeconds * 1000, modRevision: res.header.revision };
+  }
+
+  /** Seconds until an etcd lease expires; undefined when it is gone or cannot be read. */
+  async leaseTtl(leaseId: string): Promise<number | undefined> {
+    const r = await this.client.leaseClient.leaseTimeToLive({ ID: leaseId }).catch(() => undefined);
+    return r && Number(r.TTL) >= 0 ? Number(r.TTL) : undefined;
+  }
+
+  close(): void {
+    this.client.close();
   }
 
   /**
@@ -86,7 +118,7 @@ export class EtcdRegistry {
     const leases: Lease[] = [];
     const invalid: InvalidLease[] = [];
     for (const kv of res.kvs) {
-      const lease = this.decode(kv.key.toString(), kv.value.toString(), kv.lease, kv.mod_revision);
+      const lease = this.decode(kv.key.toString(), kv.value.toString(), kv.lease, kv.mod_revision, kv.create_revision);
       if (lease.invalid) invalid.push(lease);
       else leases.push(lease);
     }
@@ -199,7 +231,7 @@ export class EtcdRegistry {
     };
     watcher.on('put', (kv) => {
       if (ended) return; // a cancelled watcher can still deliver a buffered message
-      const lease = this.decode(kv.key.toString(), kv.value.toString(), kv.lease, kv.mod_revision);
+      const lease = this.decode(kv.key.toString(), kv.value.toString(), kv.lease, kv.mod_revision, kv.create_revision);
       if (lease.invalid) onEvent({ type: 'invalid', invalid: lease, revision: kv.mod_revision });
       else onEvent({ type: 'put', lease, revision: kv.mod_revision });
     });
@@ -224,7 +256,7 @@ export class EtcdRegistry {
   }
 
   /** Key and value parsed into a typed lease, or refused whole with the field that failed. */
-  private decode(key: string, value: string, leaseId: string | undefined, modRevision: string): (Lease & { invalid?: undefined }) | InvalidLease {
+  private decode(key: string, value: string, leaseId: string | undefined, modRevision: string, createRevision?: string): (Lease & { invalid?: undefined }) | InvalidLease {
     const id = leaseId && leaseId !== ZERO_LEASE ? leaseId : undefined;
     const subnets = parseSubnetKey(this.prefix, key);
     if (!subnets) return { invalid: true, key, field: 'key', reason: 'is not <ip>-<prefixlen>[&<ipv6>-<prefixlen>]', leaseId: id, modRevision };
@@ -235,7 +267,7 @@ export class EtcdRegistry {
       if (!(e instanceof LeaseValueError)) throw e;
       return { invalid: true, key, field: e.field, reason: e.reason, leaseId: id, modRevision };
     }
-    return { key, ...subnets, attrs, leaseId: id, modRevision };
+    return { key, ...subnets, attrs, leaseId: id, modRevision, ...(createRevision ? { createRevision } : {}) };
   }
 
   private async fillExpiry(leases: Lease[]): Promise<void> {

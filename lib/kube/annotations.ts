@@ -1,8 +1,8 @@
 // flannel's Node annotations, under a configurable prefix. Keeping flannel's names (default
 // prefix flannel.alpha.coreos.com) means a cluster can move node by node from flanneld to
 // twilld: each side reads the other's public IP, backend type and VtepMAC from the Node.
-import { Cidr } from '../../lib/ip/cidr.js';
-import { InvalidLease, Lease, LeaseAttrs, leaseAttrsFromObject, LeaseValueError } from '../../lib/schema/lease.js';
+import { Cidr } from '../ip/cidr.js';
+import { InvalidLease, Lease, LeaseAttrs, leaseAttrsFromObject, LeaseValueError } from '../schema/lease.js';
 import { DEFAULT_ANNOTATION_PREFIX } from './defaults.js';
 
 export { DEFAULT_ANNOTATION_PREFIX };
