@@ -65,6 +65,7 @@ export class DaemonMetrics {
   readonly repairs = new Series('twill_reconcile_repairs_total', 'Kernel state put back by reconcile, by kind (route, neigh, fdb, device, masquerade)', 'counter');
   readonly reconciles = new Series('twill_reconcile_runs_total', 'Reconcile passes by result (ok, failed)', 'counter');
   readonly watchResyncs = new Series('twill_watch_resyncs_total', 'Times the lease watch was restarted from a fresh list (compaction, disconnect)', 'counter');
+  readonly networkFull = new Series('twill_network_full_total', 'Lease attempts that found every subnet of the range taken (alert on it: a node is waiting for a subnet)', 'counter');
   readonly invalidLeases = new Series('twill_invalid_leases', 'Lease keys currently ignored because their key or value is refused', 'gauge');
   readonly invalidLeasesSeen = new Series('twill_invalid_leases_total', 'Invalid lease keys or values seen, by the field that failed', 'counter');
   readonly ready = new Series('twill_ready', '1 once subnet.env is written and the dataplane programmed', 'gauge');
@@ -74,7 +75,7 @@ export class DaemonMetrics {
 
   render(): string {
     const all: Metric[] = [this.leaseExpiry, this.renewals, this.leaseAcquisitions, this.peers, this.repairs,
-      this.reconciles, this.watchResyncs, this.invalidLeases, this.invalidLeasesSeen, this.ready, this.programSeconds];
+      this.reconciles, this.watchResyncs, this.networkFull, this.invalidLeases, this.invalidLeasesSeen, this.ready, this.programSeconds];
     return all.flatMap((m) => m.render()).join('\n') + '\n';
   }
 }

@@ -60,6 +60,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     options: opts,
     log: log.with({ component: 'subnet' }),
     onWatchResync: () => metrics.watchResyncs.inc(),
+    onNetworkFull: () => metrics.networkFull.inc(),
   });
   // [kube] with NODE_NAME: Node annotations + NetworkUnavailable=False once ready; etcd mode: release deleted Nodes' leases
   // (loaded on use: the Kubernetes client is big and plain etcd hosts never need it)

@@ -50,6 +50,7 @@ describe('twilld: invalid config, full network, reservations', function () {
     assert.equal(d1.child?.exitCode, null, 'still running');
     assert.equal(JSON.parse(await etcd.ctl(['get', reserved, '--print-value-only'])).PublicIP, '198.18.0.99', 'reservation untouched');
     assert.equal((await d1.http('/readyz')).status, 503);
+    assert.ok((await d1.metric('twill_network_full_total'))! >= 1, 'counted for alerting');
     // the operator frees the subnet: the daemon takes it on its next retry
     await etcd.ctl(['del', reserved]);
     await d1.waitReady(30000);
