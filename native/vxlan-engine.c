@@ -392,7 +392,6 @@ static void *rx_loop(void *arg) {
     goto out;
   }
   const uint32_t want_vni = htonl(e->cfg.vni << 8);
-  const struct virtio_net_hdr valid = {.flags = VIRTIO_NET_HDR_F_DATA_VALID};
   bool alive = true;
   while (alive && wait_readable(w, w->sock, "rx: UDP socket")) {
     for (int i = 0; i < batch; i++) {
@@ -467,7 +466,9 @@ static void *rx_loop(void *arg) {
             continue;
           }
         }
-        alive = alive && tap_write(w, vnet ? &valid : NULL, vnet ? sizeof valid : 0, frame, flen);
+        struct virtio_net_hdr vh = {0};
+        rx_checksum(frame, flen, vnet ? &vh : NULL);
+        alive = alive && tap_write(w, vnet ? &vh : NULL, vnet ? sizeof vh : 0, frame, flen);
       }
     }
     if (alive && co.segs) {
@@ -505,7 +506,7 @@ static int open_socket(struct engine *e, int q, char *err, size_t errlen) {
   }
   // Probe the offloads on the first socket; a kernel that refuses one gets plain datagrams.
   if (q == 0) {
-    uint16_t probe = 1400;
+    int probe = 1400; // the kernel wants an int, although the per-message cmsg is a u16
     e->udp_gso = e->cfg.batch && e->cfg.want_udp_gso && setsockopt(s, SOL_UDP, UDP_SEGMENT, &probe, sizeof probe) == 0;
     if (e->udp_gso) {
       probe = 0; // per-send size comes with each message

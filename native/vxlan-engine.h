@@ -54,7 +54,6 @@ const char *engine_failure(struct engine *e);
 void engine_stop(struct engine *e);
 
 // vxlan-packet.c
-struct vnet_hdr_view;
 uint64_t csum_partial(const uint8_t *p, size_t len, uint64_t acc);
 uint16_t csum_fold(uint64_t acc);
 /** Completes a CHECKSUM_PARTIAL frame's checksum (virtio NEEDS_CSUM); false when out of range. */
@@ -66,6 +65,13 @@ bool complete_csum(uint8_t *frame, size_t len, uint16_t start, uint16_t offset);
  */
 int segment_tcp4(const uint8_t *frame, size_t len, uint16_t mss, const uint8_t vxh[8],
                  uint8_t *out, size_t cap, size_t *seg_len, size_t *total);
+
+struct virtio_net_hdr;
+/**
+ * Prepares a received TCP/UDP-over-IPv4 frame's checksum for the TAP: with `vh`, marks it
+ * CHECKSUM_PARTIAL (pseudo-header sum in the field); without, computes the full sum.
+ */
+bool rx_checksum(uint8_t *frame, size_t len, struct virtio_net_hdr *vh);
 
 /** Merges consecutive in-order TCP/IPv4 segments of one flow into a GSO super-frame. */
 struct coalescer {

@@ -207,14 +207,60 @@ bool coalesce_add(struct coalescer *c, const uint8_t *f, size_t len) {
   return true;
 }
 
+// Inner checksums from a kernel VXLAN peer are often never filled in: its pod's packet was
+// CHECKSUM_PARTIAL, and over veth (or with a NIC that offloads only the outer header) nobody
+// completes it; a kernel VXLAN receiver passes that state on and the stack trusts it. The TAP
+// cannot be told "trust this" (tun ignores DATA_VALID), so TCP and UDP frames are handed
+// over as CHECKSUM_PARTIAL (NEEDS_CSUM, the pseudo-header sum in the field): the local stack
+// accepts them, and a NIC on the way out would fill in the sum. Without a virtio header (the
+// per-packet reference) the sum is computed here instead.
+static bool l4_offsets(const uint8_t *f, size_t len, size_t *ihl, uint8_t *proto, size_t *csum_off) {
+  if (len < ETH_HLEN + 20 || f[12] != 0x08 || f[13] != 0x00 || (f[ETH_HLEN] >> 4) != 4) return false;
+  const uint8_t *ip = f + ETH_HLEN;
+  uint16_t frag, tot;
+  memcpy(&frag, ip + 6, 2);
+  memcpy(&tot, ip + 2, 2);
+  *ihl = (size_t)(ip[0] & 15) * 4;
+  *proto = ip[9];
+  if (*ihl < 20 || (ntohs(frag) & 0x3fff) || ntohs(tot) < *ihl || ETH_HLEN + (size_t)ntohs(tot) > len) return false;
+  size_t l4len = ntohs(tot) - *ihl;
+  if (*proto == 6 && l4len >= 20) *csum_off = 16;
+  else if (*proto == 17 && l4len >= 8) *csum_off = 6;
+  else return false;
+  // UDP over IPv4 may carry no checksum (0): keep it that way
+  if (*proto == 17 && !ip[*ihl + 6] && !ip[*ihl + 7]) return false;
+  return true;
+}
+
+bool rx_checksum(uint8_t *f, size_t len, struct virtio_net_hdr *vh) {
+  size_t ihl, off;
+  uint8_t proto;
+  if (!l4_offsets(f, len, &ihl, &proto, &off)) return false;
+  uint8_t *ip = f + ETH_HLEN;
+  uint16_t tot;
+  memcpy(&tot, ip + 2, 2);
+  uint16_t l4len = (uint16_t)(ntohs(tot) - ihl);
+  uint16_t pseudo = csum_fold(pseudo_sum(ip, proto, l4len));
+  if (vh) {
+    store16(ip + ihl + off, pseudo);
+    vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    vh->csum_start = (uint16_t)(ETH_HLEN + ihl);
+    vh->csum_offset = (uint16_t)off;
+    return true;
+  }
+  store16(ip + ihl + off, 0);
+  uint16_t sum = (uint16_t)~csum_fold(csum_partial(ip + ihl, l4len, pseudo));
+  if (proto == 17 && !sum) sum = 0xffff;
+  store16(ip + ihl + off, sum);
+  return true;
+}
+
 size_t coalesce_finish(struct coalescer *c) {
   struct virtio_net_hdr *vh = (struct virtio_net_hdr *)c->buf;
   uint8_t *f = c->buf + sizeof *vh;
   memset(vh, 0, sizeof *vh);
   if (c->segs == 1) {
-    // Checksums were the sender's business: the outer packet passed the kernel's checks, as
-    // it would for a kernel VXLAN device (whose peers over veth never fill in inner sums).
-    vh->flags = VIRTIO_NET_HDR_F_DATA_VALID;
+    rx_checksum(f, c->len, vh);
     return sizeof *vh + c->len;
   }
   uint8_t *ip = f + ETH_HLEN;
