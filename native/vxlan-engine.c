@@ -241,7 +241,7 @@ static void *tx_loop(void *arg) {
   while (wait_readable(w, w->tap, "tx: TAP device")) {
     struct peer_table *t = enter(w);
     int nm = 0;
-    for (int f = 0; f < batch && nm < TX_MSGS - GSO_MAX_SEGS; f++) {
+    for (int f = 0; f < batch && nm < TX_MSGS; f++) {
       uint8_t *buf = in + (size_t)f * FRAME_MAX;
       ssize_t n = read(w->tap, buf, FRAME_MAX);
       if (n < 0) {
@@ -287,10 +287,19 @@ static void *tx_loop(void *arg) {
           CNT(w, tx_drop_bad_frame, 1);
           continue;
         }
-        CNT(w, tx_gso_frames, 1);
-        CNT(w, tx_packets, ns);
         int per = e->udp_gso ? (int)(GSO_MAX_BYTES / seg_len) : 1;
         if (per > GSO_MAX_SEGS) per = GSO_MAX_SEGS;
+        int need = (ns + per - 1) / per;
+        if (need > TX_MSGS) {
+          CNT(w, tx_drop_bad_frame, 1); // a tiny MSS without UDP GSO: more datagrams than one batch holds
+          continue;
+        }
+        if (nm + need > TX_MSGS) {
+          send_all(w, mm, nm); // the queued messages point into earlier slots, still intact
+          nm = 0;
+        }
+        CNT(w, tx_gso_frames, 1);
+        CNT(w, tx_packets, ns);
         for (int s = 0; s < ns; s += per) {
           int cnt = ns - s < per ? ns - s : per;
           size_t bytes = s + cnt == ns ? total - (size_t)s * seg_len : (size_t)cnt * seg_len;

@@ -20,8 +20,8 @@
 #define TCP_ACK 0x10
 #define TCP_URG 0x20
 #define TCP_CWR 0x80
-/** Largest IPv4 total length a merged frame may reach. */
-#define MAX_MERGED_IP 65535
+/** Largest IPv4 total length a merged frame may reach (the coalescer's buffer holds 64 KB + headers). */
+#define MAX_MERGED_IP 64000
 
 // One's-complement sum over 64-bit words with end-around carry; folding gives the 16-bit
 // sum, and the sum is independent of byte order as long as it is stored the way it was read.
