@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   try {
     const userspace = opts.backend === 'userspace-vxlan';
     const cluster = new Cluster(world, {
-      nodes: opts.nodes, backend: userspace ? 'vxlan' : opts.backend, ipMasq: true,
+      nodes: opts.nodes, backend: userspace ? 'vxlan' : (opts.backend as 'vxlan' | 'host-gw'), ipMasq: true,
       daemonFlags: userspace ? ['--vxlan-userspace'] : [],
     });
     step(`underlay bridge, etcd and ${opts.nodes} node namespaces (prefix ${world.prefix})`);
