@@ -82,6 +82,7 @@ static napi_value engine_start_js(napi_env env, napi_callback_info info) {
   cfg.want_udp_gso = get_bool(env, argv[0], "udpGso", true);
   cfg.want_udp_gro = get_bool(env, argv[0], "udpGro", true);
   cfg.coalesce = get_bool(env, argv[0], "coalesce", true);
+  cfg.mtu = get_int(env, argv[0], "mtu", 1450);
 
   // The UDP sockets belong to the namespace they are created in: with `netns`, the engine
   // starts inside it (this thread enters and leaves again), as the TAP fds were opened.

@@ -395,7 +395,7 @@ static void *rx_loop(void *arg) {
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
   } *ctl = calloc((size_t)batch, sizeof *ctl);
-  struct coalescer co = {.buf = malloc(FRAME_MAX)};
+  struct coalescer co = {.buf = malloc(FRAME_MAX + 64), .mtu = e->cfg.mtu > 68 ? e->cfg.mtu : 1450};
   if (!bufs || !mm || !iov || !from || !ctl || !co.buf) {
     fail(e, "rx: allocating buffers", ENOMEM);
     goto out;
@@ -423,6 +423,10 @@ static void *rx_loop(void *arg) {
     for (int i = 0; i < n && alive; i++) {
       size_t len = mm[i].msg_len;
       size_t gso = len;
+      if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) { // cannot happen below 64 KB; never forward a cut frame
+        CNT(w, rx_drop_malformed, 1);
+        continue;
+      }
       for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mm[i].msg_hdr); cm; cm = CMSG_NXTHDR(&mm[i].msg_hdr, cm)) {
         if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
           int g;

@@ -24,6 +24,8 @@ struct engine_config {
   bool want_udp_gro;
   /** merge received TCP segments into one super-packet per TAP write (needs vnet_hdr) */
   bool coalesce;
+  /** the TAP's MTU: received frames above it go to the TAP as GSO frames */
+  int mtu;
 };
 
 /** Counters, summed over threads. Every drop has its reason. */
@@ -76,6 +78,7 @@ bool rx_checksum(uint8_t *frame, size_t len, struct virtio_net_hdr *vh);
 /** Merges consecutive in-order TCP/IPv4 segments of one flow into a GSO super-frame. */
 struct coalescer {
   uint8_t *buf;   /* 10-byte virtio header room + frame */
+  int mtu;        /* IP MTU behind the TAP: bounds the segment size of what it emits */
   size_t len;     /* frame length in buf (after the header room) */
   int segs;
   uint16_t mss;

@@ -179,6 +179,14 @@ void coalesce_begin(struct coalescer *c, const uint8_t *frame, size_t len) {
   memcpy(&seq, frame + ETH_HLEN + 20 + 4, 4);
   c->next_seq = ntohl(seq) + (uint32_t)pl;
   c->closed = (frame[ETH_HLEN + 20 + 13] & TCP_PSH) != 0;
+  // A kernel VXLAN peer sends GRO'd super-frames whole (a UDP-tunnel GSO packet reaches a
+  // socket as one datagram): it is already merged; the kernel re-segments it at the MTU.
+  size_t thl = (size_t)(frame[ETH_HLEN + 20 + 12] >> 4) * 4;
+  if (len - ETH_HLEN > (size_t)c->mtu) {
+    c->mss = (uint16_t)(c->mtu - 20 - (int)thl);
+    c->segs = 2; // finish as a GSO frame
+    c->closed = true;
+  }
 }
 
 bool coalesce_add(struct coalescer *c, const uint8_t *f, size_t len) {
@@ -195,7 +203,7 @@ bool coalesce_add(struct coalescer *c, const uint8_t *f, size_t len) {
   memcpy(&seq, tb + 4, 4);
   size_t pl = payload_len(f, len);
   if (ntohl(seq) != c->next_seq || pl > c->mss) return false;
-  if (c->len - ETH_HLEN + pl > MAX_MERGED_IP) return false;
+  if (c->len - ETH_HLEN + pl > MAX_MERGED_IP || c->len - ETH_HLEN + pl > 65535) return false;
   memcpy(c->buf + sizeof(struct virtio_net_hdr) + c->len, f + len - pl, pl);
   c->len += pl;
   c->segs++;

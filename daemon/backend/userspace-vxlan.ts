@@ -76,7 +76,7 @@ export function createUserspaceVxlanBackend(ctx: BackendContext, o: UserspaceVxl
     }
     tap = device;
     await ipBatch(undefined, [`link set dev ${dev} address ${mac} mtu ${mtu}`, `link set dev ${dev} up`]);
-    engine = VxlanEngine.start(device, { vni, port: config.Backend.Port, batch: o.offloads });
+    engine = VxlanEngine.start(device, { vni, port: config.Backend.Port, batch: o.offloads, mtu });
     engine.setPeers(peers);
     const s = engine.stats();
     log.info('userspace vxlan engine started', {

@@ -8,6 +8,7 @@ import { bridgeBatch, ipBatch, writeSysctl } from '../../lib/kernel/ip.js';
 import { writeSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { addPod, ping, Pod } from '../helpers/pods.js';
+import { tcpIntegrity } from '../helpers/vtep.js';
 import { netConfig, Twilld, startEtcdWorld } from '../helpers/twilld.js';
 import { netnsPath, stopProcess, tmpPath, Underlay, waitFor, World } from '../helpers/world.js';
 
@@ -101,6 +102,13 @@ describe('userspace VXLAN next to kernel VXLAN and a flannel-style node', functi
     it(`pods on the ${a} and ${b} nodes reach each other both ways`, async () => {
       assert.ok(await waitFor(`${a} -> ${b}`, () => ping(world, pods[a]!, pods[b]!.ip), 15000));
       assert.ok(await ping(world, pods[b]!, pods[a]!.ip), `${b} -> ${a}`);
+    });
+  }
+
+  for (const [a, b] of [['kernel', 'user'], ['user', 'kernel'], ['flannel', 'user'], ['user', 'flannel']] as const) {
+    it(`carries 8 MB of TCP from the ${a} node's pod to the ${b} node's pod intact`, async () => {
+      const res = await tcpIntegrity(world, pods[a]!.ns, pods[b]!.ns, pods[b]!.ip, 8 << 20);
+      assert.equal(res.received, res.sent);
     });
   }
 

@@ -27,6 +27,8 @@ export interface EngineRequest {
   udpGso: boolean;
   udpGro: boolean;
   coalesce: boolean;
+  /** the TAP's MTU */
+  mtu: number;
   /** namespace of the UDP sockets (default: the caller's) */
   netns?: string | null;
 }

@@ -19,6 +19,8 @@ export interface EngineOptions {
   udpGro?: boolean;
   /** merge received TCP segments into super-frames for the TAP (needs a vnet-header TAP) */
   coalesce?: boolean;
+  /** the TAP device's MTU (default 1450): received frames above it are handed over as GSO frames */
+  mtu?: number;
 }
 
 export interface VtepPeer {
@@ -45,6 +47,7 @@ export class VxlanEngine {
       udpGso: batch && (o.udpGso ?? true),
       udpGro: batch && (o.udpGro ?? true),
       coalesce: batch && device.vnetHdr && (o.coalesce ?? true),
+      mtu: o.mtu ?? 1450,
     };
     let h: EngineHandle;
     try {
