@@ -83,6 +83,11 @@ static napi_value engine_start_js(napi_env env, napi_callback_info info) {
   cfg.want_udp_gro = get_bool(env, argv[0], "udpGro", true);
   cfg.coalesce = get_bool(env, argv[0], "coalesce", true);
   cfg.mtu = get_int(env, argv[0], "mtu", 1450);
+  cfg.nice = get_int(env, argv[0], "nice", 0);
+  if (cfg.nice < -20 || cfg.nice > 19) {
+    napi_throw_range_error(env, NULL, "engineStart: nice must be -20..19");
+    return NULL;
+  }
 
   // The UDP sockets belong to the namespace they are created in: with `netns`, the engine
   // starts inside it (this thread enters and leaves again), as the TAP fds were opened.
@@ -179,6 +184,7 @@ static napi_value engine_stats_js(napi_env env, napi_callback_info info) {
   napi_get_boolean(env, in.udp_gro, &v);
   napi_set_named_property(env, o, "udpGro", v);
   put_num(env, o, "threads", in.threads);
+  put_num(env, o, "nice", in.nice);
   const char *f = engine_failure(h->e);
   if (f) napi_create_string_utf8(env, f, NAPI_AUTO_LENGTH, &v);
   else napi_get_null(env, &v);

@@ -26,6 +26,8 @@ struct engine_config {
   bool coalesce;
   /** the TAP's MTU: received frames above it go to the TAP as GSO frames */
   int mtu;
+  /** nice value of the engine threads (0: inherit) */
+  int nice;
 };
 
 /** Counters, summed over threads. Every drop has its reason. */
@@ -40,6 +42,8 @@ struct engine_stats {
 struct engine_info {
   bool udp_gso, udp_gro;
   int threads;
+  /** the nice value the threads got (0 when setting it was refused) */
+  int nice;
 };
 
 struct engine;

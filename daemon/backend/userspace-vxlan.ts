@@ -76,11 +76,12 @@ export function createUserspaceVxlanBackend(ctx: BackendContext, o: UserspaceVxl
     }
     tap = device;
     await ipBatch(undefined, [`link set dev ${dev} address ${mac} mtu ${mtu}`, `link set dev ${dev} up`]);
-    engine = VxlanEngine.start(device, { vni, port: config.Backend.Port, batch: o.offloads, mtu });
+    // nice -10: a packet should not wait behind the node's other work for its thread
+    engine = VxlanEngine.start(device, { vni, port: config.Backend.Port, batch: o.offloads, mtu, nice: -10 });
     engine.setPeers(peers);
     const s = engine.stats();
     log.info('userspace vxlan engine started', {
-      device: dev, queues, threads: s.threads, tapOffloads: device.offloads, udpGso: s.udpGso, udpGro: s.udpGro, batch: o.offloads,
+      device: dev, queues, threads: s.threads, nice: s.nice, tapOffloads: device.offloads, udpGso: s.udpGso, udpGro: s.udpGro, batch: o.offloads,
     });
     return !link;
   }

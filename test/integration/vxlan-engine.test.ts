@@ -4,6 +4,7 @@
 // segmentation and coalescing), every kind of bad packet is dropped and counted, and peer
 // tables swapped under load leave the traffic flowing.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { ipBatch } from '../../lib/kernel/ip.js';
 import { ping } from '../helpers/pods.js';
 import { kernelVtep, peerWith, tcpIntegrity, userspaceVtep, Vtep } from '../helpers/vtep.js';
@@ -29,7 +30,7 @@ describe('userspace VXLAN engine', function () {
     ul = await buildUnderlay(world, 4);
     const [n1, n2, n3, n4] = ul.nodes;
     a = await userspaceVtep(world, n1.ns, n1.ip, '02:77:00:00:00:01', '10.97.1.0');
-    b = await userspaceVtep(world, n2.ns, n2.ip, '02:77:00:00:00:02', '10.97.2.0', { queues: 2 });
+    b = await userspaceVtep(world, n2.ns, n2.ip, '02:77:00:00:00:02', '10.97.2.0', { queues: 2, nice: -5 });
     k = await kernelVtep(n3.ns, n3.iface, n3.ip, '02:77:00:00:00:03', '10.97.3.0');
     r = await userspaceVtep(world, n4.ns, n4.ip, '02:77:00:00:00:04', '10.97.4.0', { vnetHdr: false, batch: false });
     const all = [a, b, k, r];
@@ -43,6 +44,13 @@ describe('userspace VXLAN engine', function () {
     assert.equal(s.udpGro, true);
     assert.equal(s.threads, 2);
     assert.equal(b.engine!.stats().threads, 4, 'two queues, a sender and a receiver each');
+    assert.equal(b.engine!.stats().nice, -5);
+    // this process's threads at nice -5: b's four engine threads, nobody else
+    const niced = readdirSync('/proc/self/task').filter((t) => {
+      const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      return st.slice(st.lastIndexOf(')') + 2).split(' ')[16] === '-5';
+    });
+    assert.equal(niced.length, 4);
     const ref = r.engine!.stats();
     assert.equal(ref.udpGso, false, 'the per-packet reference uses no offloads');
     assert.equal(ref.udpGro, false);

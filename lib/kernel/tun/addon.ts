@@ -29,6 +29,7 @@ export interface EngineRequest {
   coalesce: boolean;
   /** the TAP's MTU */
   mtu: number;
+  nice: number;
   /** namespace of the UDP sockets (default: the caller's) */
   netns?: string | null;
 }
@@ -42,7 +43,7 @@ export interface RawEngineStats {
   rxPackets: number; rxBytes: number; rxFrames: number; rxWrites: number; rxCoalesced: number;
   rxDropMalformed: number; rxDropWrongVni: number; rxDropUnknownSource: number; rxDropWriteError: number;
   peerSwaps: number;
-  udpGso: boolean; udpGro: boolean; threads: number;
+  udpGso: boolean; udpGro: boolean; threads: number; nice: number;
   failure: string | null;
 }
 

@@ -21,6 +21,8 @@ export interface EngineOptions {
   coalesce?: boolean;
   /** the TAP device's MTU (default 1450): received frames above it are handed over as GSO frames */
   mtu?: number;
+  /** nice value of the engine threads (default 0: inherit); needs CAP_SYS_NICE below 0 */
+  nice?: number;
 }
 
 export interface VtepPeer {
@@ -48,6 +50,7 @@ export class VxlanEngine {
       udpGro: batch && (o.udpGro ?? true),
       coalesce: batch && device.vnetHdr && (o.coalesce ?? true),
       mtu: o.mtu ?? 1450,
+      nice: o.nice ?? 0,
     };
     let h: EngineHandle;
     try {
