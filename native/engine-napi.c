@@ -84,6 +84,7 @@ static napi_value engine_start_js(napi_env env, napi_callback_info info) {
   cfg.coalesce = get_bool(env, argv[0], "coalesce", true);
   cfg.mtu = get_int(env, argv[0], "mtu", 1450);
   cfg.nice = get_int(env, argv[0], "nice", 0);
+  cfg.slice_us = get_int(env, argv[0], "sliceUs", 0);
   if (cfg.nice < -20 || cfg.nice > 19) {
     napi_throw_range_error(env, NULL, "engineStart: nice must be -20..19");
     return NULL;
@@ -185,6 +186,7 @@ static napi_value engine_stats_js(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "udpGro", v);
   put_num(env, o, "threads", in.threads);
   put_num(env, o, "nice", in.nice);
+  put_num(env, o, "sliceUs", in.slice_us);
   const char *f = engine_failure(h->e);
   if (f) napi_create_string_utf8(env, f, NAPI_AUTO_LENGTH, &v);
   else napi_get_null(env, &v);

@@ -28,6 +28,8 @@ struct engine_config {
   int mtu;
   /** nice value of the engine threads (0: inherit) */
   int nice;
+  /** scheduler time slice of the engine threads in microseconds (0: the kernel's default) */
+  int slice_us;
 };
 
 /** Counters, summed over threads. Every drop has its reason. */
@@ -44,6 +46,8 @@ struct engine_info {
   int threads;
   /** the nice value the threads got (0 when setting it was refused) */
   int nice;
+  /** the slice they got (0 when refused: a kernel before 6.12 ignores or refuses it) */
+  int slice_us;
 };
 
 struct engine;

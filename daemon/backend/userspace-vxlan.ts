@@ -76,12 +76,14 @@ export function createUserspaceVxlanBackend(ctx: BackendContext, o: UserspaceVxl
     }
     tap = device;
     await ipBatch(undefined, [`link set dev ${dev} address ${mac} mtu ${mtu}`, `link set dev ${dev} up`]);
-    // nice -10: a packet should not wait behind the node's other work for its thread
-    engine = VxlanEngine.start(device, { vni, port: config.Backend.Port, batch: o.offloads, mtu, nice: -10 });
+    // nice -10 and a 100 µs slice: a packet should not wait behind the node's other work for
+    // its thread (on this repo's loaded 2-core test machine the slice removed the ms-long RTT
+    // outliers of 5 alternating runs: worst u<->u ping 0.6 ms instead of 3.9 ms)
+    engine = VxlanEngine.start(device, { vni, port: config.Backend.Port, batch: o.offloads, mtu, nice: -10, sliceUs: 100 });
     engine.setPeers(peers);
     const s = engine.stats();
     log.info('userspace vxlan engine started', {
-      device: dev, queues, threads: s.threads, nice: s.nice, tapOffloads: device.offloads, udpGso: s.udpGso, udpGro: s.udpGro, batch: o.offloads,
+      device: dev, queues, threads: s.threads, nice: s.nice, sliceUs: s.sliceUs, tapOffloads: device.offloads, udpGso: s.udpGso, udpGro: s.udpGro, batch: o.offloads,
     });
     return !link;
   }

@@ -30,6 +30,7 @@ export interface EngineRequest {
   /** the TAP's MTU */
   mtu: number;
   nice: number;
+  sliceUs: number;
   /** namespace of the UDP sockets (default: the caller's) */
   netns?: string | null;
 }
@@ -43,7 +44,7 @@ export interface RawEngineStats {
   rxPackets: number; rxBytes: number; rxFrames: number; rxWrites: number; rxCoalesced: number;
   rxDropMalformed: number; rxDropWrongVni: number; rxDropUnknownSource: number; rxDropWriteError: number;
   peerSwaps: number;
-  udpGso: boolean; udpGro: boolean; threads: number; nice: number;
+  udpGso: boolean; udpGro: boolean; threads: number; nice: number; sliceUs: number;
   failure: string | null;
 }
 

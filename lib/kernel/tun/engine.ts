@@ -23,6 +23,8 @@ export interface EngineOptions {
   mtu?: number;
   /** nice value of the engine threads (default 0: inherit); needs CAP_SYS_NICE below 0 */
   nice?: number;
+  /** scheduler slice of the engine threads in µs (EEVDF, Linux 6.12+: a waking thread preempts sooner); 0 = default */
+  sliceUs?: number;
 }
 
 export interface VtepPeer {
@@ -51,6 +53,7 @@ export class VxlanEngine {
       coalesce: batch && device.vnetHdr && (o.coalesce ?? true),
       mtu: o.mtu ?? 1450,
       nice: o.nice ?? 0,
+      sliceUs: o.sliceUs ?? 0,
     };
     let h: EngineHandle;
     try {
