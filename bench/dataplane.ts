@@ -4,7 +4,7 @@
 // (twilld --vxlan-userspace): userspace <-> userspace, userspace <-> kernel VXLAN, and the
 // same engine with batching and offloads off (one packet per system call, the design of
 // flannel's udp backend) as the reference it must beat. One cluster, one run, alternating
-// rounds; medians. Both "nodes" of a path share this machine's cores, so a userspace
+// rounds; medians (RTT: the median ping of each round, then the median over rounds). Both "nodes" of a path share this machine's cores, so a userspace
 // dataplane pays for both ends' engines out of the same CPUs as the pods' TCP.
 import { readFileSync } from 'node:fs';
 import { ipBatch, bridgeBatch, writeSysctl } from '../lib/kernel/ip.js';
@@ -68,11 +68,16 @@ async function buildHandVxlan(world: World, a: UnderlayNode, b: UnderlayNode, mt
   return { name: 'hand-built VXLAN', clientNs: pods[0], serverNs: pods[1], serverIp: '10.250.2.2', daemons: [] };
 }
 
+/**
+ * The median of 20 pings' round trips: on a shared, loaded machine a few pings wait
+ * milliseconds for a CPU, which would dominate an average (ping's "avg") and say more about
+ * the neighbours' builds than about the path.
+ */
 async function rtt(world: World, ns: string, ip: string): Promise<number> {
-  const out = await world.exec(ns, 'ping', ['-c', '20', '-i', '0.05', '-q', ip]);
-  const m = /= [\d.]+\/([\d.]+)\//.exec(out);
-  if (!m) throw new Error(`no RTT in ping output: ${out}`);
-  return Number(m[1]);
+  const out = await world.exec(ns, 'ping', ['-c', '20', '-i', '0.05', ip]);
+  const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  if (!times.length) throw new Error(`no RTT in ping output: ${out}`);
+  return median(times);
 }
 
 /** iperf3 client against a one-shot server; the parsed JSON report. */

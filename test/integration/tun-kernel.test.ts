@@ -2,7 +2,7 @@
 // namespace, frames exchanged with a UDP socket living there, close and reopen, persistence,
 // multi-queue, offload probing, and each error class from the errno the kernel gives.
 import assert from 'node:assert/strict';
-import { readSync, writeSync } from 'node:fs';
+import { readFileSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { getLink, ipBatch } from '../../lib/kernel/ip.js';
 import { openTun, TUN_F, TunDevice } from '../../lib/kernel/tun/device.js';
@@ -133,6 +133,12 @@ describe('tun/tap module against the kernel', function () {
   it('says "no TUN/TAP support" when the clone device is missing', () => {
     assert.throws(() => openTun({ name: 'tw6', netns: netnsPath(ns), mode: 'tap', devicePath: path.join(world.tmp, 'no-such-tun') }),
       (e: unknown) => e instanceof TunUnavailableError && e.code === 'ENOENT' && e.syscall === 'open');
+  });
+
+  it('is carried by twilld only: the CNI plugin\'s bundle never loads it', () => {
+    const bundle = (name: string) => readFileSync(path.join(REPO_ROOT, 'dist/bundle', `${name}.cjs`), 'utf8');
+    assert.ok(bundle('twilld').includes('twill_tuntap'));
+    assert.ok(!bundle('twill').includes('twill_tuntap'), 'plugin start-up stays free of the addon');
   });
 
   it('says "permission denied" without CAP_NET_ADMIN', async () => {
