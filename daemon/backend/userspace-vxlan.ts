@@ -129,7 +129,10 @@ export function createUserspaceVxlanBackend(ctx: BackendContext, o: UserspaceVxl
       return e && { ...e, fdb: [] };
     },
     syncPeers(leases: readonly Lease[]): void {
-      peers = leases.flatMap((l) => kernel.peerEntries(l)?.fdb ?? []).map((f) => ({ mac: f.mac, ip: f.dst }));
+      const next = leases.flatMap((l) => kernel.peerEntries(l)?.fdb ?? []).map((f) => ({ mac: f.mac, ip: f.dst }));
+      // every pass hands over the lease set; the engine only needs a new table when it changed
+      if (JSON.stringify(next) === JSON.stringify(peers)) return;
+      peers = next;
       engine?.setPeers(peers);
     },
     health(): string | undefined {

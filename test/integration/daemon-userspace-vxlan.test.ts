@@ -75,6 +75,14 @@ describe('twilld vxlan with the userspace dataplane: two nodes', function () {
     assert.equal((await d1.http('/healthz')).status, 200);
   });
 
+  it('hands the engine a new peer table only when the peers changed, not on every pass', async () => {
+    const passes = async () => (await d1.metric('twill_reconcile_runs_total', 'result="ok"')) ?? 0;
+    const swaps = await d1.metric('twill_userspace_vxlan_peer_table_swaps_total');
+    const p0 = await passes();
+    await waitFor('three more reconcile passes', async () => (await passes()) >= p0 + 3, 20000, 200);
+    assert.equal(await d1.metric('twill_userspace_vxlan_peer_table_swaps_total'), swaps);
+  });
+
   it('counts a malformed packet sent to its VXLAN port', async () => {
     const before = (await d1.metric('twill_userspace_vxlan_dropped_total', 'reason="malformed"')) ?? 0;
     await world.exec(ul.nodes[1].ns, process.execPath, ['-e', `
