@@ -73,9 +73,12 @@ export class DaemonMetrics {
     'Time from seeing a new or changed lease to its dataplane entries being in the kernel',
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
 
+  /** more lines from parts that keep their own counters (the userspace VXLAN engine) */
+  readonly extra: (() => string[])[] = [];
+
   render(): string {
     const all: Metric[] = [this.leaseExpiry, this.renewals, this.leaseAcquisitions, this.peers, this.repairs,
       this.reconciles, this.watchResyncs, this.networkFull, this.invalidLeases, this.invalidLeasesSeen, this.ready, this.programSeconds];
-    return all.flatMap((m) => m.render()).join('\n') + '\n';
+    return [...all.flatMap((m) => m.render()), ...this.extra.flatMap((f) => f())].join('\n') + '\n';
   }
 }

@@ -39,6 +39,8 @@ export interface DaemonOptions {
   // [kube] net-conf.json for --kube-subnet-mgr, and the Node annotation prefix
   netConfigPath: string;
   kubeAnnotationPrefix: string;
+  /** --vxlan-userspace: this node's vxlan dataplane in userspace (TAP + twill's engine) */
+  userspaceVxlan?: { queues: number; offloads: boolean };
 }
 
 export class OptionsError extends Error {}
@@ -78,6 +80,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     // [kube]
     .option('net-config-path', { type: 'string', default: DEFAULT_NET_CONF_PATH, describe: 'network config file (kube mode)' })
     .option('kube-annotation-prefix', { type: 'string', default: DEFAULT_ANNOTATION_PREFIX, describe: 'prefix of the Node annotations (flannel\'s by default)' })
+    .option('vxlan-userspace', { type: 'boolean', default: false, describe: 'vxlan backend: run this node\'s dataplane in userspace (TAP device + twill\'s engine) instead of the kernel VXLAN driver; wire- and lease-compatible' })
+    .option('vxlan-userspace-queues', { type: 'number', default: 0, describe: 'userspace vxlan: TAP queues / engine thread pairs (0: one per CPU, at most 4)' })
+    .option('vxlan-userspace-offloads', { type: 'boolean', default: true, describe: 'userspace vxlan: batching, TSO/GSO/GRO; false = one packet per system call (a reference for benchmarks)' })
     .option('node-name', { type: 'string', describe: 'this node\'s name (kube mode; default env NODE_NAME, then the hostname)' })
     .strict()
     .help()
@@ -123,6 +128,8 @@ function toOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Daemon
   if (renewMarginMs >= ttlMs) throw new OptionsError('--subnet-lease-renew-margin: must be shorter than --subnet-lease-ttl');
   const reconcileIntervalMs = wrap(() => parseDuration(String(a['reconcile-interval']), 's', 'reconcile-interval'));
   if (reconcileIntervalMs < 100) throw new OptionsError('--reconcile-interval: must be at least 100ms');
+  const queues = Number(a['vxlan-userspace-queues']);
+  if (!Number.isInteger(queues) || queues < 0 || queues > 16) throw new OptionsError(`--vxlan-userspace-queues: ${a['vxlan-userspace-queues']} is not 0..16`);
   return {
     etcdEndpoints: endpoints,
     etcdPrefix: String(a['etcd-prefix']),
@@ -148,5 +155,6 @@ function toOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Daemon
     nodeName: str('node-name') ?? env.NODE_NAME,
     netConfigPath: String(a['net-config-path']), // [kube]
     kubeAnnotationPrefix: String(a['kube-annotation-prefix']), // [kube]
+    ...(a['vxlan-userspace'] ? { userspaceVxlan: { queues, offloads: a['vxlan-userspace-offloads'] !== false } } : {}),
   };
 }

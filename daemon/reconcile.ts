@@ -60,7 +60,7 @@ export class Reconciler {
       deviceRecreated = await this.backend.ensureLocal(own);
       if (deviceRecreated && !first) {
         this.metrics.repairs.inc({ kind: 'device' });
-        this.log.warn('vxlan device was missing or wrong; re-created it', { devices: this.backend.devices });
+        this.log.warn('tunnel device was missing or wrong (or its engine failed); re-created it', { devices: this.backend.devices });
       }
     }
 
@@ -76,6 +76,8 @@ export class Reconciler {
       desired.fdb.push(...e.fdb);
       peers.set(l.key, { sig: JSON.stringify(e) });
     }
+
+    this.backend.syncPeers?.(leases.filter((l) => peers.has(l.key)));
 
     const actual = quick ? asProgrammed(this.lastDesired!) : await this.readKernel(own);
     const plan = planDataplane(desired, actual);

@@ -28,6 +28,7 @@ import { isDriftEvent } from './kernel-events.js';
 
 export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortSignal, metrics = new DaemonMetrics()): Promise<void> {
   let loop: DataplaneLoop | undefined;
+  let backendHealth: (() => string | undefined) | undefined;
   const stallMs = Math.max(3 * opts.reconcileIntervalMs, 60_000);
   let http: Server | undefined;
   let blocked: string | undefined;
@@ -37,7 +38,8 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
       notReadyReason: () => blocked,
       unhealthy: () => {
         const idle = loop?.ready ? Date.now() - loop.lastPassAt : 0;
-        return idle > stallMs ? `no successful reconcile pass for ${Math.round(idle / 1000)}s` : undefined;
+        if (idle > stallMs) return `no successful reconcile pass for ${Math.round(idle / 1000)}s`;
+        return loop?.ready ? backendHealth?.() : undefined;
       },
     }, metrics);
     log.info('serving /healthz /readyz /metrics', { address: `${opts.healthzIp}:${opts.healthzPort}` });
@@ -79,7 +81,9 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
         { error: e }));
     }
     log.info('network config', { network: String(config.Network), subnetLen: config.SubnetLen, backend: config.Backend.Type });
-    const backend = createBackend({ config, iface, log: log.with({ component: 'backend' }) });
+    const backend = createBackend({ config, iface, log: log.with({ component: 'backend' }), userspaceVxlan: opts.userspaceVxlan });
+    backendHealth = backend.health?.bind(backend);
+    if (backend.metrics) metrics.extra.push(backend.metrics.bind(backend));
     const keeper = new LeaseKeeper(sm, config, {
       attrs: backend.leaseAttrs(),
       previous: previousSubnet(opts.subnetFile, log),
@@ -121,6 +125,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     } finally {
       clearInterval(timer);
       for (const m of monitors) m.stop();
+      backend.stop?.();
       await Promise.allSettled([watching, renewing]);
     }
   } finally {

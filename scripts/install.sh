@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 # etcd for the demo and the tests; Debian's reference CNI plugins for the benchmark and the
 # portmap chaining test; iproute2/iptables/util-linux for the kernel work; ping/iperf3 for
 # the demo's and tests' traffic; binutils for stripping the single executables; gcc and
-# libc6-dev (with linux-libc-dev's netlink headers) for the CNI plugin's netlink addon; GNU time for
-# the benchmarks' peak-RSS figures (bench:cni, bench:memory).
-PACKAGES=(etcd-server etcd-client containernetworking-plugins iproute2 iptables iputils-ping iperf3 ethtool util-linux binutils gcc libc6-dev ca-certificates time)
+# libc6-dev (with linux-libc-dev's netlink headers) for the CNI plugin's netlink addon and
+# twilld's TUN/TAP addon; GNU time for the benchmarks' peak-RSS figures (bench:cni,
+# bench:memory); tcpdump for the userspace-VXLAN interop test's underlay capture.
+PACKAGES=(etcd-server etcd-client containernetworking-plugins iproute2 iptables iputils-ping iperf3 ethtool util-linux binutils gcc libc6-dev ca-certificates time tcpdump)
 command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 missing=()
 for p in "${PACKAGES[@]}"; do

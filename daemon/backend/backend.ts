@@ -41,6 +41,8 @@ export interface BackendContext {
   config: NetworkConfig;
   iface: ExternalInterface;
   log: Logger;
+  /** vxlan only: run the dataplane in userspace (TAP + twill's engine) instead of the kernel driver */
+  userspaceVxlan?: { queues: number; offloads: boolean };
 }
 
 export interface Backend {
@@ -57,6 +59,15 @@ export interface Backend {
   ensureLocal(lease: Lease): Promise<boolean>;
   /** The kernel entries that reach one remote lease; undefined when this backend cannot use it. */
   peerEntries(peer: Lease): PeerEntries | undefined;
+  // Userspace dataplanes only:
+  /** The leases of this pass (after the kernel entries): what the engine must reach. */
+  syncPeers?(leases: readonly Lease[]): void;
+  /** undefined when healthy, else why not (for /healthz) */
+  health?(): string | undefined;
+  /** extra Prometheus lines for /metrics */
+  metrics?(): string[];
+  /** releases what the process holds (threads, fds); kernel state stays */
+  stop?(): void;
 }
 
 export type BackendFactory = (ctx: BackendContext) => Backend;

@@ -16,6 +16,8 @@ export interface ClusterOptions {
   ipMasq?: boolean;
   /** extra twilld flags for every node */
   daemonFlags?: string[];
+  /** extra twilld flags for one node (1-based index), after daemonFlags */
+  nodeFlags?: (index: number) => string[];
   etcdPrefix?: string;
 }
 
@@ -86,6 +88,7 @@ export class Cluster {
       '--healthz-port', String(node.healthzPort),
       ...(this.opts.ipMasq ? ['--ip-masq'] : []),
       ...(this.opts.daemonFlags ?? []),
+      ...(this.opts.nodeFlags?.(node.index) ?? []),
     ];
   }
 

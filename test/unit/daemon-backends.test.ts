@@ -70,6 +70,25 @@ describe('backends', () => {
     assert.equal(b.peerEntries(peer('10.244.7.0/24', '198.18.0.12')), undefined, 'a vxlan peer');
   });
 
+  it('vxlan with the userspace dataplane: vxlan\'s lease and MTU, its routes and neighbours, no FDB (the engine has the table)', () => {
+    const config = parseNetworkConfig({ Network: '10.244.0.0/16' });
+    const kernel = createVxlanBackend({ config, iface, log });
+    const u = createBackend({ config, iface, log, userspaceVxlan: { queues: 1, offloads: true } });
+    assert.deepEqual(u.leaseAttrs(), kernel.leaseAttrs());
+    assert.equal(u.mtu(), kernel.mtu());
+    assert.equal(u.device, 'twill.1');
+    const p = peer('10.244.7.0/24', '198.18.0.12');
+    const k = kernel.peerEntries(p)!;
+    assert.deepEqual(u.peerEntries(p), { routes: k.routes, neighs: k.neighs, fdb: [] });
+    assert.equal(u.peerEntries(peer('10.244.8.0/24', '198.18.0.13', 'host-gw', null)), undefined);
+    assert.equal(typeof u.syncPeers, 'function');
+    u.syncPeers!([p]);
+    assert.match(u.health!()!, /not running/, 'unhealthy until ensureLocal started the engine');
+    const m = u.metrics!();
+    assert.ok(m.includes('twill_userspace_vxlan_up 0'));
+    assert.ok(m.includes('twill_userspace_vxlan_peers 1'));
+  });
+
   it('the registry picks the backend from Backend.Type', () => {
     assert.deepEqual(Object.keys(backends).sort(), ['host-gw', 'vxlan']);
     assert.equal(createBackend({ config: parseNetworkConfig({ Network: '10.244.0.0/16', Backend: { Type: 'host-gw' } }), iface, log }).type, 'host-gw');

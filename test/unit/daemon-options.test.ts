@@ -63,6 +63,14 @@ describe('twilld flags', () => {
     }
   });
 
+  it('--vxlan-userspace turns on the userspace dataplane, with queues and offloads', () => {
+    assert.equal(parseOptions([], noEnv).userspaceVxlan, undefined);
+    assert.deepEqual(parseOptions(['--vxlan-userspace'], noEnv).userspaceVxlan, { queues: 0, offloads: true });
+    assert.deepEqual(parseOptions(['--vxlan-userspace', '--vxlan-userspace-queues', '3', '--no-vxlan-userspace-offloads'], noEnv).userspaceVxlan,
+      { queues: 3, offloads: false });
+    assert.throws(() => parseOptions(['--vxlan-userspace-queues', '17'], noEnv), /--vxlan-userspace-queues/);
+  });
+
   it('a repeated scalar flag: the last one wins', () => {
     assert.equal(parseOptions(['--reconcile-interval', '1s', '--reconcile-interval', '3s'], noEnv).reconcileIntervalMs, 3000);
   });

@@ -1,0 +1,143 @@
+// The userspace VXLAN engine on real TAP devices and a real underlay: engine <-> engine
+// (one of them multi-queue), engine <-> kernel VXLAN device, engine <-> the same engine in
+// per-packet mode; TCP payloads arrive intact (hashes at both ends, which also checks the
+// segmentation and coalescing), every kind of bad packet is dropped and counted, and peer
+// tables swapped under load leave the traffic flowing.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { ipBatch } from '../../lib/kernel/ip.js';
+import { ping } from '../helpers/pods.js';
+import { kernelVtep, peerWith, tcpIntegrity, userspaceVtep, Vtep } from '../helpers/vtep.js';
+import { buildUnderlay, netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+
+/** Sends one UDP datagram (hex payload) from a namespace, optionally from a given source address. */
+async function sendUdp(world: World, ns: string, to: string, port: number, hex: string, from?: string): Promise<void> {
+  await world.exec(ns, process.execPath, ['-e', `
+    const s = require('node:dgram').createSocket('udp4');
+    s.bind(0, ${JSON.stringify(from ?? '0.0.0.0')}, () => s.send(Buffer.from(${JSON.stringify(hex)}, 'hex'), ${port}, ${JSON.stringify(to)}, () => s.close()));`]);
+}
+
+describe('userspace VXLAN engine', function () {
+  this.timeout(120000);
+  const world = new World('ven');
+  let ul: Underlay;
+  let a: Vtep; // batched, offloads
+  let b: Vtep; // batched, 2 queues
+  let k: Vtep; // kernel VXLAN
+  let r: Vtep; // per-packet reference
+
+  before(async () => {
+    ul = await buildUnderlay(world, 4);
+    const [n1, n2, n3, n4] = ul.nodes;
+    a = await userspaceVtep(world, n1.ns, n1.ip, '02:77:00:00:00:01', '10.97.1.0');
+    b = await userspaceVtep(world, n2.ns, n2.ip, '02:77:00:00:00:02', '10.97.2.0', { queues: 2, nice: -5 });
+    k = await kernelVtep(n3.ns, n3.iface, n3.ip, '02:77:00:00:00:03', '10.97.3.0');
+    r = await userspaceVtep(world, n4.ns, n4.ip, '02:77:00:00:00:04', '10.97.4.0', { vnetHdr: false, batch: false });
+    const all = [a, b, k, r];
+    for (const v of all) await peerWith(v, all.filter((x) => x !== v));
+  });
+  after(() => world.cleanup());
+
+  it('reports which offloads it got', () => {
+    const s = a.engine!.stats();
+    assert.equal(s.udpGso, true);
+    assert.equal(s.udpGro, true);
+    assert.equal(s.threads, 2);
+    assert.equal(b.engine!.stats().threads, 4, 'two queues, a sender and a receiver each');
+    assert.equal(b.engine!.stats().nice, -5);
+    // this process's threads at nice -5: b's four engine threads, nobody else
+    const niced = readdirSync('/proc/self/task').filter((t) => {
+      const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      return st.slice(st.lastIndexOf(')') + 2).split(' ')[16] === '-5';
+    });
+    assert.equal(niced.length, 4);
+    const ref = r.engine!.stats();
+    assert.equal(ref.udpGso, false, 'the per-packet reference uses no offloads');
+    assert.equal(ref.udpGro, false);
+  });
+
+  for (const [x, y] of [['a', 'b'], ['a', 'k'], ['b', 'k'], ['a', 'r'], ['k', 'r']] as const) {
+    it(`${x} and ${y} ping each other both ways`, async () => {
+      const v = { a: () => a, b: () => b, k: () => k, r: () => r };
+      const from = v[x](), to = v[y]();
+      assert.ok(await waitFor(`${x} -> ${y}`, () => ping(world, from.ns, to.addr), 10000));
+      assert.ok(await ping(world, to.ns, from.addr), `${y} -> ${x}`);
+    });
+  }
+
+  for (const [x, y] of [['a', 'b'], ['b', 'a'], ['a', 'k'], ['k', 'a'], ['k', 'b'], ['b', 'k'], ['r', 'a'], ['a', 'r'], ['k', 'r']] as const) {
+    it(`carries 8 MB of TCP from ${x} to ${y} intact`, async () => {
+      const v = { a: () => a, b: () => b, k: () => k, r: () => r };
+      const res = await tcpIntegrity(world, v[x]().ns, v[y]().ns, v[y]().addr, 8 << 20);
+      assert.equal(res.received, res.sent);
+    });
+  }
+
+  it('sent TSO super-frames as UDP GSO trains and merged received segments', () => {
+    const s = a.engine!.stats();
+    assert.ok(s.txGsoFrames > 0, 'super-frames from the TAP');
+    assert.ok(s.txPackets > s.txSends, 'more VXLAN packets than send calls');
+    assert.ok(s.rxCoalesced > 0, 'segments merged on receive');
+    assert.ok(s.rxFrames > s.rxWrites, 'fewer TAP writes than frames');
+  });
+
+  it('drops and counts malformed packets, wrong VNIs, unknown senders and unknown MACs', async () => {
+    const before = a.engine!.stats();
+    const inner = '02770000000102770000000208004500001c000000004011000001020304050607080000000000080000';
+    // from a peer's address: no I flag, then reserved bits set, then too short
+    await sendUdp(world, k.ns, a.ip, 8472, '00000000000001000' + '0' + inner);
+    await sendUdp(world, k.ns, a.ip, 8472, '0800000100000100' + inner);
+    await sendUdp(world, k.ns, a.ip, 8472, '0800000000000100');
+    // VNI 2 instead of 1
+    await sendUdp(world, k.ns, a.ip, 8472, '0800000000000200' + inner);
+    // well-formed, but from the underlay's own address, which holds no lease
+    await sendUdp(world, ul.ns, a.ip, 8472, '0800000000000100' + inner);
+    await waitFor('drop counters', () => {
+      const s = a.engine!.stats();
+      return s.rxDropMalformed - before.rxDropMalformed >= 3 && s.rxDropWrongVni > before.rxDropWrongVni && s.rxDropUnknownSource > before.rxDropUnknownSource;
+    }, 5000);
+    const s = a.engine!.stats();
+    assert.equal(s.rxDropMalformed - before.rxDropMalformed, 3);
+    assert.equal(s.rxDropWrongVni - before.rxDropWrongVni, 1);
+    assert.equal(s.rxDropUnknownSource - before.rxDropUnknownSource, 1);
+    assert.equal(s.rxWrites, before.rxWrites, 'none of them reached the TAP');
+
+    // a next hop whose MAC no peer announces
+    await ipBatch(netnsPath(a.ns), ['neigh replace 10.97.9.0 lladdr 02:77:00:00:00:99 dev twu0 nud permanent', 'route replace 10.97.9.0/24 via 10.97.9.0 dev twu0 onlink']);
+    assert.equal(await ping(world, a.ns, '10.97.9.1'), false);
+    assert.ok(a.engine!.stats().txDropUnknownMac > before.txDropUnknownMac);
+  });
+
+  it('keeps traffic flowing while the peer table is swapped again and again under load', async () => {
+    const peers = [b, k, r].map((v) => ({ mac: v.mac, ip: v.ip }));
+    const filler = Array.from({ length: 2000 }, (_, i) => ({ mac: `02:66:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, ip: `198.19.${i >> 8}.${i & 255}` }));
+    const swapsBefore = a.engine!.stats().peerSwaps;
+    let swapping = true;
+    let swaps = 0;
+    const swapper = (async () => {
+      while (swapping) {
+        a.engine!.setPeers(swaps % 2 ? peers : [...filler, ...peers]);
+        swaps++;
+        await new Promise((res) => setImmediate(res));
+      }
+    })();
+    try {
+      const res = await tcpIntegrity(world, b.ns, a.ns, a.addr, 32 << 20);
+      assert.equal(res.received, res.sent);
+    } finally {
+      swapping = false;
+      await swapper;
+    }
+    assert.ok(swaps > 10, `swapped ${swaps} times`);
+    assert.equal(a.engine!.stats().peerSwaps - swapsBefore, swaps);
+    assert.equal(a.engine!.stats().failure, undefined);
+  });
+
+  it('reports the TAP device going away as a failure instead of spinning', async () => {
+    await ipBatch(netnsPath(r.ns), ['link del twu0']);
+    await waitFor('failure reported', () => r.engine!.stats().failure, 5000);
+    assert.match(r.engine!.stats().failure!, /TAP device/);
+    r.engine!.stop();
+    assert.equal(r.engine!.running, false);
+  });
+});
