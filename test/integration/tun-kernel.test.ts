@@ -137,7 +137,7 @@ describe('tun/tap module against the kernel', function () {
 
   it('is carried by twilld only: the CNI plugin\'s bundle never loads it', () => {
     const bundle = (name: string) => readFileSync(path.join(REPO_ROOT, 'dist/bundle', `${name}.cjs`), 'utf8');
-    assert.ok(bundle('twilld').includes('twill_tuntap'));
+    assert.ok(bundle('twilld-twillctl').includes('twill_tuntap'));
     assert.ok(!bundle('twill').includes('twill_tuntap'), 'plugin start-up stays free of the addon');
   });
 
