@@ -68,6 +68,40 @@ async function buildHandVxlan(world: World, a: UnderlayNode, b: UnderlayNode, mt
   return { name: 'hand-built VXLAN', clientNs: pods[0], serverNs: pods[1], serverIp: '10.250.2.2', daemons: [] };
 }
 
+/** The same by hand over IPv6: two VXLAN devices on the nodes' IPv6 addresses, a v6-only pod behind each. */
+async function buildHandVxlan6(world: World, nodes: { node: UnderlayNode; ip6: string }[], mtu: number): Promise<Path> {
+  const macs = ['02:42:0a:fb:01:00', '02:42:0a:fb:02:00'];
+  const pods: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const me = nodes[i];
+    const peer = nodes[1 - i];
+    const pod = await world.addNetns(`hq${i + 1}`);
+    pods.push(pod);
+    const mine = `fd50:${i + 1}::`;
+    const theirs = `fd50:${2 - i}::`;
+    await world.exec(me.node.ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+    await ipBatch(netnsPath(me.node.ns), [
+      'link add hbr6 type bridge',
+      `link set hbr6 mtu ${mtu} up`,
+      `addr add ${mine}1/64 dev hbr6 nodad`,
+      `link add hveth6 address 02:42:0a:fb:0${i + 1}:09 type veth peer name eth0 netns ${netnsPath(pod)}`,
+      `link set hveth6 mtu ${mtu} master hbr6 up`,
+      `link add hvx6 address ${macs[i]} type vxlan id 1 dev ${me.node.iface} local ${me.ip6} dstport 8472 nolearning`,
+      `link set hvx6 mtu ${mtu} up`,
+      `addr add ${mine}/128 dev hvx6 nodad`,
+      `neigh replace ${theirs} lladdr ${macs[1 - i]} dev hvx6 nud permanent`,
+      `route replace ${theirs}/64 via ${theirs} dev hvx6 onlink`,
+    ]);
+    await bridgeBatch(netnsPath(me.node.ns), [`fdb append ${macs[1 - i]} dev hvx6 dst ${peer.ip6} self permanent`]);
+    await ipBatch(netnsPath(pod), [
+      `link set eth0 mtu ${mtu} up`,
+      `addr add ${mine}2/64 dev eth0 nodad`,
+      `route add ::/0 via ${mine}1 dev eth0`,
+    ]);
+  }
+  return { name: 'hand-built VXLAN over IPv6', clientNs: pods[0], serverNs: pods[1], serverIp: 'fd50:2::2', daemons: [] };
+}
+
 /**
  * The median of 20 pings' round trips: on a shared, loaded machine a few pings wait
  * milliseconds for a CPU, which would dominate an average (ping's "avg") and say more about
@@ -84,7 +118,8 @@ async function rtt(world: World, ns: string, ip: string): Promise<number> {
 async function iperf(world: World, p: Path, args: string[]): Promise<{ end: Record<string, any> }> {
   const server = world.spawnIn(p.serverNs, 'iperf3', ['-s', '-1', '-B', p.serverIp]);
   try {
-    await waitFor('iperf3 server', async () => (await world.exec(p.serverNs, 'ss', ['-lntu'])).includes(`${p.serverIp}:5201`), 5000, 50);
+    const listening = p.serverIp.includes(':') ? `[${p.serverIp}]:5201` : `${p.serverIp}:5201`;
+    await waitFor('iperf3 server', async () => (await world.exec(p.serverNs, 'ss', ['-lntu'])).includes(listening), 5000, 50);
     return JSON.parse(await world.exec(p.clientNs, 'iperf3', ['-c', p.serverIp, '-t', String(SECONDS), '-J', ...args]));
   } finally {
     server.kill('SIGKILL');
@@ -173,6 +208,45 @@ async function main(): Promise<void> {
     const rttRatio = med('userspace <-> userspace', (s) => s.rtt) / med('twill VXLAN', (s) => s.rtt);
     const rttCheck = rttRatio <= 2;
     console.log(`userspace / kernel VXLAN RTT: ${fmt(rttRatio, 3)}x (target <= 2x) ${rttCheck ? 'OK' : 'ABOVE TARGET'}`);
+    await world.cleanup();
+    await ipv6Rows();
+  } finally {
+    await world.cleanup();
+  }
+}
+
+/**
+ * IPv6: twill's dual-stack VXLAN (twill6.1, pods with both addresses from the plugin) against
+ * the same built by hand over the nodes' IPv6 addresses, in the same run, alternating rounds.
+ */
+async function ipv6Rows(): Promise<void> {
+  const world = new World('bd6');
+  try {
+    const cluster = new Cluster(world, { nodes: 2, ipFamily: 'dual' });
+    await cluster.create();
+    await cluster.startDaemons();
+    const [n1, n2] = cluster.nodes;
+    const [p1, p2] = await Promise.all([cluster.addPod(n1, 'tv1'), cluster.addPod(n2, 'tv2')]);
+    const mtu = Number(/FLANNEL_MTU=(\d+)/.exec(await world.exec(n1.ns, 'cat', [n1.subnetFile]))![1]);
+    const h1 = await addUnderlayNode(world, cluster.ul);
+    const h2 = await addUnderlayNode(world, cluster.ul);
+    const hand = [{ node: h1, ip6: 'fd18::31' }, { node: h2, ip6: 'fd18::32' }];
+    for (const h of hand) await ipBatch(netnsPath(h.node.ns), [`addr add ${h.ip6}/64 dev eth0 nodad`]);
+    const paths: Path[] = [
+      { name: 'twill VXLAN over IPv6', clientNs: p1.ns, serverNs: p2.ns, serverIp: p2.ip6!, daemons: [] },
+      await buildHandVxlan6(world, hand, mtu),
+    ];
+    for (const p of paths) await waitFor(`${p.name} reachable`, () => rtt(world, p.clientNs, p.serverIp).then(() => true), 20000, 500);
+    const samples = new Map<string, Sample[]>(paths.map((p) => [p.name, []]));
+    for (let r = 0; r < ROUNDS; r++) for (const p of paths) samples.get(p.name)!.push(await measure(world, p));
+    const med = (name: string, f: (s: Sample) => number) => median(samples.get(name)!.map(f));
+    console.log(`\nIPv6 (dual-stack cluster, pod MTU ${mtu}):`);
+    const ref = 'hand-built VXLAN over IPv6';
+    printTable([['path', 'TCP 1 stream Gbit/s', 'TCP 4 streams Gbit/s', 'UDP 64 B kpps', 'RTT ms', '1 stream vs hand-built'],
+      ...paths.map((p) => [p.name, fmt(med(p.name, (s) => s.tcp1)), fmt(med(p.name, (s) => s.tcp4)), fmt(med(p.name, (s) => s.udpKpps), 0),
+        fmt(med(p.name, (s) => s.rtt), 3), fmt(med(p.name, (s) => s.tcp1) / med(ref, (s) => s.tcp1)) + 'x'])]);
+    const v6 = med('twill VXLAN over IPv6', (s) => s.tcp1) / med(ref, (s) => s.tcp1);
+    console.log(`twill / hand-built VXLAN over IPv6 throughput: ${fmt(v6, 3)}x (target >= 0.95x) ${v6 >= 0.95 ? 'OK' : 'BELOW TARGET'}`);
   } finally {
     await world.cleanup();
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine (as root): installs, builds, and runs a local
 # three-node twill cluster in network namespaces. Extra arguments go to the demo
-# (--nodes N, --pods-per-node N, --backend vxlan|host-gw|userspace-vxlan, --keep).
+# (--nodes N, --pods-per-node N, --backend vxlan|host-gw|userspace-vxlan, --ip-family ipv4|dual|ipv6, --keep).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root: the demo creates network namespaces" >&2; exit 2; }

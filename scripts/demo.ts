@@ -4,7 +4,7 @@
 // throughput are printed. Everything is removed on exit or Ctrl-C unless --keep is given.
 import { run } from '../lib/exec.js';
 import { TWILLCTL_BIN } from '../test/helpers/cni.js';
-import { Cluster, Pod } from '../test/helpers/cluster.js';
+import { Cluster, IpFamily, Pod } from '../test/helpers/cluster.js';
 import { World } from '../test/helpers/world.js';
 
 interface DemoOptions {
@@ -12,11 +12,12 @@ interface DemoOptions {
   podsPerNode: number;
   /** userspace-vxlan: the vxlan backend with every node's dataplane in userspace (twilld --vxlan-userspace) */
   backend: 'vxlan' | 'host-gw' | 'userspace-vxlan';
+  ipFamily: IpFamily;
   keep: boolean;
 }
 
 function parseArgs(argv: string[]): DemoOptions {
-  const o: DemoOptions = { nodes: 3, podsPerNode: 2, backend: 'vxlan', keep: false };
+  const o: DemoOptions = { nodes: 3, podsPerNode: 2, backend: 'vxlan', ipFamily: 'ipv4', keep: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -28,14 +29,17 @@ function parseArgs(argv: string[]): DemoOptions {
     else if (a === '--nodes') o.nodes = Number(next());
     else if (a === '--pods-per-node') o.podsPerNode = Number(next());
     else if (a === '--backend') o.backend = next() as DemoOptions['backend'];
+    else if (a === '--ip-family') o.ipFamily = next() as IpFamily;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: demo [--nodes N (3)] [--pods-per-node N (2)] [--backend vxlan|host-gw|userspace-vxlan] [--keep]');
+      console.log('usage: demo [--nodes N (3)] [--pods-per-node N (2)] [--backend vxlan|host-gw|userspace-vxlan] [--ip-family ipv4|dual|ipv6] [--keep]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(o.nodes) || o.nodes < 2 || o.nodes > 20) throw new Error('--nodes must be 2..20');
   if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 1 || o.podsPerNode > 10) throw new Error('--pods-per-node must be 1..10');
   if (!['vxlan', 'host-gw', 'userspace-vxlan'].includes(o.backend)) throw new Error('--backend must be vxlan, host-gw or userspace-vxlan');
+  if (!['ipv4', 'dual', 'ipv6'].includes(o.ipFamily)) throw new Error('--ip-family must be ipv4, dual or ipv6');
+  if (o.backend === 'userspace-vxlan' && o.ipFamily !== 'ipv4') throw new Error('--backend userspace-vxlan is IPv4 only');
   return o;
 }
 
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
   try {
     const userspace = opts.backend === 'userspace-vxlan';
     const cluster = new Cluster(world, {
-      nodes: opts.nodes, backend: userspace ? 'vxlan' : (opts.backend as 'vxlan' | 'host-gw'), ipMasq: true,
+      nodes: opts.nodes, backend: userspace ? 'vxlan' : (opts.backend as 'vxlan' | 'host-gw'), ipMasq: true, ipFamily: opts.ipFamily,
       daemonFlags: userspace ? ['--vxlan-userspace'] : [],
     });
     step(`underlay bridge, etcd and ${opts.nodes} node namespaces (prefix ${world.prefix})`);
@@ -86,38 +90,47 @@ async function main(): Promise<void> {
       for (let p = 1; p <= opts.podsPerNode; p++) await cluster.addPod(node, `n${node.index}p${p}`);
     }
     const podRows = [['pod', 'node', 'node subnet', 'pod IP']];
-    for (const p of cluster.pods) podRows.push([p.name, p.node.ns, cluster.nodeSubnet(p.node), p.ip]);
+    for (const p of cluster.pods) podRows.push([p.name, p.node.ns, cluster.nodeSubnet(p.node), [p.ip, p.ip6].filter((x, i, a) => x && a.indexOf(x) === i).join(' ')]);
     console.log(table(podRows));
     console.log(`${cluster.pods.length} pods attached in ${Date.now() - t} ms`);
 
-    step('ping matrix (average RTT in ms over 3 pings; "--" = unreachable)');
     const pods = cluster.pods;
-    const rows = [['from \\ to', ...pods.map((p) => p.name)]];
+    // the address of a pod in each family the cluster has
+    const families: { label: string; addr: (p: Pod) => string }[] = [
+      ...(opts.ipFamily !== 'ipv6' ? [{ label: 'IPv4', addr: (p: Pod) => p.ip }] : []),
+      ...(opts.ipFamily !== 'ipv4' ? [{ label: 'IPv6', addr: (p: Pod) => p.ip6! }] : []),
+    ];
     let failures = 0;
-    for (const from of pods) {
-      const row = [from.name];
-      for (const to of pods) {
-        if (from === to) {
-          row.push('.');
-          continue;
+    for (const fam of families) {
+      step(`${fam.label} ping matrix (average RTT in ms over 3 pings; "--" = unreachable)`);
+      const rows = [['from \\ to', ...pods.map((p) => p.name)]];
+      for (const from of pods) {
+        const row = [from.name];
+        for (const to of pods) {
+          if (from === to) {
+            row.push('.');
+            continue;
+          }
+          const rtt = await cluster.ping(from, fam.addr(to));
+          if (rtt === undefined) failures++;
+          row.push(rtt === undefined ? '--' : rtt.toFixed(3));
         }
-        const rtt = await cluster.ping(from, to.ip);
-        if (rtt === undefined) failures++;
-        row.push(rtt === undefined ? '--' : rtt.toFixed(3));
+        rows.push(row);
       }
-      rows.push(row);
+      console.log(table(rows));
     }
-    console.log(table(rows));
 
-    step('pod-to-pod TCP throughput across nodes (iperf3, 3 s)');
     const first = (n: number): Pod => pods.find((p) => p.node.index === n)!;
-    for (let n = 2; n <= opts.nodes; n++) {
-      const gbps = await cluster.iperf(first(1).ns, first(n).ns, first(n).ip);
-      console.log(`${first(1).name} (node 1) -> ${first(n).name} (node ${n}): ${gbps.toFixed(2)} Gbit/s`);
+    for (const fam of families) {
+      step(`pod-to-pod TCP throughput across nodes over ${fam.label} (iperf3, 3 s)`);
+      for (let n = 2; n <= opts.nodes; n++) {
+        const gbps = await cluster.iperf(first(1).ns, first(n).ns, fam.addr(first(n)));
+        console.log(`${first(1).name} (node 1) -> ${first(n).name} (node ${n}): ${gbps.toFixed(2)} Gbit/s`);
+      }
     }
 
     if (failures) throw new Error(`${failures} pod pairs could not reach each other`);
-    console.log(`\nall ${pods.length * (pods.length - 1)} pod pairs reach each other across ${opts.nodes} nodes over ${opts.backend}`);
+    console.log(`\nall ${pods.length * (pods.length - 1)} pod pairs reach each other across ${opts.nodes} nodes over ${opts.backend} (${families.map((f) => f.label).join(' and ')})`);
 
     if (opts.keep) {
       console.log(`\n--keep: the cluster stays up. Namespaces: ip netns list | grep ${world.prefix}`);

@@ -7,10 +7,16 @@ import path from 'node:path';
 import { readSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { runCni, TWILLD_BIN } from './cni.js';
 import { EtcdServer } from './etcd.js';
+import { ipBatch } from '../../lib/kernel/ip.js';
+import { DualUnderlay, dualUnderlay } from './underlay6.js';
 import { buildUnderlay, netnsPath, Underlay, waitFor, World } from './world.js';
+
+export type IpFamily = 'ipv4' | 'dual' | 'ipv6';
 
 export interface ClusterOptions {
   nodes: number;
+  /** dual: an IPv6 address on every node and an IPv6 pod network beside the IPv4 one; ipv6: IPv6 only (underlay and pods) */
+  ipFamily?: IpFamily;
   backend?: 'vxlan' | 'host-gw';
   network?: string;
   ipMasq?: boolean;
@@ -37,10 +43,14 @@ export interface Pod {
   ns: string;
   node: ClusterNode;
   containerId: string;
+  /** the pod's IPv4 address (its IPv6 one in an IPv6-only cluster) */
   ip: string;
+  /** its IPv6 address, in a dual-stack or IPv6-only cluster */
+  ip6?: string;
 }
 
 export const DEMO_NETWORK = '10.244.0.0/16';
+export const DEMO_NETWORK6 = 'fd00:10:244::/56';
 export const ETCD_PREFIX = '/coreos.com/network';
 
 export class Cluster {
@@ -55,25 +65,37 @@ export class Cluster {
     return this.etcd.endpoint;
   }
 
+  get ipFamily(): IpFamily {
+    return this.opts.ipFamily ?? 'ipv4';
+  }
+
   netConfig(): object {
+    const family = this.ipFamily;
     return {
-      Network: this.opts.network ?? DEMO_NETWORK,
-      SubnetLen: 24,
+      ...(family !== 'ipv6' ? { Network: this.opts.network ?? DEMO_NETWORK, SubnetLen: 24 } : { EnableIPv4: false }),
+      ...(family !== 'ipv4' ? { EnableIPv6: true, IPv6Network: DEMO_NETWORK6 } : {}),
       Backend: this.opts.backend === 'host-gw' ? { Type: 'host-gw' } : { Type: 'vxlan', VNI: 1, Port: 8472 },
     };
   }
 
   /** Underlay + etcd + network config; daemons are started by startDaemons(). */
   async create(): Promise<this> {
-    this.ul = await buildUnderlay(this.world, this.opts.nodes);
-    this.etcd = new EtcdServer({ netns: this.ul.ns, host: this.ul.hostIp });
+    const family = this.ipFamily;
+    this.ul = family === 'ipv4' ? await buildUnderlay(this.world, this.opts.nodes) : await dualUnderlay(this.world, this.opts.nodes);
+    if (family === 'ipv6') {
+      // an IPv6-only underlay: the nodes keep no IPv4 address, etcd listens on IPv6
+      for (const n of this.ul.nodes) await ipBatch(netnsPath(n.ns), [`addr del ${n.ip}/24 dev eth0`]);
+    }
+    const ul6 = this.ul as DualUnderlay;
+    this.etcd = new EtcdServer({ netns: this.ul.ns, host: family === 'ipv6' ? ul6.hostIp6 : this.ul.hostIp });
     this.world.onCleanup(() => this.etcd.destroy());
     await this.etcd.start();
     await this.etcd.ctl(['put', `${this.opts.etcdPrefix ?? ETCD_PREFIX}/config`, JSON.stringify(this.netConfig())]);
     this.ul.nodes.forEach((n, i) => {
       const dir = path.join(this.world.tmp, `node${i + 1}`);
       mkdirSync(dir, { recursive: true });
-      this.nodes.push({ index: i + 1, ns: n.ns, ip: n.ip, dir, subnetFile: path.join(dir, 'subnet.env'), healthzPort: 10271, log: [] });
+      const ip = family === 'ipv6' ? ul6.ip6[i] : n.ip;
+      this.nodes.push({ index: i + 1, ns: n.ns, ip, dir, subnetFile: path.join(dir, 'subnet.env'), healthzPort: 10271, log: [] });
     });
     return this;
   }
@@ -136,8 +158,10 @@ export class Cluster {
     const containerId = `${ns}-${Date.now().toString(36)}`;
     const res = await runCni({ command: 'ADD', config: this.cniConfig(node), containerId, netns: ns, ifname: 'eth0', runIn: node.ns });
     if (res.code !== 0) throw new Error(`twill ADD for ${name} on node ${node.index} failed: ${res.stdout} ${res.stderr}`);
-    const ip = String(res.json.ips[0].address).split('/')[0];
-    const pod = { name, ns, node, containerId, ip };
+    const addrs = (res.json.ips as { address: string }[]).map((x) => x.address.split('/')[0]);
+    const ip4 = addrs.find((a) => !a.includes(':'));
+    const ip6 = addrs.find((a) => a.includes(':'));
+    const pod: Pod = { name, ns, node, containerId, ip: ip4 ?? ip6!, ...(ip6 ? { ip6 } : {}) };
     this.pods.push(pod);
     this.world.onCleanup(async () => {
       await runCni({ command: 'DEL', config: this.cniConfig(node), containerId, netns: ns, ifname: 'eth0', runIn: node.ns });
@@ -145,8 +169,10 @@ export class Cluster {
     return pod;
   }
 
+  /** The node's pod subnet(s), as `10.244.3.0/24` or `10.244.3.0/24 fd00:10:244:3::/64`. */
   nodeSubnet(node: ClusterNode): string {
-    return readSubnetEnv(node.subnetFile).subnet!.toString();
+    const env = readSubnetEnv(node.subnetFile);
+    return [env.subnet, env.ipv6Subnet].filter(Boolean).map(String).join(' ');
   }
 
   /** Average RTT in ms of `count` pings from one pod to an address, or undefined on loss. */
@@ -164,9 +190,10 @@ export class Cluster {
   async iperf(clientNs: string, serverNs: string, serverIp: string, seconds = 3): Promise<number> {
     const server = this.world.spawnIn(serverNs, 'iperf3', ['-s', '-1', '-B', serverIp]);
     try {
+      const listening = serverIp.includes(':') ? `[${serverIp}]:5201` : `${serverIp}:5201`;
       await waitFor('iperf3 server', async () => {
         const out = await this.world.exec(serverNs, 'ss', ['-ltn']);
-        return out.includes(`${serverIp}:5201`);
+        return out.includes(listening);
       }, 5000, 50);
       const out = await this.world.exec(clientNs, 'iperf3', ['-c', serverIp, '-t', String(seconds), '-J']);
       const j = JSON.parse(out);
