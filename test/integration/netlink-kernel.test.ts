@@ -9,6 +9,7 @@ import {
   addAddr, addBridge, addRoute, addVeth, AF_INET6, AF_UNSPEC, delLink, EEXIST, ENODEV, IFA_F_NODAD, IFA_F_TENTATIVE, NetlinkError,
   NetlinkSocket, nlGetLink, nlListAddrs, nlListLinks, nlListRoutes, setAddrGenModeNone, setHairpin, setLink, withSocket,
 } from '../../lib/kernel/netlink/index.js';
+import { writeSysctlIn } from '../../lib/kernel/sysctl.js';
 import { netnsPath, World } from '../helpers/world.js';
 
 describe('netlink against the kernel (namespaces)', function () {
@@ -116,6 +117,18 @@ describe('netlink against the kernel (namespaces)', function () {
     assert.deepEqual(nlListRoutes(podNs, AF_INET6).map(key).sort(), ipRoutes.map(key).sort());
     assert.ok(ipRoutes.some((r) => r.dst === 'default' && r.gateway === 'fd00:10:244:3::1'));
     assert.ok(ipRoutes.some((r) => r.dst === 'fd00:10:244::/56' && r.gateway === 'fd00:10:244:3::9'));
+  });
+
+  it('writes a network sysctl of another namespace through a file opened there, and only there', async () => {
+    const own = (await world.exec(hostNs.slice(hostNs.lastIndexOf('/') + 1), 'cat', ['/proc/sys/net/ipv6/conf/default/accept_ra'])).trim();
+    writeSysctlIn(podNs, ['net', 'ipv6', 'conf', 'default', 'accept_ra'], '0');
+    const podName = podNs.slice(podNs.lastIndexOf('/') + 1);
+    assert.equal((await world.exec(podName, 'cat', ['/proc/sys/net/ipv6/conf/default/accept_ra'])).trim(), '0');
+    assert.equal((await world.exec(hostNs.slice(hostNs.lastIndexOf('/') + 1), 'cat', ['/proc/sys/net/ipv6/conf/default/accept_ra'])).trim(), own, 'another namespace keeps its value');
+    assert.equal(readlinkSync('/proc/thread-self/ns/net'), readlinkSync('/proc/self/ns/net'), 'back in our own namespace');
+    assert.throws(() => writeSysctlIn(podNs, ['net', 'ipv6', 'conf', 'nl-missing', 'accept_ra'], '0'), (e: unknown) => (e as { code?: string }).code === 'ENOENT' && /openIn: open \/proc\/sys\/net\/ipv6\/conf\/nl-missing\/accept_ra in .*No such file/.test((e as Error).message));
+    assert.throws(() => writeSysctlIn(podNs, ['kernel', 'hostname'], 'x'), /is not a network sysctl/);
+    assert.throws(() => writeSysctlIn(podNs, ['net', '..', 'kernel', 'hostname'], 'x'), /is not a network sysctl/);
   });
 
   it('names the operation and errno when the kernel refuses', () => {

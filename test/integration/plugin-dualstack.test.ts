@@ -96,6 +96,7 @@ describe('plugin in dual stack and IPv6 only (built binary, real namespaces)', f
         for (const dev of ['cni0', r.interfaces[1].name]) {
           assert.equal((await world.exec(node.ns, 'cat', [`/proc/sys/net/ipv6/conf/${dev}/accept_ra`])).trim(), '0', `${dev} takes no RAs`);
         }
+        assert.equal((await world.exec(pod.ns, 'cat', ['/proc/sys/net/ipv6/conf/eth0/accept_ra'])).trim(), '0', 'the pod takes no RAs from its bridge neighbours');
 
         // both reservations in the one dataDir, in host-local's layout
         assert.deepEqual(ipFiles(node.dataDir), [addrOf(v4.address), addrOf(v6.address)].sort());
@@ -141,6 +142,7 @@ describe('plugin in dual stack and IPv6 only (built binary, real namespaces)', f
         assert.ok(podAddrs.some((a) => `${a.local}/${a.prefixlen}` === v6.address));
         assert.ok(podAddrs.some((a) => a.scope === 'link' && a.local.startsWith('fe80::')), 'the pod still has a link-local address');
         assert.deepEqual(podAddrs.filter((a) => a.tentative || a.dadfailed), []);
+        assert.equal((await world.exec(pod.ns, 'cat', ['/proc/sys/net/ipv6/conf/eth0/accept_ra'])).trim(), '0');
         assert.deepEqual(await listRoutes(pod.path, 4), [], 'no IPv4 route');
         const brAddrs = await rawAddrs(netnsPath(node.ns), 'cni0');
         assert.deepEqual(brAddrs.filter((a) => a.family === 'inet'), [], 'the bridge has no IPv4 gateway');
