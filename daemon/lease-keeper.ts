@@ -54,7 +54,7 @@ export class LeaseKeeper {
     if (!cur || this.busy) return;
     const seen = leases.find((l) => l.key === cur.key);
     const newer = seen?.modRevision && cur.modRevision && BigInt(seen.modRevision) > BigInt(cur.modRevision);
-    if (!seen || newer || seen.attrs.PublicIP !== cur.attrs.PublicIP) {
+    if (!seen || newer || !seen.attrs.PublicIP.equals(cur.attrs.PublicIP)) {
       if (seen && BigInt(seen.modRevision ?? '0') < BigInt(cur.modRevision ?? '0')) return; // an old event
       this.checkNow = true;
       this.wake?.();

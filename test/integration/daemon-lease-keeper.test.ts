@@ -81,6 +81,6 @@ describe('LeaseKeeper (real etcd)', function () {
     await waitFor('re-acquired', () => reacquired.length >= 1, 10000);
     assert.notEqual(String(keeper.lease.subnet), String(lease.subnet));
     assert.equal(String((await registry.getLease(lease))!.attrs.PublicIP), '192.0.2.99', 'the other node keeps it');
-    assert.equal((await registry.getLease(keeper.lease))!.attrs.PublicIP, attrs.PublicIP);
+    assert.equal(String((await registry.getLease(keeper.lease))!.attrs.PublicIP), String(attrs.PublicIP));
   });
 });
