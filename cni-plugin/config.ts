@@ -36,6 +36,7 @@ export interface NetConf {
   mtu?: number;
   dns: CniDns;
   prevResult?: CniResult;
+  /** at most one per family */
   requestedIps: RequestedIp[];
   /** GC only: attachments the runtime still uses */
   validAttachments?: Attachment[];
@@ -165,8 +166,9 @@ function parseRequested(text: unknown, source: string, code: number): RequestedI
   return { ip, source };
 }
 
-// The conventions allow three ways to ask for an address; all are honoured, and asking for
-// more than one IPv4 address is refused because a twill pod has exactly one.
+// The conventions allow three ways to ask for an address; all are honoured. A twill pod has
+// one address per family, so a request may name one IPv4 and one IPv6 address (a dual-stack
+// pod), and asking for two different addresses of one family is refused.
 function requestedIps(raw: Record<string, unknown>, env: CniEnv): RequestedIp[] {
   const out: RequestedIp[] = [];
   const fromList = (v: unknown, field: string): void => {
@@ -187,8 +189,11 @@ function requestedIps(raw: Record<string, unknown>, env: CniEnv): RequestedIp[] 
     for (const part of ipArg.split(',')) out.push(parseRequested(part, 'CNI_ARGS IP', ErrorCode.InvalidEnv));
   }
   const distinct = new Map(out.map((r) => [r.ip.toString(), r]));
-  if (distinct.size > 1) {
-    throw new CniError(ErrorCode.InvalidConfig, `requested IPs ${[...distinct.keys()].join(', ')}: a twill pod gets exactly one address`);
+  for (const family of [4, 6]) {
+    const same = [...distinct.keys()].filter((k) => distinct.get(k)!.ip.family === family);
+    if (same.length > 1) {
+      throw new CniError(ErrorCode.InvalidConfig, `requested IPs ${same.join(', ')}: a twill pod gets exactly one IPv${family} address`);
+    }
   }
   return [...distinct.values()];
 }

@@ -3,12 +3,15 @@
 // parsed in TypeScript (lib/kernel/netlink/), this file only moves bytes:
 //   socketIn(nsPath | null) -> fd   a NETLINK_ROUTE socket bound to that network namespace
 //   transact(fd, requests, stopOnError) -> Buffer   send each request, collect its replies
+//   openIn(nsPath, path, writable) -> fd   a file opened from inside that namespace: a
+//     /proc/sys/net file names the sysctl of the namespace it was opened in, for its life
 //   close(fd)
 // N-API only, so one build runs on any Node >= 18 and needs no node-gyp.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +27,7 @@
 
 // Throws an Error whose message names the step and whose `errno` property is the number.
 static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[4400];
+  char msg[8400];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
   napi_value text, error, num;
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
@@ -35,9 +38,61 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
   return NULL;
 }
 
+// Reads a string argument into buf; false (with a TypeError thrown) when it is not one or too long.
+static bool get_path(napi_env env, napi_value v, char *buf, size_t size, const char *what) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, buf, size, &len) != napi_ok || len >= size - 1) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be a string shorter than %zu bytes", what, size - 1);
+    napi_throw_type_error(env, NULL, msg);
+    return false;
+  }
+  return true;
+}
+
+// setns(CLONE_NEWNET) affects the calling thread only, which is why the way back uses the
+// thread's own namespace file, opened first. Returns that file (to leave_ns), or -1 with
+// the error thrown.
+static int enter_ns(napi_env env, const char *caller, const char *path) {
+  char what[4200];
+  int own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (own < 0) {
+    snprintf(what, sizeof what, "%s: open /proc/thread-self/ns/net", caller);
+    throw_errno(env, what, errno);
+    return -1;
+  }
+  int target = open(path, O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    int err = errno;
+    close(own);
+    snprintf(what, sizeof what, "%s: open %s", caller, path);
+    throw_errno(env, what, err);
+    return -1;
+  }
+  if (setns(target, CLONE_NEWNET) < 0) {
+    int err = errno;
+    close(own);
+    close(target);
+    snprintf(what, sizeof what, "%s: setns %s", caller, path);
+    throw_errno(env, what, err);
+    return -1;
+  }
+  close(target);
+  return own;
+}
+
+static void leave_ns(int own) {
+  // Staying in the pod's namespace would make every later socket, file and child of this
+  // thread land there: there is no safe way to go on.
+  if (setns(own, CLONE_NEWNET) < 0) {
+    fprintf(stderr, "twill_netlink: cannot return to the original network namespace: %s\n", strerror(errno));
+    abort();
+  }
+  close(own);
+}
+
 // A socket belongs to the namespace it was created in for its whole life, so entering the
-// target namespace only for socket() is enough. setns(CLONE_NEWNET) affects the calling
-// thread only, which is why the way back uses the thread's own namespace file.
+// target namespace only for socket() is enough.
 static napi_value socket_in(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -46,48 +101,20 @@ static napi_value socket_in(napi_env env, napi_callback_info info) {
   napi_valuetype t = napi_undefined;
   if (argc >= 1) napi_typeof(env, argv[0], &t);
   if (t == napi_string) {
-    size_t len = 0;
-    if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len >= sizeof path - 1) {
-      napi_throw_type_error(env, NULL, "socketIn: namespace path too long");
-      return NULL;
-    }
+    if (!get_path(env, argv[0], path, sizeof path, "socketIn: namespace path")) return NULL;
   } else if (t != napi_null && t != napi_undefined) {
     napi_throw_type_error(env, NULL, "socketIn: namespace path must be a string or null");
     return NULL;
   }
 
-  int own = -1, target = -1, fd = -1, err = 0;
-  char what[4200];
+  int own = -1, fd = -1, err = 0;
   if (path[0]) {
-    own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (own < 0) return throw_errno(env, "socketIn: open /proc/thread-self/ns/net", errno);
-    target = open(path, O_RDONLY | O_CLOEXEC);
-    if (target < 0) {
-      err = errno;
-      close(own);
-      snprintf(what, sizeof what, "socketIn: open %s", path);
-      return throw_errno(env, what, err);
-    }
-    if (setns(target, CLONE_NEWNET) < 0) {
-      err = errno;
-      close(own);
-      close(target);
-      snprintf(what, sizeof what, "socketIn: setns %s", path);
-      return throw_errno(env, what, err);
-    }
-    close(target);
+    own = enter_ns(env, "socketIn", path);
+    if (own < 0) return NULL;
   }
   fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   err = fd < 0 ? errno : 0;
-  if (own >= 0) {
-    // Staying in the pod's namespace would make every later socket, file and child of this
-    // thread land there: there is no safe way to go on.
-    if (setns(own, CLONE_NEWNET) < 0) {
-      fprintf(stderr, "twill_netlink: cannot return to the original network namespace: %s\n", strerror(errno));
-      abort();
-    }
-    close(own);
-  }
+  if (own >= 0) leave_ns(own);
   if (fd < 0) return throw_errno(env, "socketIn: socket(AF_NETLINK)", err);
   int one = 1;
   // Extended acks carry the kernel's own reason ("Unknown device type"); capped acks do not
@@ -99,6 +126,37 @@ static napi_value socket_in(napi_env env, napi_callback_info info) {
     err = errno;
     close(fd);
     return throw_errno(env, "socketIn: bind", err);
+  }
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
+// The kernel resolves /proc/sys/net/... by the opening thread's network namespace, and the
+// open file keeps pointing at that namespace's value, so the write can happen back home
+// (with Node's own fs.writeSync on the returned fd).
+static napi_value open_in(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char ns[4096], path[4096];
+  bool writable = false;
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "openIn(nsPath, path, writable)");
+    return NULL;
+  }
+  if (!get_path(env, argv[0], ns, sizeof ns, "openIn: namespace path")) return NULL;
+  if (!get_path(env, argv[1], path, sizeof path, "openIn: path")) return NULL;
+  if (argc >= 3) napi_get_value_bool(env, argv[2], &writable);
+  int own = enter_ns(env, "openIn", ns);
+  if (own < 0) return NULL;
+  int fd = open(path, (writable ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+  int err = fd < 0 ? errno : 0;
+  leave_ns(own);
+  if (fd < 0) {
+    char what[8300];
+    snprintf(what, sizeof what, "openIn: open %s in %s", path, ns);
+    return throw_errno(env, what, err);
   }
   napi_value out;
   napi_create_int32(env, fd, &out);
@@ -224,6 +282,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"socketIn", NULL, socket_in, NULL, NULL, NULL, napi_default, NULL},
       {"transact", NULL, transact, NULL, NULL, NULL, napi_default, NULL},
+      {"openIn", NULL, open_in, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

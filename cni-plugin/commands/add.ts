@@ -1,14 +1,15 @@
-// ADD: address from the node subnet, veth pair between the bridge and the pod, routes.
-// Every step that changes something registers its undo first, so a failure anywhere leaves
-// neither a reservation nor a veth behind.
+// ADD: an address from each of the node's subnets (IPv4, IPv6 or both), veth pair between
+// the bridge and the pod, routes. Every step that changes something registers its undo
+// first, so a failure anywhere leaves neither a reservation (of either family) nor a veth
+// behind.
 import { CniEnv } from '../../lib/cni/env.js';
 import { CniError, ErrorCode, toCniError } from '../../lib/cni/errors.js';
 import { CniResult, CniRoute, formatResult, mergeResults } from '../../lib/cni/result.js';
 import { nlGetLink } from '../../lib/kernel/netlink/query.js';
 import { writeOwnSysctl } from '../../lib/kernel/sysctl.js';
 import { NetConf } from '../config.js';
-import { allocate } from '../ipam/allocator.js';
-import { IpamStore } from '../ipam/store.js';
+import { releaseAll, requestFor, Reserved, reserveAll } from '../ipam/reserve.js';
+import { Owner } from '../ipam/store.js';
 import { hostVethName, macFromIp, randomMac } from '../net/names.js';
 import { HostSetupError, PodLink, removeHostVeths, setupHostSide, setupPodSide } from '../net/setup.js';
 import { requirePodNetns } from '../netns.js';
@@ -20,30 +21,33 @@ export async function cmdAdd(conf: NetConf, env: CniEnv): Promise<object> {
   const ifname = env.ifname!;
   const node = loadNodeSubnet(conf.subnetFile);
   const mtu = conf.mtu ?? node.mtu;
+  // below 1280 the kernel turns IPv6 off on the link (RFC 8200's minimum link MTU)
+  if (mtu < 1280 && node.families.some((f) => f.family === 6)) {
+    const from = conf.mtu !== undefined ? 'mtu' : `FLANNEL_MTU in ${conf.subnetFile}`;
+    throw new CniError(ErrorCode.InvalidConfig, `invalid network config: ${from} is ${mtu}, below IPv6's minimum link MTU of 1280, and this node gives pods IPv6 addresses`);
+  }
   const routes = podRoutes(conf, node);
 
-  const store = new IpamStore(conf.dataDir);
   const owner = { containerId, ifname };
-  let podIp;
+  const requested = requestFor(node, conf.requestedIps, conf.subnetFile);
+  let reserved: Reserved[];
   try {
-    store.ensure();
-    podIp = allocate(store, { subnet: node.subnet, gateway: node.gateway }, owner, conf.requestedIps[0]);
+    reserved = reserveAll(conf.dataDir, node, owner, requested);
   } catch (e) {
     throw toCniError(e, ErrorCode.IoFailure, `reserving an address in ${conf.dataDir}`);
   }
 
   const link: PodLink = {
     bridge: conf.bridge,
-    gateway: node.gateway,
-    subnet: node.subnet,
+    addrs: reserved.map((r) => ({ ip: r.ip, subnet: r.family.subnet, gateway: r.family.gateway })),
     mtu,
     hairpin: conf.hairpinMode,
     hostVeth: hostVethName(containerId, ifname),
     hostMac: randomMac(),
     netns,
     ifname,
-    podIp,
-    podMac: macFromIp(podIp),
+    // from the IPv4 address when there is one (kubenet's convention), else from the IPv6 one
+    podMac: macFromIp(reserved[0].ip),
     routes,
   };
   let host: { bridgeMac?: string };
@@ -51,7 +55,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv): Promise<object> {
     host = setupHostSide(link);
   } catch (e) {
     const created = e instanceof HostSetupError && e.vethCreated;
-    rollback(store, podIp.toString(), owner, created ? link.hostVeth : undefined);
+    rollback(conf.dataDir, reserved, owner, created ? link.hostVeth : undefined);
     if (e instanceof HostSetupError && e.nameTaken) throw await nameTakenError(link, containerId);
     throw toCniError(e instanceof HostSetupError ? e.reason : e, ErrorCode.Internal, `setting up host veth ${link.hostVeth} on ${conf.bridge}`);
   }
@@ -61,9 +65,9 @@ export async function cmdAdd(conf: NetConf, env: CniEnv): Promise<object> {
     refuseRouterAdvertisements(conf.bridge);
     refuseRouterAdvertisements(link.hostVeth);
     setupPodSide(link);
-    writeOwnSysctl('net.ipv4.ip_forward', '1');
+    enableForwarding(node);
   } catch (e) {
-    rollback(store, podIp.toString(), owner, link.hostVeth);
+    rollback(conf.dataDir, reserved, owner, link.hostVeth);
     throw toCniError(e, ErrorCode.Internal, `setting up ${ifname} in ${netns}`);
   }
 
@@ -73,7 +77,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv): Promise<object> {
       { name: link.hostVeth, mac: link.hostMac, mtu },
       { name: ifname, mac: link.podMac, mtu, sandbox: netns },
     ],
-    ips: [{ address: `${podIp}/${node.subnet.prefix}`, gateway: node.gateway.toString(), interface: 2 }],
+    ips: link.addrs.map((a) => ({ address: `${a.ip}/${a.subnet.prefix}`, gateway: a.gateway.toString(), interface: 2 })),
     routes: link.routes,
     dns: conf.dns,
   };
@@ -102,23 +106,32 @@ async function nameTakenError(link: PodLink, containerId: string): Promise<CniEr
   return new CniError(ErrorCode.InvalidEnv, `CNI_IFNAME=${link.ifname} already exists in CNI_NETNS=${link.netns}`);
 }
 
-/** Default route via the gateway, or (isDefaultGateway false) only the cluster network. */
+/**
+ * Per family: a default route via its gateway, or (isDefaultGateway false) only the
+ * family's cluster network via it.
+ */
 export function podRoutes(conf: NetConf, node: NodeSubnet): CniRoute[] {
-  const gw = node.gateway.toString();
-  if (conf.isDefaultGateway) return [{ dst: '0.0.0.0/0', gw }];
-  if (!node.network) {
-    throw new CniError(ErrorCode.InvalidConfig, `isDefaultGateway is false but ${conf.subnetFile} has no FLANNEL_NETWORK to route`);
-  }
-  return [{ dst: node.network.toString(), gw }];
+  return node.families.map((f) => {
+    const gw = f.gateway.toString();
+    if (conf.isDefaultGateway) return { dst: f.family === 4 ? '0.0.0.0/0' : '::/0', gw };
+    if (!f.network) {
+      throw new CniError(ErrorCode.InvalidConfig, `isDefaultGateway is false but ${conf.subnetFile} has no ${f.networkKey} to route`);
+    }
+    return { dst: f.network.toString(), gw };
+  });
 }
 
-function rollback(store: IpamStore, ip: string, owner: { containerId: string; ifname: string }, veth?: string): void {
+function rollback(dataDir: string, reserved: Reserved[], owner: Owner, veth?: string): void {
   if (veth) removeHostVeths([veth]);
-  try {
-    store.release(ip, owner);
-  } catch {
-    /* the original error is the one to report */
-  }
+  releaseAll(dataDir, reserved, owner);
+}
+
+/**
+ * The node routes its pods' traffic, in each family they have. For IPv6 that is
+ * `all.forwarding`, as the reference bridge plugin's isGateway sets it.
+ */
+function enableForwarding(node: NodeSubnet): void {
+  for (const f of node.families) writeOwnSysctl(f.family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding', '1');
 }
 
 /**

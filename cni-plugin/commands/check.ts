@@ -1,13 +1,17 @@
 // CHECK: compare prevResult with the kernel and the IPAM store and name everything missing.
 // Routes that a later plugin of the chain added are fine; only what twill reported must be
 // there. Reads are netlink dumps in-process (one socket per namespace), no `ip` process.
+// Both families are checked, each against its own dumps: an IPv6 address must also be
+// usable (not tentative, not failed DAD), and forwarding must be on in each family the pod has.
 import { CniEnv } from '../../lib/cni/env.js';
 import { CniError, ErrorCode } from '../../lib/cni/errors.js';
 import { CniResult } from '../../lib/cni/result.js';
+import { AF_INET, AF_INET6, AF_UNSPEC, IFA_F_DADFAILED, IFA_F_TENTATIVE } from '../../lib/kernel/netlink/constants.js';
+import { NlRoute } from '../../lib/kernel/netlink/decode.js';
 import { dumpAddrsOn, dumpLinksOn, dumpRoutesOn, nlListLinks } from '../../lib/kernel/netlink/query.js';
 import { withSocket } from '../../lib/kernel/netlink/socket.js';
 import { readOwnSysctl } from '../../lib/kernel/sysctl.js';
-import { Cidr } from '../../lib/ip/cidr.js';
+import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { NetConf } from '../config.js';
 import { IpamStore } from '../ipam/store.js';
 import { hostVethName } from '../net/names.js';
@@ -23,10 +27,17 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<undefined> {
   if (podIndex < 0) throw new CniError(ErrorCode.InvalidConfig, `prevResult lists no interface ${ifname} with sandbox ${netns}`);
 
   const problems: string[] = [];
-  const [podLinks, podAddrs, podRoutes] = withSocket(netns, (s) => [dumpLinksOn(s), dumpAddrsOn(s), dumpRoutesOn(s)] as const);
+  const ips = ourIps(prev, podIndex);
+  const families = new Set(ips.map((ip) => (ip.address.includes(':') ? 6 : 4)));
+  const [podLinks, podAddrs, routes4, routes6] = withSocket(netns, (s) => [
+    dumpLinksOn(s),
+    dumpAddrsOn(s, AF_UNSPEC),
+    dumpRoutesOn(s, AF_INET),
+    // a pod without IPv6 (or with it disabled) has nothing to dump
+    families.has(6) || prev.routes.some((r) => r.dst.includes(':')) ? dumpRoutesOn(s, AF_INET6) : [],
+  ] as const);
   const hostLinks = nlListLinks(undefined);
   const podLink = podLinks.find((l) => l.ifname === ifname);
-  const ips = ourIps(prev, podIndex);
   if (!podLink) {
     problems.push(`pod interface ${ifname} is missing from ${netns}`);
   } else {
@@ -35,13 +46,17 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<undefined> {
     if (expectedMac && podLink.address?.toLowerCase() !== expectedMac.toLowerCase()) {
       problems.push(`pod interface ${ifname} has MAC ${podLink.address}, expected ${expectedMac}`);
     }
-    const have = new Set(podAddrs.filter((a) => a.ifindex === podLink.ifindex).map((a) => `${a.local}/${a.prefixlen}`));
-    for (const ip of ips) if (!have.has(ip.address)) problems.push(`pod interface ${ifname} lacks address ${ip.address}`);
+    const have = new Map(podAddrs.filter((a) => a.ifindex === podLink.ifindex).map((a) => [canonical(`${a.local}/${a.prefixlen}`), a]));
+    for (const ip of ips) {
+      const found = have.get(canonical(ip.address));
+      if (!found) problems.push(`pod interface ${ifname} lacks address ${ip.address}`);
+      else if (found.flags & IFA_F_DADFAILED) problems.push(`pod address ${ip.address} failed duplicate-address detection`);
+      else if (found.flags & IFA_F_TENTATIVE) problems.push(`pod address ${ip.address} is tentative (duplicate-address detection has not finished)`);
+    }
   }
   for (const r of prev.routes) {
-    const dst = r.dst === '0.0.0.0/0' ? 'default' : Cidr.tryParse(r.dst)?.toString() ?? r.dst;
-    const found = podRoutes.some((k) => (k.dst === dst || (dst !== 'default' && k.dst === r.dst)) && (!r.gw || k.gateway === r.gw));
-    if (!found) problems.push(`pod route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} is missing`);
+    const v6 = r.dst.includes(':');
+    if (!routePresent(v6 ? routes6 : routes4, r.dst, r.gw)) problems.push(`pod route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} is missing`);
   }
 
   const veth = hostVethName(containerId, ifname);
@@ -56,12 +71,12 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<undefined> {
     const hairpin = hostVeth.linkinfo?.info_slave_data?.hairpin;
     if (conf.hairpinMode && hairpin === false) problems.push(`host veth ${veth} has hairpin mode off`);
   }
-  if (readForwarding() !== '1') problems.push('net.ipv4.ip_forward is off');
+  for (const key of forwardingKeys(families)) if (readSysctl(key) !== '1') problems.push(`${key} is off`);
 
   const store = new IpamStore(conf.dataDir);
   for (const ip of ips) {
     const addr = ip.address.split('/')[0];
-    const owner = store.owner(addr);
+    const owner = Ip.tryParse(addr) ? store.owner(addr) : undefined;
     if (!owner) problems.push(`no IPAM reservation for ${addr} in ${conf.dataDir}`);
     else if (owner.containerId !== containerId || owner.ifname !== ifname) {
       problems.push(`IPAM reservation for ${addr} belongs to ${owner.containerId} (${owner.ifname})`);
@@ -71,12 +86,32 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<undefined> {
   return undefined;
 }
 
-function readForwarding(): string {
+function forwardingKeys(families: Set<number>): string[] {
+  return [...(families.has(4) ? ['net.ipv4.ip_forward'] : []), ...(families.has(6) ? ['net.ipv6.conf.all.forwarding'] : [])];
+}
+
+function readSysctl(key: string): string {
   try {
-    return readOwnSysctl('net.ipv4.ip_forward');
+    return readOwnSysctl(key);
   } catch {
     return '';
   }
+}
+
+/** "fd00:0:0::2/64" and "fd00::2/64" are the same address: compare parsed text. */
+function canonical(cidrText: string): string {
+  const slash = cidrText.indexOf('/');
+  const ip = Ip.tryParse(slash < 0 ? cidrText : cidrText.slice(0, slash));
+  return ip ? `${ip}${slash < 0 ? '' : cidrText.slice(slash)}` : cidrText;
+}
+
+/** The kernel prints a default route as "default" and a host route without its /32 or /128. */
+function routePresent(routes: readonly NlRoute[], dst: string, gw: string | undefined): boolean {
+  const c = Cidr.tryParse(dst);
+  const hostLen = c?.family === 6 ? 128 : 32;
+  const want = !c ? dst : c.prefix === 0 ? 'default' : c.prefix === hostLen ? c.first.toString() : c.toString();
+  const wantGw = gw === undefined ? undefined : canonical(gw);
+  return routes.some((k) => (k.dst === want || k.dst === dst) && (wantGw === undefined || (k.gateway !== undefined && canonical(k.gateway) === wantGw)));
 }
 
 function ourIps(prev: CniResult, podIndex: number) {

@@ -1,5 +1,6 @@
 // STATUS (1.1.0): could an ADD succeed right now? It can't without a subnet file, or when
-// every pod address of the subnet is taken; both answer code 50 with the reason.
+// every pod address of one of the node's subnets is taken (a dual-stack ADD needs one of
+// each family); both answer code 50 with the reason.
 import { CniEnv } from '../../lib/cni/env.js';
 import { CniError, ErrorCode } from '../../lib/cni/errors.js';
 import { NetConf } from '../config.js';
@@ -14,10 +15,13 @@ export async function cmdStatus(conf: NetConf, _env: CniEnv): Promise<undefined>
   } catch (e) {
     throw new CniError(ErrorCode.PluginNotAvailable, `not ready: ${(e as Error).message}`, (e as CniError).details ?? '');
   }
-  const used = BigInt(new IpamStore(conf.dataDir).count());
-  const usable = usableCount({ subnet: node.subnet, gateway: node.gateway });
-  if (used >= usable) {
-    throw new CniError(ErrorCode.PluginNotAvailable, `not ready: all ${usable} pod addresses of ${node.subnet} are allocated`, `dataDir ${conf.dataDir}`);
+  const store = new IpamStore(conf.dataDir);
+  for (const f of node.families) {
+    const used = BigInt(store.countIn(f.subnet));
+    const usable = usableCount({ subnet: f.subnet, gateway: f.gateway });
+    if (used >= usable) {
+      throw new CniError(ErrorCode.PluginNotAvailable, `not ready: all ${usable} pod addresses of ${f.subnet} are allocated`, `dataDir ${conf.dataDir}`);
+    }
   }
   return undefined;
 }

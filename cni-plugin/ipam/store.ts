@@ -1,7 +1,10 @@
 // The IPAM store in host-local's on-disk layout, so the two can read (and migrate) each
-// other's data: one file per reserved address, named by the address and holding
-// "<containerID>\r\n<ifname>"; `last_reserved_ip.0` remembers where round-robin stopped;
-// a `lock` file exists for host-local's sake.
+// other's data: one file per reserved address, named by the address (IPv6 in RFC 5952 text,
+// as Go prints it) and holding "<containerID>\r\n<ifname>"; `last_reserved_ip.<range id>`
+// remembers where round-robin stopped in each range; a `lock` file exists for host-local's
+// sake. As in host-local, all ranges of one network share one directory: a dual-stack pod
+// holds two files there, and the range ids follow the order of host-local's `ranges` as
+// flannel's CNI config writes them (IPv4 "0", IPv6 "1"; IPv6 alone "0").
 //
 // Lock scheme. Node cannot flock(), so correctness does not rest on the lock file:
 // - reserving an address is creating its file with O_CREAT|O_EXCL ('wx'), which the kernel
@@ -16,7 +19,7 @@
 // plugin write outside dataDir.
 import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { Ip } from '../../lib/ip/cidr.js';
+import { Cidr, Ip } from '../../lib/ip/cidr.js';
 
 export interface Owner {
   containerId: string;
@@ -108,10 +111,13 @@ export class IpamStore {
     return out;
   }
 
-  /** Number of files that reserve an address (cheaper than list(): no reads). */
-  count(): number {
+  /** Number of files that reserve an address in `subnet` (cheaper than list(): no reads). */
+  countIn(subnet: Cidr): number {
     try {
-      return readdirSync(this.dir).filter((n) => Ip.tryParse(n)).length;
+      return readdirSync(this.dir).filter((n) => {
+        const ip = Ip.tryParse(n);
+        return ip !== undefined && subnet.contains(ip);
+      }).length;
     } catch {
       return 0;
     }
@@ -128,7 +134,7 @@ export class IpamStore {
   /** Deletes the reservation of `ip` if (and only if) `owner` holds it. */
   release(ip: string, owner: Owner): boolean {
     const file = this.file(ip);
-    const aside = path.join(this.dir, `.release-${ip}-${uniq()}`);
+    const aside = path.join(this.dir, `.release-${path.basename(file)}-${uniq()}`);
     try {
       renameSync(file, aside);
     } catch (e) {

@@ -29,13 +29,24 @@ export function isHostVethName(name: string): boolean {
 /**
  * 0a:58:<IPv4 bytes>, the convention of kubenet and the reference plugins: locally
  * administered, unicast, and the same IP always gets the same MAC, so neighbours' ARP
- * entries stay right when an address is reused.
+ * entries stay right when an address is reused. An IPv6-only pod (no IPv4 address to take
+ * it from) gets 0a:58: + the low 32 bits of its IPv6 address, which are distinct for the
+ * pods of one subnet as long as it has fewer than 2^32 of them.
  */
 export function macFromIp(ip: Ip): string {
-  if (ip.family !== 4) throw new Error(`macFromIp needs an IPv4 address, got ${ip}`);
   const v = ip.value;
-  const bytes = [0x0a, 0x58, Number((v >> 24n) & 0xffn), Number((v >> 16n) & 0xffn), Number((v >> 8n) & 0xffn), Number(v & 0xffn)];
-  return formatMac(bytes);
+  return formatMac([0x0a, 0x58, Number((v >> 24n) & 0xffn), Number((v >> 16n) & 0xffn), Number((v >> 8n) & 0xffn), Number(v & 0xffn)]);
+}
+
+/**
+ * The modified EUI-64 link-local address of a MAC (RFC 4291 appendix A): fe80:: + the MAC
+ * with ff:fe in the middle and the universal/local bit flipped, what the kernel itself would
+ * have made. The plugin adds it itself so that it can add it without DAD.
+ */
+export function linkLocalFromMac(mac: string): Ip {
+  const b = mac.split(':').map((x) => parseInt(x, 16));
+  const iid = [b[0] ^ 0x02, b[1], b[2], 0xff, 0xfe, b[3], b[4], b[5]].reduce((acc, x) => (acc << 8n) | BigInt(x), 0n);
+  return Ip.of(6, (0xfe80n << 112n) | iid);
 }
 
 /** A random locally administered unicast MAC (for host-side veths, never addressed). */

@@ -10,6 +10,7 @@ import { EEXIST, NetlinkError } from '../../lib/kernel/netlink/errors.js';
 import { getLinkOn } from '../../lib/kernel/netlink/query.js';
 import { delLink } from '../../lib/kernel/netlink/requests.js';
 import { NetlinkSocket, withSocket } from '../../lib/kernel/netlink/socket.js';
+import { writeSysctlIn } from '../../lib/kernel/sysctl.js';
 import { createBridgeRequest, hostRequests, PodLink, podRequests, vethRequestIndex } from './plan.js';
 
 export { bridgeMac, createBridgeLine, hostLines, parseLinkMac, podLines } from './plan.js';
@@ -80,11 +81,16 @@ function ensureBridge(s: NetlinkSocket, l: PodLink): number {
   return created.ifindex;
 }
 
-/** Runs the pod sequence inside the pod namespace. */
+/**
+ * Runs the pod sequence inside the pod namespace. An IPv6 pod first stops taking router
+ * advertisements on its interface, while it is still down: its bridge neighbours are other
+ * pods, and an RA from one of them would give this pod routes and SLAAC addresses.
+ */
 export function setupPodSide(l: PodLink): void {
   withSocket(l.netns, (s) => {
     const pod = getLinkOn(s, l.ifname);
     if (!pod) throw new Error(`${l.ifname} did not appear in ${l.netns} after the veth pair was created`);
+    if (l.addrs.some((a) => a.ip.family === 6)) writeSysctlIn(l.netns, ['net', 'ipv6', 'conf', l.ifname, 'accept_ra'], '0');
     s.run(podRequests(l, pod.ifindex));
   });
 }

@@ -9,6 +9,11 @@ import { netnsPath, World } from './world.js';
 export interface PluginNodeOptions {
   network?: string;
   subnet?: string; // gateway/len, as flannel writes it
+  /** dual stack / IPv6 only: FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_SUBNET (gateway/len) */
+  ipv6Network?: string;
+  ipv6Subnet?: string;
+  /** IPv6 only: no FLANNEL_NETWORK / FLANNEL_SUBNET */
+  noIpv4?: boolean;
   mtu?: number;
   /** write no subnet file (STATUS / code 11 tests) */
   noSubnetFile?: boolean;
@@ -37,8 +42,9 @@ export class PluginNode {
 
   writeSubnetFile(opts: PluginNodeOptions = {}): void {
     const text = [
-      `FLANNEL_NETWORK=${opts.network ?? '10.244.0.0/16'}`,
-      `FLANNEL_SUBNET=${opts.subnet ?? '10.244.3.1/24'}`,
+      ...(opts.noIpv4 ? [] : [`FLANNEL_NETWORK=${opts.network ?? '10.244.0.0/16'}`, `FLANNEL_SUBNET=${opts.subnet ?? '10.244.3.1/24'}`]),
+      ...(opts.ipv6Network ? [`FLANNEL_IPV6_NETWORK=${opts.ipv6Network}`] : []),
+      ...(opts.ipv6Subnet ? [`FLANNEL_IPV6_SUBNET=${opts.ipv6Subnet}`] : []),
       `FLANNEL_MTU=${opts.mtu ?? 1450}`,
       'FLANNEL_IPMASQ=true',
       '',

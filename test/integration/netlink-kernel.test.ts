@@ -4,11 +4,12 @@
 // that entering a namespace for a socket leaves the caller where it was.
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readlinkSync } from 'node:fs';
-import { getLink, ipBatch, listAddrs, listLinks, listRoutes } from '../../lib/kernel/ip.js';
+import { getLink, ipBatch, ipJson, listAddrs, listLinks, listRoutes } from '../../lib/kernel/ip.js';
 import {
-  addAddr, addBridge, addRoute, addVeth, delLink, EEXIST, ENODEV, NetlinkError, NetlinkSocket,
-  nlGetLink, nlListAddrs, nlListLinks, nlListRoutes, setHairpin, setLink, withSocket,
+  addAddr, addBridge, addRoute, addVeth, AF_INET6, AF_UNSPEC, delLink, EEXIST, ENODEV, IFA_F_NODAD, IFA_F_TENTATIVE, NetlinkError,
+  NetlinkSocket, nlGetLink, nlListAddrs, nlListLinks, nlListRoutes, setAddrGenModeNone, setHairpin, setLink, withSocket,
 } from '../../lib/kernel/netlink/index.js';
+import { writeSysctlIn } from '../../lib/kernel/sysctl.js';
 import { netnsPath, World } from '../helpers/world.js';
 
 describe('netlink against the kernel (namespaces)', function () {
@@ -84,6 +85,50 @@ describe('netlink against the kernel (namespaces)', function () {
     const summary = (l: { ifindex: number; ifname: string; mtu: number; address?: string; master?: string; flags: string[] }) =>
       `${l.ifindex} ${l.ifname} ${l.mtu} ${l.address ?? ''} ${l.master ?? ''} ${l.flags.includes('UP')}`;
     assert.deepEqual(nlLinks.map(summary).sort(), ipLinks.map(summary).sort());
+  });
+
+  it('IPv6: nodad addresses are usable at once, addrgenmode none leaves the link-local to the caller; dumps agree with ip', async () => {
+    withSocket(podNs, (s) => {
+      s.run([addVeth({ name: 'v6a', mac: '0a:58:00:00:00:02' }, { name: 'v6b' })]);
+      const a = nlGetLink(podNs, 'v6a')!;
+      const dev = { index: a.ifindex, name: 'v6a' };
+      s.run([
+        setAddrGenModeNone(dev),
+        addAddr({ index: a.ifindex, dev: 'v6a', ip: 'fe80::858:ff:fe00:2', prefix: 64, nodad: true }),
+        addAddr({ index: a.ifindex, dev: 'v6a', ip: 'fd00:10:244:3::2', prefix: 64, nodad: true }),
+        addAddr({ index: a.ifindex, dev: 'v6a', ip: 'fd00:10:244:4::2', prefix: 64 }),
+        setLink(dev, { up: true }),
+        setLink('v6b', { up: true }),
+        addRoute({ dst: '::/0', gw: 'fd00:10:244:3::1', oif: a.ifindex, dev: 'v6a' }),
+        addRoute({ dst: 'fd00:10:244::/56', gw: 'fd00:10:244:3::9', oif: a.ifindex, dev: 'v6a' }),
+      ]);
+    });
+    const ipAddrs = (await ipJson<{ ifname: string; addr_info: { local: string; prefixlen: number; tentative?: boolean }[] }>(podNs, ['-6', 'addr', 'show', 'dev', 'v6a']))[0].addr_info;
+    const byAddr = new Map(ipAddrs.map((x) => [x.local, x]));
+    assert.deepEqual([...byAddr.keys()].sort(), ['fd00:10:244:3::2', 'fd00:10:244:4::2', 'fe80::858:ff:fe00:2'], 'no kernel-made link-local');
+    assert.equal(byAddr.get('fd00:10:244:3::2')!.tentative, undefined, 'nodad: not tentative');
+    assert.equal(byAddr.get('fe80::858:ff:fe00:2')!.tentative, undefined);
+    assert.equal(byAddr.get('fd00:10:244:4::2')!.tentative, true, 'without nodad: tentative during DAD');
+    const nl = nlListAddrs(podNs, AF_UNSPEC).filter((x) => x.family === 'inet6' && x.local.startsWith('fd00'));
+    assert.equal(nl.find((x) => x.local === 'fd00:10:244:3::2')!.flags & (IFA_F_NODAD | IFA_F_TENTATIVE), IFA_F_NODAD);
+    assert.ok(nl.find((x) => x.local === 'fd00:10:244:4::2')!.flags & IFA_F_TENTATIVE, 'the dump reports tentative');
+    const key = (r: { dst: string; gateway?: string }) => `${r.dst} via ${r.gateway ?? '-'}`;
+    const ipRoutes = await listRoutes(podNs, 6);
+    assert.deepEqual(nlListRoutes(podNs, AF_INET6).map(key).sort(), ipRoutes.map(key).sort());
+    assert.ok(ipRoutes.some((r) => r.dst === 'default' && r.gateway === 'fd00:10:244:3::1'));
+    assert.ok(ipRoutes.some((r) => r.dst === 'fd00:10:244::/56' && r.gateway === 'fd00:10:244:3::9'));
+  });
+
+  it('writes a network sysctl of another namespace through a file opened there, and only there', async () => {
+    const own = (await world.exec(hostNs.slice(hostNs.lastIndexOf('/') + 1), 'cat', ['/proc/sys/net/ipv6/conf/default/accept_ra'])).trim();
+    writeSysctlIn(podNs, ['net', 'ipv6', 'conf', 'default', 'accept_ra'], '0');
+    const podName = podNs.slice(podNs.lastIndexOf('/') + 1);
+    assert.equal((await world.exec(podName, 'cat', ['/proc/sys/net/ipv6/conf/default/accept_ra'])).trim(), '0');
+    assert.equal((await world.exec(hostNs.slice(hostNs.lastIndexOf('/') + 1), 'cat', ['/proc/sys/net/ipv6/conf/default/accept_ra'])).trim(), own, 'another namespace keeps its value');
+    assert.equal(readlinkSync('/proc/thread-self/ns/net'), readlinkSync('/proc/self/ns/net'), 'back in our own namespace');
+    assert.throws(() => writeSysctlIn(podNs, ['net', 'ipv6', 'conf', 'nl-missing', 'accept_ra'], '0'), (e: unknown) => (e as { code?: string }).code === 'ENOENT' && /openIn: open \/proc\/sys\/net\/ipv6\/conf\/nl-missing\/accept_ra in .*No such file/.test((e as Error).message));
+    assert.throws(() => writeSysctlIn(podNs, ['kernel', 'hostname'], 'x'), /is not a network sysctl/);
+    assert.throws(() => writeSysctlIn(podNs, ['net', '..', 'kernel', 'hostname'], 'x'), /is not a network sysctl/);
   });
 
   it('names the operation and errno when the kernel refuses', () => {

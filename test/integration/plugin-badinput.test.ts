@@ -85,7 +85,7 @@ describe('plugin bad-input matrix (built binary)', function () {
     { name: 'requested IP outside the node subnet', conf: { args: { cni: { ips: ['10.244.4.9'] } } }, code: 7, msg: /requested IP 10\.244\.4\.9 is not in this node's subnet 10\.244\.3\.0\/24/ },
     { name: 'requested IP = gateway', conf: { args: { cni: { ips: ['10.244.3.1'] } } }, code: 7, msg: /requested IP 10\.244\.3\.1 is the gateway/ },
     { name: 'requested IP = broadcast', conf: { runtimeConfig: { ips: ['10.244.3.255/24'] } }, code: 7, msg: /is the broadcast address/ },
-    { name: 'two different requested IPs', conf: { args: { cni: { ips: ['10.244.3.9', '10.244.3.10'] } } }, code: 7, msg: /exactly one address/ },
+    { name: 'two different requested IPs', conf: { args: { cni: { ips: ['10.244.3.9', '10.244.3.10'] } } }, code: 7, msg: /exactly one IPv4 address/ },
     { name: 'prevResult that is not an object', command: 'CHECK', conf: { prevResult: 'x' }, code: 6, msg: /prevResult: must be an object/ },
     { name: 'no subnet file yet', conf: { subnetFile: '/run/twill-test-no-such/subnet.env' }, code: 11, msg: /subnet file .* does not exist yet/ },
     { name: 'malformed subnet file', conf: { subnetFile: 'BADSUBNET' }, code: 7, msg: /FLANNEL_MTU="abc" is not a valid MTU/ },

@@ -3,11 +3,11 @@
 // attributes), requests as the kernel must see them, replies and errors decoded.
 import assert from 'node:assert/strict';
 import * as C from '../../lib/kernel/netlink/constants.js';
-import { decodeLink, decodeRoute, nameMasters } from '../../lib/kernel/netlink/decode.js';
+import { decodeAddr, decodeLink, decodeRoute, nameMasters } from '../../lib/kernel/netlink/decode.js';
 import { NetlinkError } from '../../lib/kernel/netlink/errors.js';
-import { addAddr, addBridge, addRoute, addVeth, delLink, setHairpin, setLink } from '../../lib/kernel/netlink/requests.js';
+import { addAddr, addBridge, addRoute, addVeth, delLink, setAddrGenModeNone, setHairpin, setLink } from '../../lib/kernel/netlink/requests.js';
 import { extAckMessage } from '../../lib/kernel/netlink/socket.js';
-import { attr, attrNested, attrString, attrU32, formatIp, ifinfomsg, message, parseAttrs, parseMessages, readString, rtmsg } from '../../lib/kernel/netlink/wire.js';
+import { attr, attrNested, attrString, attrU32, formatIp, ifaddrmsg, ifinfomsg, ipBytes, ipv6Bytes, message, parseAttrs, parseMessages, readString, rtmsg } from '../../lib/kernel/netlink/wire.js';
 
 /** Attributes of a request after its fixed header. */
 function attrsOf(headerLen: number, r: { header: Buffer; attrs?: Buffer[] }): Map<number, Buffer> {
@@ -141,6 +141,58 @@ describe('netlink requests', () => {
     assert.throws(() => addRoute({ dst: '10.0.0.0/40', oif: 1, dev: 'x' }), /bad route destination/);
   });
 
+  it('adds IPv6 addresses with AF_INET6, 16-byte addresses and nodad in the header and IFA_FLAGS', () => {
+    const add = addAddr({ index: 3, dev: 'eth0', ip: 'fd00:10:244:3::2', prefix: 64, nodad: true });
+    assert.equal(add.op, 'addr add fd00:10:244:3::2/64 dev eth0 nodad');
+    assert.equal(add.flags, C.NLM_F_CREATE | C.NLM_F_EXCL);
+    assert.deepEqual([...add.header], [C.AF_INET6, 64, C.IFA_F_NODAD, 0, 3, 0, 0, 0]);
+    const a = attrsOf(8, add);
+    assert.equal(a.get(C.IFA_LOCAL)!.length, 16);
+    assert.equal(formatIp(a.get(C.IFA_LOCAL)!), 'fd00:10:244:3::2');
+    assert.equal(formatIp(a.get(C.IFA_ADDRESS)!), 'fd00:10:244:3::2');
+    assert.equal(a.get(C.IFA_FLAGS)!.readUInt32LE(0), C.IFA_F_NODAD);
+    const plain = addAddr({ index: 3, dev: 'eth0', ip: 'fd00::2', prefix: 64 });
+    assert.equal(plain.header.readUInt8(2), 0, 'DAD unless asked');
+    assert.equal(attrsOf(8, plain).has(C.IFA_FLAGS), false);
+    assert.throws(() => addAddr({ index: 3, dev: 'x', ip: 'fd00::2', prefix: 129 }), /bad prefix length \/129/);
+    assert.throws(() => addAddr({ index: 3, dev: 'x', ip: '10.0.0.1', prefix: 33 }), /bad prefix length \/33/);
+    assert.throws(() => addAddr({ index: 3, dev: 'x', ip: 'fd00::g', prefix: 64 }), /bad IPv6 address/);
+  });
+
+  it('encodes IPv6 addresses in network order, whatever their spelling', () => {
+    assert.equal(ipv6Bytes('fd00:10:244:3::2').toString('hex'), 'fd000010024400030000000000000002');
+    assert.equal(ipv6Bytes('FD00:0010:0244:0003:0:0:0:2').toString('hex'), 'fd000010024400030000000000000002');
+    assert.equal(ipBytes('::').toString('hex'), '0'.repeat(32));
+    assert.deepEqual([...ipBytes('10.244.3.1')], [10, 244, 3, 1]);
+    assert.throws(() => ipv6Bytes('10.244.3.1'), /bad IPv6 address/);
+  });
+
+  it('adds IPv6 routes: ::/0 is the default, a bare address a /128, the gateway of the same family', () => {
+    const def = addRoute({ dst: '::/0', gw: 'fd00:10:244:3::1', oif: 3, dev: 'eth0' });
+    assert.equal(def.op, 'route add default via fd00:10:244:3::1 dev eth0');
+    assert.deepEqual([...def.header.subarray(0, 8)], [C.AF_INET6, 0, 0, 0, C.RT_TABLE_MAIN, C.RTPROT_BOOT, C.RT_SCOPE_UNIVERSE, C.RTN_UNICAST]);
+    const a = attrsOf(12, def);
+    assert.equal(a.has(C.RTA_DST), false);
+    assert.equal(formatIp(a.get(C.RTA_GATEWAY)!), 'fd00:10:244:3::1');
+    const net = addRoute({ dst: 'fd00:10:244::/56', gw: 'fd00:10:244:3::1', oif: 3, dev: 'eth0' });
+    assert.equal(net.header.readUInt8(1), 56);
+    assert.equal(formatIp(attrsOf(12, net).get(C.RTA_DST)!), 'fd00:10:244::');
+    assert.equal(addRoute({ dst: '2001:db8::7', oif: 3, dev: 'eth0' }).header.readUInt8(1), 128);
+    assert.equal(addRoute({ dst: 'default', gw: 'fd00::1', oif: 3, dev: 'eth0' }).header.readUInt8(0), C.AF_INET6, '"default" takes the gateway\'s family');
+    assert.equal(addRoute({ dst: 'default', gw: '10.0.0.1', oif: 3, dev: 'eth0' }).header.readUInt8(0), C.AF_INET);
+    assert.throws(() => addRoute({ dst: '::/0', gw: '10.244.3.1', oif: 3, dev: 'eth0' }), /not of the destination's family/);
+    assert.throws(() => addRoute({ dst: 'fd00::/129', oif: 3, dev: 'eth0' }), /bad route destination/);
+  });
+
+  it('turns the kernel\'s link-local address off through IFLA_AF_SPEC / AF_INET6', () => {
+    const r = setAddrGenModeNone({ index: 7, name: 'eth0' });
+    assert.equal(r.op, 'link set dev eth0 addrgenmode none');
+    assert.equal(r.type, C.RTM_SETLINK);
+    assert.equal(r.header.readInt32LE(4), 7);
+    const inet6 = parseAttrs(parseAttrs(attrsOf(16, r).get(C.IFLA_AF_SPEC)!).get(C.AF_INET6)!);
+    assert.equal(inet6.get(C.IFLA_INET6_ADDR_GEN_MODE)!.readUInt8(0), C.IN6_ADDR_GEN_MODE_NONE);
+  });
+
   it('deletes by name', () => {
     const r = delLink('twv1');
     assert.equal(r.type, C.RTM_DELLINK);
@@ -190,6 +242,17 @@ describe('netlink replies', () => {
     const net = route(16, [attr(C.RTA_DST, Buffer.from([10, 244, 0, 0])), attrU32(C.RTA_TABLE, 1000)]);
     assert.equal(net.dst, '10.244.0.0/16');
     assert.equal(net.table, 1000, 'RTA_TABLE wins over the 8-bit rtm_table');
+  });
+
+  it('decodes address flags from IFA_FLAGS, or from the header when the kernel sent none', () => {
+    const addrMsg = (flags: number, attrs: Buffer[]) =>
+      decodeAddr(parseMessages(message(C.RTM_NEWADDR, 0, 1, ifaddrmsg({ family: C.AF_INET6, prefixlen: 64, index: 2, flags }), attrs))[0]);
+    const local = attr(C.IFA_ADDRESS, ipv6Bytes('fd00::2'));
+    const tentative = addrMsg(0, [local, attrU32(C.IFA_FLAGS, C.IFA_F_TENTATIVE | 0x100)]);
+    assert.equal(tentative.family, 'inet6');
+    assert.equal(tentative.local, 'fd00::2');
+    assert.equal(tentative.flags, C.IFA_F_TENTATIVE | 0x100, 'the 32-bit attribute wins');
+    assert.equal(addrMsg(C.IFA_F_NODAD, [local]).flags, C.IFA_F_NODAD);
   });
 
   it('reads the kernel\'s extended-ack message from a capped error', () => {

@@ -153,7 +153,7 @@ describe('network config', () => {
       [{ args: { cni: { ips: ['10.0.0.1', 'x'] } } }, /args\.cni\.ips\[1\]: "x" is not an IP address/],
       [{ runtimeConfig: { ips: '10.0.0.1' } }, /runtimeConfig\.ips must be a list/],
       [{ runtimeConfig: 5 }, /runtimeConfig must be an object/],
-      [{ args: { cni: { ips: ['10.0.0.1'] } }, runtimeConfig: { ips: ['10.0.0.2/24'] } }, /exactly one address/],
+      [{ args: { cni: { ips: ['10.0.0.1'] } }, runtimeConfig: { ips: ['10.0.0.2/24'] } }, /exactly one IPv4 address/],
     ];
     for (const [over, re] of cases) {
       const raw: Record<string, unknown> = { ...BASE, ...over };
@@ -175,6 +175,20 @@ describe('network config', () => {
     assert.equal(parseNetConf({ ...BASE, args: { cni: { ips: ['10.244.3.9'] } }, runtimeConfig: { ips: ['10.244.3.9/24'] } }, env).requestedIps.length, 1);
     const bad = code(() => parseNetConf({ ...BASE }, parseCniEnv({ ...ENV, CNI_ARGS: 'IP=nope' })));
     assert.equal(bad.code, 4);
+  });
+
+  it('takes one requested address per family (dual stack), refusing two of one family', () => {
+    const both = parseNetConf({ ...BASE, args: { cni: { ips: ['10.244.3.9', 'fd00:10:244:3::9'] } } }, env).requestedIps;
+    assert.deepEqual(both.map((r) => `${r.ip.family} ${r.ip}`), ['4 10.244.3.9', '6 fd00:10:244:3::9']);
+    const rc = parseNetConf({ ...BASE, runtimeConfig: { ips: ['10.244.3.10/24', 'fd00:10:244:3::a/64'] } }, env).requestedIps;
+    assert.deepEqual(rc.map((r) => r.ip.toString()), ['10.244.3.10', 'fd00:10:244:3::a']);
+    const viaArgs = parseNetConf({ ...BASE }, parseCniEnv({ ...ENV, CNI_ARGS: 'IP=10.244.3.11,fd00:10:244:3::b' })).requestedIps;
+    assert.deepEqual(viaArgs.map((r) => r.ip.toString()), ['10.244.3.11', 'fd00:10:244:3::b']);
+    // one IPv6 address in two spellings is one request
+    assert.equal(parseNetConf({ ...BASE, args: { cni: { ips: ['fd00:10:244:3::b'] } }, runtimeConfig: { ips: ['FD00:10:244:3:0:0:0:B/64'] } }, env).requestedIps.length, 1);
+    const two = code(() => parseNetConf({ ...BASE, args: { cni: { ips: ['fd00::1:2', 'fd00::1:3'] } } }, env));
+    assert.equal(two.code, 7);
+    assert.match(two.msg, /requested IPs fd00::1:2, fd00::1:3: a twill pod gets exactly one IPv6 address/);
   });
 
   it('reads prevResult of any version and refuses a malformed one (code 6)', () => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { CniError } from '../../lib/cni/errors.js';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { allocate, isUsable, Pool, usableCount } from '../../cni-plugin/ipam/allocator.js';
+import { releaseAll, requestFor, reserveAll } from '../../cni-plugin/ipam/reserve.js';
 import { IpamStore } from '../../cni-plugin/ipam/store.js';
 import { loadNodeSubnet } from '../../cni-plugin/subnet.js';
 
@@ -128,6 +129,91 @@ describe('IPAM', () => {
   });
 });
 
+describe('IPAM, IPv6 and dual stack', () => {
+  let dir: string;
+  let store: IpamStore;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'twill-ipam6-'));
+    store = new IpamStore(path.join(dir, 'net'), '1');
+    store.ensure();
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const req = (s: string) => ({ ip: Ip.parse(s), source: 'args.cni.ips[0]' });
+
+  it('an IPv6 pool is the subnet minus the subnet-router anycast address and the gateway: no broadcast', () => {
+    assert.equal(usableCount(pool('fd00:10:244:3::/64')), (1n << 64n) - 2n);
+    assert.equal(usableCount(pool('fd00::/126')), 2n);
+    assert.equal(usableCount(pool('fd00::/120')), 254n);
+    const p = pool('fd00:10:244:3::/120');
+    for (const ok of ['fd00:10:244:3::2', 'fd00:10:244:3::fe', 'fd00:10:244:3::ff']) assert.ok(isUsable(p, Ip.parse(ok)), ok);
+    for (const no of ['fd00:10:244:3::', 'fd00:10:244:3::1', 'fd00:10:244:3::100', '10.244.3.2']) assert.ok(!isUsable(p, Ip.parse(no)), no);
+  });
+
+  it('goes round robin through an IPv6 subnet up to its last address, then wraps past anycast and gateway', () => {
+    const p = pool('fd00::/125'); // ::2 .. ::7
+    const got = [1, 2, 3, 4, 5, 6].map((i) => allocate(store, p, owner(i)).toString());
+    assert.deepEqual(got, ['fd00::2', 'fd00::3', 'fd00::4', 'fd00::5', 'fd00::6', 'fd00::7']);
+    assert.ok(store.release('fd00::3', owner(2)));
+    assert.equal(allocate(store, p, owner(7)).toString(), 'fd00::3');
+    assert.throws(() => allocate(store, p, owner(8)), (e: unknown) => e instanceof CniError && e.code === 101 && /no free address in fd00::\/125: all 6 pod addresses/.test(e.message));
+  });
+
+  it('writes IPv6 reservations in host-local\'s layout: RFC 5952 file names, the range\'s own hint file', () => {
+    const ip = allocate(store, pool('fd00:10:244:3::/64'), owner(1), req('FD00:10:244:3:0:0:0:A'));
+    assert.equal(ip.toString(), 'fd00:10:244:3::a');
+    assert.equal(allocate(store, pool('fd00:10:244:3::/64'), owner(2)).toString(), 'fd00:10:244:3::2');
+    assert.deepEqual(readdirSync(store.dir).sort(), ['fd00:10:244:3::2', 'fd00:10:244:3::a', 'last_reserved_ip.1', 'lock']);
+    assert.equal(readFileSync(path.join(store.dir, 'fd00:10:244:3::a'), 'utf8'), 'c1\r\neth0');
+    assert.equal(readFileSync(path.join(store.dir, 'last_reserved_ip.1'), 'utf8'), 'fd00:10:244:3::2');
+    assert.equal(store.countIn(Cidr.parse('fd00:10:244:3::/64')), 2);
+    assert.equal(store.countIn(Cidr.parse('10.244.3.0/24')), 0);
+  });
+
+  it('refuses the IPv6 gateway and subnet-router anycast address by name', () => {
+    const p = pool('fd00:10:244:3::/64');
+    for (const [ip, re] of [['fd00:10:244:3::', /is the subnet-router anycast \(network\) address of fd00:10:244:3::\/64/], ['fd00:10:244:3::1', /is the gateway/], ['fd00:10:244:4::1', /is not in this node's subnet/]] as const) {
+      assert.throws(() => allocate(store, p, owner(1), req(ip)), (e: unknown) => e instanceof CniError && e.code === 7 && re.test(e.message), ip);
+    }
+  });
+
+  const dualNode = () => ({
+    families: [
+      { family: 4 as const, subnet: Cidr.parse('10.244.3.0/24'), gateway: Ip.parse('10.244.3.1'), subnetKey: 'FLANNEL_SUBNET', networkKey: 'FLANNEL_NETWORK' },
+      { family: 6 as const, subnet: Cidr.parse('fd00:10:244:3::/64'), gateway: Ip.parse('fd00:10:244:3::1'), subnetKey: 'FLANNEL_IPV6_SUBNET', networkKey: 'FLANNEL_IPV6_NETWORK' },
+    ],
+    mtu: 1450,
+  });
+
+  it('reserves one address per family in one dataDir, with hints last_reserved_ip.0 (IPv4) and .1 (IPv6)', () => {
+    const dataDir = path.join(dir, 'dual');
+    const got = reserveAll(dataDir, dualNode(), owner(1), new Map());
+    assert.deepEqual(got.map((r) => r.ip.toString()), ['10.244.3.2', 'fd00:10:244:3::2']);
+    assert.deepEqual(readdirSync(dataDir).sort(), ['10.244.3.2', 'fd00:10:244:3::2', 'last_reserved_ip.0', 'last_reserved_ip.1', 'lock']);
+    assert.equal(readFileSync(path.join(dataDir, 'last_reserved_ip.1'), 'utf8'), 'fd00:10:244:3::2');
+    assert.deepEqual(new IpamStore(dataDir).releaseByOwner(owner(1)).sort(), ['10.244.3.2', 'fd00:10:244:3::2'], 'DEL finds both by owner');
+    releaseAll(dataDir, got, owner(1)); // already gone: no error
+  });
+
+  it('releases the IPv4 reservation when the IPv6 one fails', () => {
+    const dataDir = path.join(dir, 'dual');
+    const node = dualNode();
+    reserveAll(dataDir, node, owner(1), requestFor(node, [req('fd00:10:244:3::9')], '/run/flannel/subnet.env'));
+    const before = readdirSync(dataDir).filter((f) => Ip.tryParse(f)).sort();
+    assert.throws(
+      () => reserveAll(dataDir, node, owner(2), requestFor(node, [req('10.244.3.50'), req('fd00:10:244:3::9')], '/run/flannel/subnet.env')),
+      (e: unknown) => e instanceof CniError && e.code === 100,
+    );
+    assert.deepEqual(readdirSync(dataDir).filter((f) => Ip.tryParse(f)).sort(), before, '10.244.3.50 was released again');
+  });
+
+  it('a requested address of a family the node does not have is code 7 naming the missing key', () => {
+    const v6only = { families: [dualNode().families[1]], mtu: 1450 };
+    assert.throws(() => requestFor(v6only, [req('10.244.3.9')], '/run/flannel/subnet.env'),
+      (e: unknown) => e instanceof CniError && e.code === 7 && /requested IP 10\.244\.3\.9 is IPv4, but \/run\/flannel\/subnet\.env has no FLANNEL_SUBNET/.test(e.message));
+    assert.equal(requestFor(v6only, [req('fd00:10:244:3::9')], 'f').get(6)?.ip.toString(), 'fd00:10:244:3::9');
+  });
+});
+
 describe('subnet file', () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'twill-subnet-'))));
@@ -140,10 +226,22 @@ describe('subnet file', () => {
 
   it('reads network, subnet, gateway (first address) and MTU', () => {
     const s = loadNodeSubnet(write('FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n'));
-    assert.equal(s.network?.toString(), '10.244.0.0/16');
-    assert.equal(s.subnet.toString(), '10.244.3.0/24');
-    assert.equal(s.gateway.toString(), '10.244.3.1');
+    assert.equal(s.families.length, 1);
+    const [v4] = s.families;
+    assert.equal(v4.family, 4);
+    assert.equal(v4.network?.toString(), '10.244.0.0/16');
+    assert.equal(v4.subnet.toString(), '10.244.3.0/24');
+    assert.equal(v4.gateway.toString(), '10.244.3.1');
     assert.equal(s.mtu, 1450);
+  });
+
+  it('reads a dual-stack file (IPv4 first) and an IPv6-only one; the IPv6 gateway is the subnet\'s first address', () => {
+    const dual = loadNodeSubnet(write('FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n'));
+    assert.deepEqual(dual.families.map((f) => `${f.family} ${f.subnet} ${f.gateway} ${f.network}`), ['4 10.244.3.0/24 10.244.3.1 10.244.0.0/16', '6 fd00:10:244:3::/64 fd00:10:244:3::1 fd00:10:244::/56']);
+    const v6 = loadNodeSubnet(write('FLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\nFLANNEL_MTU=1400\n'));
+    assert.deepEqual(v6.families.map((f) => `${f.family} ${f.subnet} ${f.gateway} ${f.network}`), ['6 fd00:10:244:3::/64 fd00:10:244:3::1 undefined']);
+    assert.equal(v6.mtu, 1400);
+    assert.equal(loadNodeSubnet(write('FLANNEL_IPV6_SUBNET=fd00::1/126\nFLANNEL_MTU=1400\n')).families[0].subnet.prefix, 126);
   });
 
   it('missing file is code 11, malformed is code 7 naming the key', () => {
@@ -162,6 +260,12 @@ describe('subnet file', () => {
       ['FLANNEL_SUBNET=10.244.3.1/31\nFLANNEL_MTU=1450\n', /must be an IPv4 subnet of \/30 or larger/],
       ['FLANNEL_NETWORK=10.0.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\n', /is not inside FLANNEL_NETWORK/],
       ['FLANNEL_SUBNET=nope\nFLANNEL_MTU=1450\n', /FLANNEL_SUBNET="nope" is not a CIDR/],
+      ['FLANNEL_IPV6_SUBNET=fd00::1/127\nFLANNEL_MTU=1450\n', /FLANNEL_IPV6_SUBNET=fd00::\/127 must be an IPv6 subnet of \/126 or larger/],
+      ['FLANNEL_IPV6_SUBNET=10.1.0.1/24\nFLANNEL_MTU=1450\n', /FLANNEL_IPV6_SUBNET=10\.1\.0\.0\/24 must be an IPv6 subnet/],
+      ['FLANNEL_SUBNET=fd00::1/64\nFLANNEL_MTU=1450\n', /FLANNEL_SUBNET=fd00::\/64 must be an IPv4 subnet/],
+      ['FLANNEL_IPV6_NETWORK=fd00:1::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\nFLANNEL_MTU=1450\n', /FLANNEL_IPV6_SUBNET=fd00:10:244:3::\/64 is not inside FLANNEL_IPV6_NETWORK=fd00:1::\/56/],
+      ['FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\n', /FLANNEL_IPV6_NETWORK=fd00:10:244::\/56 is set but FLANNEL_IPV6_SUBNET is missing/],
+      ['FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\nFLANNEL_MTU=1450\n', /FLANNEL_NETWORK=10\.244\.0\.0\/16 is set but FLANNEL_SUBNET is missing/],
     ];
     for (const [text, re] of cases) {
       const e = err(write(text));

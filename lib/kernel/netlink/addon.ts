@@ -12,6 +12,8 @@ export interface NetlinkAddon {
   socketIn(netns: string | null): number;
   /** Sends each request in turn and returns every reply received, raw. */
   transact(fd: number, requests: Buffer, stopOnError: boolean): Buffer;
+  /** A file opened from inside the namespace at `netns` (for /proc/sys/net: that namespace's sysctl). */
+  openIn(netns: string, path: string, writable: boolean): number;
   close(fd: number): void;
 }
 
@@ -30,7 +32,7 @@ export function netlinkAddon(): NetlinkAddon {
     throw new Error(`cannot load the netlink addon ${file}: ${(e as Error).message}`);
   }
   const a = mod.exports;
-  if (typeof a.socketIn !== 'function' || typeof a.transact !== 'function' || typeof a.close !== 'function') {
+  if (typeof a.socketIn !== 'function' || typeof a.transact !== 'function' || typeof a.openIn !== 'function' || typeof a.close !== 'function') {
     throw new Error(`${file} is not the twill netlink addon`);
   }
   loaded = a as NetlinkAddon;

@@ -44,7 +44,12 @@ export const IFLA_PROTINFO = 12;
 export const IFLA_OPERSTATE = 16;
 export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_FD = 28;
+export const IFLA_AF_SPEC = 26;
 export const IFLA_LINK_NETNSID = 37;
+/** Inside IFLA_AF_SPEC / AF_INET6: how the kernel makes the link-local address (u8). */
+export const IFLA_INET6_ADDR_GEN_MODE = 8;
+/** No link-local address at all (the caller adds its own). */
+export const IN6_ADDR_GEN_MODE_NONE = 1;
 
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
@@ -58,6 +63,13 @@ export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
 export const IFA_LABEL = 3;
 export const IFA_BROADCAST = 4;
+/** u32 address flags; the ifaddrmsg header only has room for the low 8 bits */
+export const IFA_FLAGS = 8;
+/** IPv6: skip duplicate address detection, the address is usable (not tentative) at once */
+export const IFA_F_NODAD = 0x02;
+export const IFA_F_OPTIMISTIC = 0x04;
+export const IFA_F_DADFAILED = 0x08;
+export const IFA_F_TENTATIVE = 0x40;
 
 export const RTA_DST = 1;
 export const RTA_OIF = 4;

@@ -2,7 +2,7 @@
 // AddrInfo, Route), so code can move between the two without changing its checks.
 import type { Link, Route } from '../ip.js';
 import {
-  AF_INET6, IFA_ADDRESS, IFA_LABEL, IFA_LOCAL, IFF_NAMES, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME,
+  AF_INET6, IFA_ADDRESS, IFA_FLAGS, IFA_LABEL, IFA_LOCAL, IFF_NAMES, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME,
   IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINKINFO, IFLA_LINK_NETNSID, IFLA_MASTER,
   IFLA_MTU, IFLA_OPERSTATE, OPERSTATES, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_TABLE, RTNH_F_ONLINK,
 } from './constants.js';
@@ -64,6 +64,8 @@ export interface NlAddr {
   local: string;
   prefixlen: number;
   label?: string;
+  /** IFA_F_* (IFA_FLAGS when the kernel sent it, else the header's 8 bits): tentative, dadfailed, nodad */
+  flags: number;
 }
 
 export function decodeAddr(m: RawMessage): NlAddr {
@@ -75,6 +77,7 @@ export function decodeAddr(m: RawMessage): NlAddr {
     family: p.readUInt8(0) === AF_INET6 ? 'inet6' : 'inet',
     local: raw ? formatIp(raw) : '',
     prefixlen: p.readUInt8(1),
+    flags: a.get(IFA_FLAGS)?.readUInt32LE(0) ?? p.readUInt8(2),
     ...(a.has(IFA_LABEL) ? { label: readString(a.get(IFA_LABEL)) } : {}),
   };
 }

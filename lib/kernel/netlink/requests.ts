@@ -1,14 +1,14 @@
 // Builders for the rtnetlink requests twill sends, each with its `ip` spelling for errors.
 // Pure: they only encode; NetlinkSocket sends them.
 import {
-  AF_INET, IFA_ADDRESS, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME, IFLA_INFO_DATA,
+  AF_INET, AF_INET6, IFA_ADDRESS, IFA_FLAGS, IFA_F_NODAD, IFA_LOCAL, IFF_UP, IFLA_AF_SPEC, IFLA_INET6_ADDR_GEN_MODE, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME, IFLA_INFO_DATA,
   IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, NLM_F_CREATE,
   NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, RTA_DST, RTA_GATEWAY, RTA_OIF, RTM_DELLINK, RTM_GETADDR, RTM_GETLINK,
   RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RTNH_F_ONLINK, RTN_UNICAST, RTPROT_BOOT,
-  RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, VETH_INFO_PEER,
+  RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, VETH_INFO_PEER, IN6_ADDR_GEN_MODE_NONE,
 } from './constants.js';
 import { Request } from './socket.js';
-import { attr, attrNested, attrString, attrU32, attrU8, ifaddrmsg, ifinfomsg, ipv4Bytes, macBytes, rtmsg } from './wire.js';
+import { attr, attrNested, attrString, attrU32, attrU8, ifaddrmsg, ifinfomsg, ipBytes, macBytes, rtmsg } from './wire.js';
 
 /**
  * A link is named by its name, or by its index when that is already known (with its name,
@@ -144,20 +144,50 @@ export interface AddrSpec {
   index: number;
   /** for errors only */
   dev: string;
+  /** IPv4 or IPv6 (the family follows the address) */
   ip: string;
   prefix: number;
   /** replace: update or add (`addr replace`); otherwise an existing address is EEXIST */
   replace?: boolean;
+  /**
+   * IPv6: usable at once instead of "tentative" for the length of duplicate-address
+   * detection (a second or more), during which the kernel will not use it as a source.
+   */
+  nodad?: boolean;
 }
 
 export function addAddr(a: AddrSpec): Request {
-  const bytes = ipv4Bytes(a.ip);
+  const bytes = ipBytes(a.ip);
+  const v6 = bytes.length === 16;
+  const max = v6 ? 128 : 32;
+  if (!Number.isInteger(a.prefix) || a.prefix < 0 || a.prefix > max) throw new Error(`bad prefix length /${a.prefix} for ${a.ip}`);
+  const flags = a.nodad ? IFA_F_NODAD : 0;
   return {
-    op: `addr ${a.replace ? 'replace' : 'add'} ${a.ip}/${a.prefix} dev ${a.dev}`,
+    op: `addr ${a.replace ? 'replace' : 'add'} ${a.ip}/${a.prefix} dev ${a.dev}${a.nodad ? ' nodad' : ''}`,
     type: RTM_NEWADDR,
     flags: NLM_F_CREATE | (a.replace ? NLM_F_REPLACE : NLM_F_EXCL),
-    header: ifaddrmsg({ family: AF_INET, prefixlen: a.prefix, index: a.index }),
-    attrs: [attr(IFA_LOCAL, bytes), attr(IFA_ADDRESS, bytes)],
+    // the flag goes both in the header (what older kernels read) and as IFA_FLAGS, as `ip` does
+    header: ifaddrmsg({ family: v6 ? AF_INET6 : AF_INET, prefixlen: a.prefix, index: a.index, flags }),
+    attrs: [
+      attr(IFA_LOCAL, bytes),
+      attr(IFA_ADDRESS, bytes),
+      ...(flags ? [attrU32(IFA_FLAGS, flags)] : []),
+    ],
+  };
+}
+
+/**
+ * `ip link set dev X addrgenmode none`: the kernel makes no IPv6 link-local address when the
+ * link comes up (one it made would be tentative during DAD); the caller adds its own.
+ */
+export function setAddrGenModeNone(ref: LinkRef): Request {
+  const { header, attrs, name } = linkHeader(ref);
+  return {
+    op: `link set dev ${name} addrgenmode none`,
+    type: RTM_SETLINK,
+    flags: 0,
+    header,
+    attrs: [...attrs, attrNested(IFLA_AF_SPEC, [attrNested(AF_INET6, [attrU8(IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE)])])],
   };
 }
 
@@ -166,7 +196,7 @@ export function dumpAddrs(family: number = AF_INET): Request {
 }
 
 export interface RouteSpec {
-  /** "0.0.0.0/0" (or "default") or a CIDR */
+  /** "0.0.0.0/0", "::/0" (or "default", IPv4 unless `gw` is IPv6) or a CIDR or a bare address */
   dst: string;
   gw?: string;
   /** ifindex of the output link */
@@ -178,15 +208,18 @@ export interface RouteSpec {
 
 /** `route add`: create, and fail with EEXIST when the route is already there. */
 export function addRoute(r: RouteSpec): Request {
-  const [net, len] = r.dst === 'default' ? ['0.0.0.0', '0'] : r.dst.split('/');
-  const dstLen = len === undefined ? 32 : Number(len);
-  if (!Number.isInteger(dstLen) || dstLen < 0 || dstLen > 32) throw new Error(`bad route destination "${r.dst}"`);
+  const v6 = r.dst === 'default' ? (r.gw ?? '').includes(':') : r.dst.includes(':');
+  const max = v6 ? 128 : 32;
+  const [net, len] = r.dst === 'default' ? [v6 ? '::' : '0.0.0.0', '0'] : r.dst.split('/');
+  const dstLen = len === undefined ? max : Number(len);
+  if (!Number.isInteger(dstLen) || dstLen < 0 || dstLen > max) throw new Error(`bad route destination "${r.dst}"`);
+  if (r.gw && r.gw.includes(':') !== v6) throw new Error(`route ${r.dst} via ${r.gw}: the gateway is not of the destination's family`);
   return {
     op: `route add ${dstLen === 0 ? 'default' : r.dst}${r.gw ? ` via ${r.gw}` : ''} dev ${r.dev}${r.onlink ? ' onlink' : ''}`,
     type: RTM_NEWROUTE,
     flags: NLM_F_CREATE | NLM_F_EXCL,
     header: rtmsg({
-      family: AF_INET,
+      family: v6 ? AF_INET6 : AF_INET,
       dstLen,
       table: RT_TABLE_MAIN,
       protocol: RTPROT_BOOT,
@@ -195,8 +228,8 @@ export function addRoute(r: RouteSpec): Request {
       flags: r.onlink ? RTNH_F_ONLINK : 0,
     }),
     attrs: [
-      ...(dstLen > 0 ? [attr(RTA_DST, ipv4Bytes(net))] : []),
-      ...(r.gw ? [attr(RTA_GATEWAY, ipv4Bytes(r.gw))] : []),
+      ...(dstLen > 0 ? [attr(RTA_DST, ipBytes(net))] : []),
+      ...(r.gw ? [attr(RTA_GATEWAY, ipBytes(r.gw))] : []),
       attrU32(RTA_OIF, r.oif),
     ],
   };

@@ -1,6 +1,7 @@
 // The rtnetlink wire format: a 16-byte nlmsghdr, a fixed family header (ifinfomsg,
 // ifaddrmsg, rtmsg), then type-length-value attributes, each padded to 4 bytes. Host byte
 // order (little-endian on every machine twill ships for). Pure functions, no I/O.
+import { Ip } from '../../ip/cidr.js';
 import { NLA_F_NESTED, NLA_TYPE_MASK } from './constants.js';
 
 const align4 = (n: number): number => (n + 3) & ~3;
@@ -176,4 +177,19 @@ export function ipv4Bytes(ip: string): Buffer {
   const parts = ip.split('.').map(Number);
   if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`bad IPv4 address "${ip}"`);
   return Buffer.from(parts);
+}
+
+/** Colon-hex IPv6 to its 16 network-order bytes (RFC 4291 text, as lib/ip/cidr.ts reads it). */
+export function ipv6Bytes(ip: string): Buffer {
+  const parsed = Ip.tryParse(ip);
+  if (!parsed || parsed.family !== 6) throw new Error(`bad IPv6 address "${ip}"`);
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64BE(parsed.value >> 64n, 0);
+  b.writeBigUInt64BE(parsed.value & 0xffffffffffffffffn, 8);
+  return b;
+}
+
+/** Either family: an address with a colon is IPv6, anything else must be dotted IPv4. */
+export function ipBytes(ip: string): Buffer {
+  return ip.includes(':') ? ipv6Bytes(ip) : ipv4Bytes(ip);
 }
