@@ -9,18 +9,17 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${TWILL_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/twill-k8s}
 k8s_version=$(cd "$here" && go list -m -f '{{.Version}}' k8s.io/kubernetes)
-key=$( { cat "$here/go.mod" "$here/go.sum" "$here/cmd/kube/main.go" "$here/build.sh"; go version; } | sha256sum | cut -c1-16)
-out="$cache_root/bin-$key"
-mkdir -p "$out"
-log() { printf '[k8s-build] %s\n' "$*" >&2; }
-
 minor=${k8s_version#v1.}; minor=${minor%%.*}
 ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
 done
+key=$( { cat "$here/go.mod" "$here/go.sum" "$here/cmd/kube/main.go"; go version; echo "$ldflags"; } | sha256sum | cut -c1-16)
+out="$cache_root/bin-$key"
+mkdir -p "$out"
+log() { printf '[k8s-build] %s\n' "$*" >&2; }
 
-# build NAME SUBCOMMAND PACKAGE: `go SUBCOMMAND … PACKAGE` unless $out/NAME exists.
+# build NAME "SUBCOMMAND [FLAG]" PACKAGE: `go SUBCOMMAND [FLAG] … PACKAGE` unless $out/NAME exists.
 build() {
   local name=$1 sub=$2 pkg=$3
   if [[ -x "$out/$name" ]]; then log "$name: cached"; return; fi
@@ -29,7 +28,7 @@ build() {
   ( while sleep 60; do log "$name: still building, $((SECONDS - start)) s"; done ) &
   local ticker=$!
   local rc=0
-  (cd "$here" && CGO_ENABLED=0 nice -n 10 go "$sub" -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$pkg") || rc=$?
+  (cd "$here" && CGO_ENABLED=0 nice -n 10 go $sub -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$pkg") || rc=$?
   kill "$ticker" 2>/dev/null || true; wait "$ticker" 2>/dev/null || true
   if (( rc != 0 )); then log "$name: go $sub $pkg failed with exit code $rc"; exit "$rc"; fi
   mv "$out/$name.tmp" "$out/$name"
@@ -40,7 +39,7 @@ build() {
 log "Kubernetes $k8s_version, $(go version | cut -d' ' -f3), output $out"
 build kube build ./cmd/kube
 build agnhost build k8s.io/kubernetes/test/images/agnhost
-build e2e.test test -c k8s.io/kubernetes/test/e2e
+build e2e.test "test -c" k8s.io/kubernetes/test/e2e
 for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy; do
   ln -sf kube "$out/$c"
 done
