@@ -1,7 +1,8 @@
 // The judge: Kubernetes' own e2e binary (k8s.io/kubernetes/test/e2e, built by
 // harness/build.sh) against this cluster, focused on the sig-network tests a CNI must pass:
 // Networking Granular Checks for pods (intra-pod and node-pod, http and udp), HostPort, and
-// with kube-proxy running the basic Service tests. Every focused spec must run and pass; the
+// with kube-proxy and CoreDNS running the basic Service specs. Every focused spec must run
+// and pass; the
 // per-spec results are printed and kept in the log directory (e2e-report.json).
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,8 +19,18 @@ export const E2E_SPECS = [
   '[sig-network] Networking Granular Checks: Pods should function for node-pod communication: http [LinuxOnly] [NodeConformance] [Conformance]',
   '[sig-network] Networking Granular Checks: Pods should function for node-pod communication: udp [LinuxOnly] [NodeConformance] [Conformance]',
   '[sig-network] HostPort validates that there is no conflict between pods with same hostPort but different hostIP and protocol [LinuxOnly] [Conformance]',
+  // through kube-proxy: pod, node and endpoint to a Service, over twill
+  '[sig-network] Networking Granular Checks: Services should function for pod-Service: http',
+  '[sig-network] Networking Granular Checks: Services should function for pod-Service: udp',
+  '[sig-network] Networking Granular Checks: Services should function for node-Service: http',
+  '[sig-network] Networking Granular Checks: Services should function for node-Service: udp',
+  '[sig-network] Networking Granular Checks: Services should function for endpoint-Service: http',
+  '[sig-network] Networking Granular Checks: Services should function for endpoint-Service: udp',
+  // these reach the Service by name too: CoreDNS (harness/coredns.yaml) answers
   '[sig-network] Services should serve a basic endpoint from pods  [Conformance]',
   '[sig-network] Services should serve multiport endpoints from pods  [Conformance]',
+  '[sig-network] Services should be able to create a functioning NodePort service [Conformance]',
+  '[sig-network] Services should serve endpoints on same port and different protocols [Conformance]',
 ];
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -39,6 +50,7 @@ describe('k8s: upstream e2e (sig-network)', function () {
   it('passes the focused upstream sig-network e2e specs', async () => {
     const c = theCluster();
     await waitTwillReady(c);
+    await c.waitDns();
     const reportFile = path.join(c.logDir, 'e2e-report.json');
     const procs = new Procs(c.logDir);
     const e2e = procs.start('e2e', 'nsenter', [`--net=${netnsPath(c.world.prefix + '-ul')}`, '--',

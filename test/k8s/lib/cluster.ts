@@ -5,12 +5,12 @@
 // as the README says, with the image name set. stop() removes everything, also after a
 // failed start, and restores the host sysctls the kubelet sets.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../helpers/cni.js';
 import { buildUnderlay, waitFor, World } from '../../helpers/world.js';
 import { ControlPlane } from './control-plane.js';
-import { K8sNode } from './node.js';
+import { cgroupHierarchies, K8sNode } from './node.js';
 import { Pki } from './pki.js';
 import { Procs } from './proc.js';
 import { HostSysctls } from './sysctls.js';
@@ -32,7 +32,8 @@ export function prepareArtifacts(): Artifacts {
   const bin = process.env.TWILL_K8S_BIN ?? last(execFileSync('bash', [path.join(HARNESS, 'build.sh')], opts));
   const twillImage = last(execFileSync('bash', [path.join(HARNESS, 'images.sh'), bin], opts));
   const cache = path.join(path.dirname(bin), 'images');
-  return { bin, twillImage, archives: ['pause.tar', 'agnhost.tar', 'twill.tar'].map((f) => path.join(cache, f)) };
+  const twillArchive = `twill-${twillImage.split(':').pop()}.tar`;
+  return { bin, twillImage, archives: ['pause.tar', 'agnhost.tar', 'coredns.tar', twillArchive].map((f) => path.join(cache, f)) };
 }
 
 export class K8sCluster {
@@ -77,6 +78,18 @@ export class K8sCluster {
       const nodes = JSON.parse(await this.kubectl(['get', 'nodes', '-o', 'json'])).items;
       return nodes.length === this.nodeCount && nodes.every((n: { spec: { podCIDR?: string } }) => n.spec.podCIDR);
     }, 180000, 500);
+    // the DNS add-on, as kubeadm applies it before any network is installed (it stays
+    // Pending until twill is)
+    log('cluster DNS add-on (CoreDNS)');
+    await this.kubectl(['apply', '-f', path.join(HARNESS, 'coredns.yaml')]);
+  }
+
+  /** Waits until CoreDNS answers (its Deployment available). */
+  async waitDns(): Promise<void> {
+    await waitFor('CoreDNS available', async () => {
+      const d = await this.kubectlJson(['-n', 'kube-system', 'get', 'deployment', 'coredns']);
+      return (d.status.availableReplicas ?? 0) >= 1;
+    }, 300000, 1000);
   }
 
   kubectl(args: readonly string[], input?: string): Promise<string> {
@@ -104,6 +117,25 @@ export class K8sCluster {
     for (const n of [...this.nodes].reverse()) await n.stop().catch(() => {});
     await this.world.cleanup();
     this.sysctls.restore();
+  }
+
+  /** What stop() should have removed and did not: namespaces, cgroups, mounts, processes. */
+  leftovers(): string[] {
+    const out: string[] = [];
+    const mine = (s: string) => s.includes(this.prefix) || s.includes(this.world.tmp);
+    for (const ns of existsSync('/var/run/netns') ? readdirSync('/var/run/netns') : []) if (mine(ns)) out.push(`netns ${ns}`);
+    for (const h of cgroupHierarchies()) for (const d of readdirSync(h)) if (mine(d)) out.push(`cgroup ${h}/${d}`);
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (mine(line)) out.push(`mount ${line.split(' ')[4]}`);
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        if (mine(cmd)) out.push(`process ${e} ${cmd.slice(0, 120)}`);
+      } catch {
+        /* gone */
+      }
+    }
+    return out;
   }
 }
 

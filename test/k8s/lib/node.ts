@@ -10,12 +10,15 @@
 // remounts /sys and hides the cgroup hierarchy). stop() kills every process left in the
 // node's cgroups and mount namespace, then removes the cgroups: the namespaces (and with them
 // the pods' netns, veths, mounts and iptables rules) go when their last process does.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../../../lib/exec.js';
 import { netnsPath, UnderlayNode, waitFor } from '../../helpers/world.js';
 import { Pki } from './pki.js';
 import { Proc, Procs } from './proc.js';
+
+/** Service kube-dns (harness/coredns.yaml) */
+export const CLUSTER_DNS = '10.96.0.10';
 
 /** Host directories each node gets its own, empty copy of (bound inside its mount namespace). */
 export const NODE_DIRS = ['/opt/cni/bin', '/etc/cni/net.d', '/run/flannel', '/var/lib/cni', '/run/containerd', '/var/run/netns'];
@@ -178,6 +181,7 @@ export class K8sNode {
       podLogsDir: path.join(dir, 'pod-logs'),
       staticPodPath: '',
       clusterDomain: 'cluster.local',
+      clusterDNS: [CLUSTER_DNS],
       resolvConf: '/etc/resolv.conf',
       // the machine is shared: never evict or garbage-collect because of the host's disk
       evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '0%', 'imagefs.available': '0%', 'nodefs.inodesFree': '0%' },
@@ -233,10 +237,13 @@ export class K8sNode {
     // containers and shims outlive containerd: kill whatever is left in the node's cgroups
     // and in its mount namespace (the holder last)
     const mnt = this.holder ? safeReadlink(this.mntns) : undefined;
+    // containerd's shims have a mount namespace of their own but live in the node's netns
+    const net = existsSync(netnsPath(this.netns)) ? `net:[${statSync(netnsPath(this.netns)).ino}]` : undefined;
     for (let round = 0; round < 50; round++) {
       const pids = new Set<number>();
       for (const h of cgroupHierarchies()) for (const pid of cgroupProcs(path.join(h, this.s.cgroupRoot))) pids.add(pid);
-      if (mnt) for (const pid of processesInMountNs(mnt)) pids.add(pid);
+      for (const pid of processesIn('mnt', mnt)) pids.add(pid);
+      for (const pid of processesIn('net', net)) pids.add(pid);
       if (pids.size === 0) break;
       for (const pid of pids) {
         try {
@@ -259,12 +266,12 @@ export class K8sNode {
   }
 }
 
-/** The cgroup v1 hierarchies (one directory per mounted controller set) plus the named ones. */
+/** Every cgroup hierarchy: the v1 ones (a directory per controller set, the named ones) and cgroup2. */
 export function cgroupHierarchies(): string[] {
   const out: string[] = [];
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const [pre, post] = line.split(' - ');
-    if (!post || !post.startsWith('cgroup ')) continue;
+    if (!post || !/^cgroup2? /.test(post)) continue;
     out.push(pre.split(' ')[4]);
   }
   return out;
@@ -295,11 +302,13 @@ function removeCgroupTree(dir: string): void {
   }
 }
 
-function processesInMountNs(mnt: string): number[] {
+/** Processes whose `kind` namespace is `ns` (as readlink /proc/PID/ns/KIND shows it). */
+function processesIn(kind: 'mnt' | 'net', ns: string | undefined): number[] {
   const pids: number[] = [];
+  if (!ns) return pids;
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    if (safeReadlink(`/proc/${e}/ns/mnt`) === mnt) pids.push(Number(e));
+    if (safeReadlink(`/proc/${e}/ns/${kind}`) === ns) pids.push(Number(e));
   }
   return pids;
 }
