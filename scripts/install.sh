@@ -26,3 +26,9 @@ systemctl disable --now etcd >/dev/null 2>&1 || true
 
 npm ci --no-audit --no-fund --loglevel=error
 npm run build --silent
+
+# --kubernetes: also what the real-cluster suite (npm run test:k8s) needs: containerd, podman,
+# the upstream Kubernetes components built with Go and the images (cached after the first run)
+if [ "${1:-}" = --kubernetes ]; then
+  bash test/k8s/harness/install.sh
+fi

@@ -1,0 +1,10 @@
+//go:build tools
+
+// Package tools pins the packages the build script compiles from this module
+// (the e2e suite and agnhost), so `go mod tidy` keeps their requirements.
+package tools
+
+import (
+	_ "k8s.io/kubernetes/test/e2e"
+	_ "k8s.io/kubernetes/test/images/agnhost"
+)
