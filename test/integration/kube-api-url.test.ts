@@ -2,7 +2,7 @@
 // file, no $KUBECONFIG, no ~/.kube/config, not in a cluster): an API server on a trusted
 // address that needs no credentials. It must take its subnet from the Node and publish its
 // annotations through that URL (client-node refuses plain http unless told there is no TLS
-// to verify; daemon/kube/client.ts).
+// to verify; lib/kube/client.ts).
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
 // conflist into each node's own /opt/cni/bin and /etc/cni/net.d, and the nodes turn Ready.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { annotationNames } from '../../daemon/kube/annotations.js';
+import { annotationNames } from '../../lib/kube/annotations.js';
 import { waitFor } from '../helpers/world.js';
 import { theCluster } from './setup.js';
 import { waitTwillReady } from './lib/twill.js';

@@ -1,7 +1,8 @@
 // Operating twill on the real cluster: `twillctl leases list` in a twill pod lists every node
 // with its podCIDR and public IP; `twillctl doctor` in each node's pod finds nothing wrong;
 // `kubectl rollout restart` of the DaemonSet replaces every twill pod while pods that were
-// already running keep talking across nodes (TCP and UDP) through the restart.
+// already running keep talking across nodes (TCP and UDP) through the restart; the
+// admission policy in manifests/ lets a twill pod patch its own Node and no other.
 import assert from 'node:assert/strict';
 import { theCluster } from './setup.js';
 import { createPods, deletePods, dial, ensureNamespace, netexecPod, waitPodsReady } from './lib/pods.js';
@@ -25,6 +26,21 @@ describe('k8s: operating twill', function () {
       const ip = c().nodes.find((k) => k.name === n.metadata.name)!.ip;
       assert.ok(leases.some((l) => l.subnet === n.spec.podCIDR && l.publicIP === ip), `no lease ${n.spec.podCIDR} ${ip}: ${JSON.stringify(leases)}`);
     }
+  });
+
+  it('the admission policy lets a twill pod change its own Node, and refuses it every other Node', async () => {
+    const [n1, n2] = c().nodes;
+    // the pod's own bound token: it names the pod's node, which the policy compares with
+    const token = (await execTwill(c(), n1.name, ['cat', '/var/run/secrets/kubernetes.io/serviceaccount/token'])).trim();
+    const patch = (node: string) => c().cp.kubectlWithToken(token, ['patch', 'node', node, '--subresource=status', '--type=merge',
+      '-p', JSON.stringify({ metadata: { annotations: { 'twill.test/policy-probe': 'yes' } } })]);
+    await patch(n1.name);
+    const own = await c().kubectlJson(['get', 'node', n1.name]);
+    assert.equal(own.metadata.annotations['twill.test/policy-probe'], 'yes', 'its own Node was patched');
+    await assert.rejects(patch(n2.name), (e: Error) => /may not change Node/.test(e.message) && /denied|forbidden|Forbidden/i.test(e.message));
+    const other = await c().kubectlJson(['get', 'node', n2.name]);
+    assert.equal(other.metadata.annotations?.['twill.test/policy-probe'], undefined, 'the other Node is unchanged');
+    await c().kubectl(['annotate', 'node', n1.name, 'twill.test/policy-probe-']);
   });
 
   it('twillctl doctor reports every node healthy', async () => {

@@ -98,6 +98,15 @@ export class ControlPlane {
     ]);
   }
 
+  /**
+   * kubectl authenticated only by a bearer token (a pod's service-account token), so the API
+   * server judges the request as that pod would be judged: RBAC and admission policies alike.
+   */
+  kubectlWithToken(token: string, args: readonly string[]): Promise<string> {
+    return run('nsenter', [`--net=${netnsPath(this.s.netns)}`, '--', path.join(this.s.bin, 'kubectl'),
+      '--kubeconfig', '/dev/null', '--server', this.server, '--insecure-skip-tls-verify', '--token', token, ...args]);
+  }
+
   /** kubectl as cluster admin, run in the underlay namespace; resolves to stdout. */
   kubectl(args: readonly string[], input?: string): Promise<string> {
     return run('nsenter', [`--net=${netnsPath(this.s.netns)}`, '--', path.join(this.s.bin, 'kubectl'),
