@@ -70,6 +70,14 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
       assert.ok(await ping4(world, p[0], p[1].ip), 'IPv4 too');
     });
 
+    it('carries TCP over IPv6 between pods on different nodes (iperf3, 1 s)', async () => {
+      const server = world.spawnIn(p[1].ns, 'iperf3', ['-s', '-1', '-B', p[1].ip6!]);
+      await waitFor('iperf3 server', async () => (await world.exec(p[1].ns, 'ss', ['-ltn'])).includes(`[${p[1].ip6}]:5201`), 5000, 50);
+      const out = JSON.parse(await world.exec(p[0].ns, 'iperf3', ['-c', p[1].ip6!, '-t', '1', '-J']));
+      server.kill('SIGKILL');
+      assert.ok(out.end.sum_received.bytes > 1e6, `received ${out.end.sum_received.bytes} bytes`);
+    });
+
     if (backend === 'vxlan') {
       it('programs the IPv6 VXLAN device on the node\'s IPv6 address, with route and neighbour per peer', async () => {
         const dev = await getLink(n1(), 'twill6.1');
