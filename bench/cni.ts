@@ -7,6 +7,11 @@
 //
 // Last, the cost of loading the netlink addon as the single executable does (find the
 // materialized file, dlopen it), measured inside fresh Node processes: it must stay < 1 ms.
+//
+// TWILL_BENCH_BASELINE=<path of an earlier build of the plugin> adds that binary to the same
+// alternation (its own bridge and subnet) and reports twill's ADD and DEL against it
+// directly: on a loaded machine the ratio to the reference swings by +-0.5x from run to run,
+// and a change of a few percent only shows in a comparison inside one run.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,11 +22,15 @@ import { fmt, percentile, printTable } from './stats.js';
 const RUNS = Math.max(30, Number(process.env.BENCH_RUNS ?? 40));
 const WARMUP = 3;
 const REF_DIR = '/usr/lib/cni';
+const BASELINE = process.env.TWILL_BENCH_BASELINE;
+
+type Who = 'twill' | 'ref' | 'base';
 
 interface Plan {
   twill: { conf: object };
   ref: { conf: object };
-  pods: { twill: string[]; ref: string[] };
+  base?: { conf: object; bin: string };
+  pods: Partial<Record<Who, string[]>>;
 }
 
 interface Outcome {
@@ -72,28 +81,24 @@ async function peakRss(bin: string, conf: object, netns: string, id: string): Pr
 /** Runs inside the node namespace. */
 async function inner(plan: Plan): Promise<void> {
   const refBin = path.join(REF_DIR, 'bridge');
-  const add = { twill: [] as number[], ref: [] as number[] };
-  const del = { twill: [] as number[], ref: [] as number[] };
+  const who: Who[] = plan.base ? ['twill', 'ref', 'base'] : ['twill', 'ref'];
+  const bin = (w: Who): string => (w === 'twill' ? TWILL_BIN : w === 'ref' ? refBin : plan.base!.bin);
+  const conf = (w: Who): object => (w === 'base' ? plan.base!.conf : plan[w].conf);
+  const add: Partial<Record<Who, number[]>> = Object.fromEntries(who.map((w) => [w, []]));
+  const del: Partial<Record<Who, number[]>> = Object.fromEntries(who.map((w) => [w, []]));
   const total = WARMUP + RUNS;
-  for (let i = 0; i < total; i++) {
-    // alternate which goes first, so neither always runs on a warmer cache
-    const order = i % 2 === 0 ? (['twill', 'ref'] as const) : (['ref', 'twill'] as const);
-    for (const who of order) {
-      const bin = who === 'twill' ? TWILL_BIN : refBin;
-      const ms = await timed(bin, 'ADD', plan[who].conf, plan.pods[who][i], `bench-${who}-${i}`);
-      if (i >= WARMUP) add[who].push(ms);
+  // rotate which goes first, so none always runs on a warmer cache
+  const order = (i: number): Who[] => who.map((_, k) => who[(i + k) % who.length]);
+  for (const [verb, out] of [['ADD', add], ['DEL', del]] as const) {
+    for (let i = 0; i < total; i++) {
+      for (const w of order(i)) {
+        const ms = await timed(bin(w), verb, conf(w), plan.pods[w]![i], `bench-${w}-${i}`);
+        if (i >= WARMUP) out[w]!.push(ms);
+      }
     }
   }
-  for (let i = 0; i < total; i++) {
-    const order = i % 2 === 0 ? (['twill', 'ref'] as const) : (['ref', 'twill'] as const);
-    for (const who of order) {
-      const bin = who === 'twill' ? TWILL_BIN : refBin;
-      const ms = await timed(bin, 'DEL', plan[who].conf, plan.pods[who][i], `bench-${who}-${i}`);
-      if (i >= WARMUP) del[who].push(ms);
-    }
-  }
-  const rssTwill = await peakRss(TWILL_BIN, plan.twill.conf, plan.pods.twill[total], 'bench-rss-twill');
-  const rssRef = await peakRss(refBin, plan.ref.conf, plan.pods.ref[total], 'bench-rss-ref');
+  const rssTwill = await peakRss(TWILL_BIN, plan.twill.conf, plan.pods.twill![total], 'bench-rss-twill');
+  const rssRef = await peakRss(refBin, plan.ref.conf, plan.pods.ref![total], 'bench-rss-ref');
   process.stdout.write(JSON.stringify({ add, del, rssTwill, rssRef }));
 }
 
@@ -126,10 +131,11 @@ async function outer(): Promise<void> {
   try {
     const node = await world.addNetns('node');
     const count = WARMUP + RUNS + 1;
-    const pods = { twill: [] as string[], ref: [] as string[] };
+    const pods: Partial<Record<Who, string[]>> = { twill: [], ref: [], ...(BASELINE ? { base: [] } : {}) };
     for (let i = 0; i < count; i++) {
-      pods.twill.push(netnsPath(await world.addNetns(`t${i}`)));
-      pods.ref.push(netnsPath(await world.addNetns(`r${i}`)));
+      pods.twill!.push(netnsPath(await world.addNetns(`t${i}`)));
+      pods.ref!.push(netnsPath(await world.addNetns(`r${i}`)));
+      if (BASELINE && i < count - 1) pods.base!.push(netnsPath(await world.addNetns(`b${i}`)));
     }
     const subnetFile = path.join(world.tmp, 'subnet.env');
     writeFileSync(subnetFile, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
@@ -151,6 +157,15 @@ async function outer(): Promise<void> {
       },
       pods,
     };
+    if (BASELINE) {
+      // same config as twill's, on a bridge and subnet of its own
+      const baseSubnet = path.join(world.tmp, 'subnet-base.env');
+      writeFileSync(baseSubnet, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.4.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
+      plan.base = {
+        bin: path.resolve(BASELINE),
+        conf: { cniVersion: '1.0.0', name: 'bench-base', type: 'twill', bridge: 'cnibase0', subnetFile: baseSubnet, dataDir: path.join(world.tmp, 'ipam-base') },
+      };
+    }
     const out = await new Promise<string>((resolve, reject) => {
       const child = spawn('nsenter', [`--net=${netnsPath(node)}`, '--', process.execPath, __filename, '--inner', JSON.stringify(plan)], {
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -167,22 +182,30 @@ async function outer(): Promise<void> {
   }
 }
 
-function report(r: { add: Record<'twill' | 'ref', number[]>; del: Record<'twill' | 'ref', number[]>; rssTwill: number; rssRef: number }): void {
+function report(r: { add: Partial<Record<Who, number[]>>; del: Partial<Record<Who, number[]>>; rssTwill: number; rssRef: number }): void {
   const row = (label: string, xs: number[]) => [label, fmt(percentile(xs, 50)), fmt(percentile(xs, 90)), String(xs.length)];
-  console.log(`CNI latency, ${RUNS} runs each, alternating twill / reference (bridge + host-local) in one process`);
+  const add = r.add as Record<Who, number[]>;
+  const del = r.del as Record<Who, number[]>;
+  console.log(`CNI latency, ${RUNS} runs each, alternating twill / reference (bridge + host-local)${add.base ? ' / baseline twill' : ''} in one process`);
   printTable([
     ['operation', 'p50 ms', 'p90 ms', 'runs'],
-    row('ADD twill', r.add.twill),
-    row('ADD reference', r.add.ref),
-    row('DEL twill', r.del.twill),
-    row('DEL reference', r.del.ref),
+    row('ADD twill', add.twill),
+    row('ADD reference', add.ref),
+    ...(add.base ? [row('ADD baseline', add.base)] : []),
+    row('DEL twill', del.twill),
+    row('DEL reference', del.ref),
+    ...(del.base ? [row('DEL baseline', del.base)] : []),
   ]);
-  const addRatio = percentile(r.add.twill, 50) / percentile(r.add.ref, 50);
-  const delRatio = percentile(r.del.twill, 50) / percentile(r.del.ref, 50);
+  const addRatio = percentile(add.twill, 50) / percentile(add.ref, 50);
+  const delRatio = percentile(del.twill, 50) / percentile(del.ref, 50);
   console.log('');
   console.log(`ADD p50 ratio twill/reference: ${fmt(addRatio)}x  (target <= 3x: ${addRatio <= 3 ? 'met' : 'MISSED'})`);
-  console.log(`ADD p90 ratio twill/reference: ${fmt(percentile(r.add.twill, 90) / percentile(r.add.ref, 90))}x`);
+  console.log(`ADD p90 ratio twill/reference: ${fmt(percentile(add.twill, 90) / percentile(add.ref, 90))}x`);
   console.log(`DEL p50 ratio twill/reference: ${fmt(delRatio)}x`);
+  if (add.base) {
+    console.log(`ADD p50 ratio twill/baseline: ${fmt(percentile(add.twill, 50) / percentile(add.base, 50), 3)}x; baseline/reference: ${fmt(percentile(add.base, 50) / percentile(add.ref, 50))}x`);
+    console.log(`DEL p50 ratio twill/baseline: ${fmt(percentile(del.twill, 50) / percentile(del.base, 50), 3)}x`);
+  }
   console.log(`peak RSS of one ADD: twill ${fmt(r.rssTwill / 1024, 1)} MiB, reference bridge ${fmt(r.rssRef / 1024, 1)} MiB (host-local runs as its own child)`);
 }
 
