@@ -48,7 +48,7 @@ export function parseSubnetEnv(text: string, source = 'subnet.env'): SubnetEnv {
   const subnet = cidr('FLANNEL_SUBNET');
   const ipv6Network = cidr('FLANNEL_IPV6_NETWORK');
   const ipv6Subnet = cidr('FLANNEL_IPV6_SUBNET');
-  if (!subnet && !ipv6Subnet) throw new SubnetEnvError(`${source}: FLANNEL_SUBNET is missing`);
+  if (!subnet && !ipv6Subnet) throw new SubnetEnvError(`${source}: FLANNEL_SUBNET is missing (and so is FLANNEL_IPV6_SUBNET)`);
   const mtuText = kv.get('FLANNEL_MTU');
   const mtu = Number(mtuText);
   if (!mtuText || !Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {

@@ -99,12 +99,18 @@ export class ControlPlane {
   }
 
   /**
-   * kubectl authenticated only by a bearer token (a pod's service-account token), so the API
-   * server judges the request as that pod would be judged: RBAC and admission policies alike.
+   * One API request authenticated only by a bearer token (a pod's service-account token), so
+   * the API server judges it as it judges that pod: RBAC and admission policies alike. Sent
+   * with Node from the underlay namespace (kubectl would first GET what it patches, which the
+   * token may not be allowed to do). Resolves with the status code and body.
    */
-  kubectlWithToken(token: string, args: readonly string[]): Promise<string> {
-    return run('nsenter', [`--net=${netnsPath(this.s.netns)}`, '--', path.join(this.s.bin, 'kubectl'),
-      '--kubeconfig', '/dev/null', '--server', this.server, '--insecure-skip-tls-verify', '--token', token, ...args]);
+  async requestWithToken(token: string, method: string, urlPath: string, body: object, contentType: string): Promise<{ status: number; body: string }> {
+    const script = `const r = require('https').request(${JSON.stringify(this.server + urlPath)}, { method: ${JSON.stringify(method)}, rejectUnauthorized: false,
+      headers: { authorization: 'Bearer ' + process.env.TOKEN, 'content-type': ${JSON.stringify(contentType)} } }, (res) => {
+      let b = ''; res.on('data', (d) => b += d); res.on('end', () => process.stdout.write(JSON.stringify({ status: res.statusCode, body: b }))); });
+      r.on('error', (e) => { console.error(e.message); process.exit(2); }); r.end(${JSON.stringify(JSON.stringify(body))});`;
+    const out = await run('nsenter', [`--net=${netnsPath(this.s.netns)}`, '--', process.execPath, '-e', script], { env: { ...process.env, TOKEN: token } });
+    return JSON.parse(out);
   }
 
   /** kubectl as cluster admin, run in the underlay namespace; resolves to stdout. */
