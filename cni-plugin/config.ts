@@ -4,7 +4,8 @@
 // Fields twill does not know are ignored, as the spec asks (runtimes and chains add their own).
 import path from 'node:path';
 import { CniError, ErrorCode } from '../lib/cni/errors.js';
-import { CniEnv, describeInput, printable, validateContainerId, validateIfname } from '../lib/cni/env.js';
+import { CniEnv, validateContainerId, validateIfname } from '../lib/cni/env.js';
+import { describeInput, printable } from '../lib/cni/text.js';
 import { CniDns, CniResult, isObject, parseResult } from '../lib/cni/result.js';
 import { CniVersion, isSupportedVersion, SUPPORTED_VERSIONS } from '../lib/cni/versions.js';
 import { Ip } from '../lib/ip/cidr.js';

@@ -2,7 +2,7 @@
 // runtime's log says which input was wrong. Namespace checks (is it a netns, is it ours) live
 // with the plugin because they touch the file system.
 import { CniError, ErrorCode } from './errors.js';
-import { cutCodePoints, wellFormed } from './text.js';
+import { printable } from './text.js';
 
 export const COMMANDS = ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION'] as const;
 export type CniCommand = (typeof COMMANDS)[number];
@@ -72,28 +72,4 @@ export function parseCniEnv(env: NodeJS.ProcessEnv): CniEnv {
     if (env.CNI_NETNS) out.netns = env.CNI_NETNS;
   }
   return out;
-}
-
-/** Keeps control characters out of messages that end up in logs; cut at 80 code points. */
-export function printable(s: string): string {
-  const t = wellFormed(s).replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
-  return cutCodePoints(t, 80);
-}
-
-/**
- * A short rendering of any input value for messages, without walking it: a config nested
- * thousands deep must give a message naming its field, not a stack overflow.
- */
-export function describeInput(v: unknown, depth = 0): string {
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(wellFormed(v.length > 200 ? v.slice(0, 200) : v));
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? String(v);
-  if (depth >= 2) return Array.isArray(v) ? '[...]' : '{...}';
-  if (Array.isArray(v)) {
-    const items = v.slice(0, 4).map((x) => describeInput(x, depth + 1));
-    return `[${items.join(',')}${v.length > 4 ? ',...' : ''}]`;
-  }
-  const keys = Object.keys(v);
-  const items = keys.slice(0, 4).map((k) => `${describeInput(k.length > 40 ? k.slice(0, 40) : k)}:${describeInput((v as Record<string, unknown>)[k], depth + 1)}`);
-  return `{${items.join(',')}${keys.length > 4 ? ',...' : ''}}`;
 }

@@ -6,6 +6,7 @@
 // reservation and is never handed to another node.
 import { Cidr, Ip } from '../ip/cidr.js';
 import { Mac, MacParseError } from '../ip/mac.js';
+import { describeInput, printable } from '../cni/text.js';
 import type { BackendType, NetworkConfig } from './network-config.js';
 
 export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
@@ -224,12 +225,7 @@ function parseBackendData(type: LeaseBackendType, raw: unknown, field: string): 
 
 /** A short, printable rendering of a hostile value for messages: bounded, no control characters. */
 export function describe(v: unknown): string {
-  let s: string;
-  if (typeof v === 'string') s = JSON.stringify(v.length > 64 ? v.slice(0, 64) : v) + (v.length > 64 ? '…' : '');
-  else if (v === undefined) s = 'nothing';
-  else if (v === null || typeof v === 'number' || typeof v === 'boolean') s = String(v);
-  else s = Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : typeof v;
-  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
+  return printable(describeInput(v));
 }
 
 export function vxlanData(attrs: LeaseAttrs): VxlanBackendData | undefined {
