@@ -2,7 +2,8 @@
 // stream of changes, and removing a lease an operator knows is dead.
 import type { Argv } from 'yargs';
 import type { EtcdRegistry } from '../../lib/etcd/registry.js';
-import { Lease, screenLeases } from '../../lib/schema/lease.js';
+import type { Lease } from '../../lib/schema/lease.js';
+import { screenLeases } from '../../lib/schema/subnet-pool.js';
 import { NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { parseSubnetArg, parseSubnetOrIp } from '../args.js';
 import { CommandResult, emit } from '../command.js';

@@ -1,7 +1,8 @@
 // Gathers the doctor's input (etcd, subnet.env, kernel) and runs every check in order.
 import { existsSync, readFileSync } from 'node:fs';
 import type { EtcdRegistry } from '../../lib/etcd/registry.js';
-import { InvalidLease, Lease, screenLeases, subnetOf } from '../../lib/schema/lease.js';
+import { InvalidLease, Lease, subnetOf } from '../../lib/schema/lease.js';
+import { screenLeases } from '../../lib/schema/subnet-pool.js';
 import { NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { parseSubnetEnv, subnetEnvGateway, SubnetEnv } from '../../lib/schema/subnet-env.js';
 import { CtlError } from '../errors.js';

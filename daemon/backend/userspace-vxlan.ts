@@ -9,16 +9,15 @@
 //    read from the TAP and decapsulates what arrives on the UDP port, on threads of its own.
 // The TAP is persistent, so a restarting daemon finds its routes in place and re-attaches.
 import { availableParallelism } from 'node:os';
-import { getLink, ipBatch, listAddrs } from '../../lib/kernel/ip.js';
+import { getLink, ipBatch } from '../../lib/kernel/ip.js';
 import { openTun, TUN_F, TunDevice } from '../../lib/kernel/tun/device.js';
 import { TunDeviceExistsError } from '../../lib/kernel/tun/errors.js';
 import { VxlanEngine, VtepPeer } from '../../lib/kernel/tun/engine.js';
-import { Ip } from '../../lib/ip/cidr.js';
 import { Lease, vxlanData } from '../../lib/schema/lease.js';
 import { vxlanDeviceName } from '../../lib/dataplane/devices.js';
 import type { Backend, BackendContext, PeerEntries } from './backend.js';
 import { renderEngineMetrics } from './userspace-vxlan-metrics.js';
-import { createVxlanBackend } from './vxlan.js';
+import { createVxlanBackend, ensureTunnelAddress } from './vxlan.js';
 
 export interface UserspaceVxlanOptions {
   /** TAP queues = engine thread pairs; 0 = one per CPU, at most 4 */
@@ -91,18 +90,6 @@ export function createUserspaceVxlanBackend(ctx: BackendContext, o: UserspaceVxl
     return !link;
   }
 
-  async function ensureAddress(lease: Lease): Promise<void> {
-    const want = lease.subnet.first.toString();
-    const addrs = (await listAddrs(undefined, dev)).flatMap((l) => l.addr_info).filter((a) => a.family === 'inet');
-    const lines: string[] = [];
-    for (const a of addrs) {
-      const ip = Ip.tryParse(a.local);
-      if (a.local !== want && ip && config.Network.contains(ip)) lines.push(`addr del ${a.local}/${a.prefixlen} dev ${dev}`);
-    }
-    if (!addrs.some((a) => a.local === want && a.prefixlen === 32)) lines.push(`addr replace ${want}/32 dev ${dev}`);
-    await ipBatch(undefined, lines);
-  }
-
   return {
     type: 'vxlan',
     device: dev,
@@ -125,7 +112,7 @@ export function createUserspaceVxlanBackend(ctx: BackendContext, o: UserspaceVxl
         if (!link.flags.includes('UP')) lines.push(`link set dev ${dev} up`);
         await ipBatch(undefined, lines);
       }
-      await ensureAddress(lease);
+      await ensureTunnelAddress(dev, 4, lease.subnet, config.Network);
       return created;
     },
     peerEntries(peer: Lease): PeerEntries | undefined {

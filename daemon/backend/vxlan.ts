@@ -79,25 +79,7 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
     return created;
   }
 
-  /**
-   * Our subnet's first address as a host address on the device (the next hop peers route
-   * to), nothing else of the pod network.
-   */
-  async function ensureAddress(t: Tunnel, subnet: Cidr): Promise<void> {
-    const want = subnet.first;
-    const hostLen = t.family === 4 ? 32 : 128;
-    const addrs = (await listAddrs(undefined, t.dev)).flatMap((l) => l.addr_info).filter((a) => a.family === (t.family === 4 ? 'inet' : 'inet6'));
-    const lines: string[] = [];
-    for (const a of addrs) {
-      const ip = Ip.tryParse(a.local);
-      if (ip && !ip.equals(want) && t.network.contains(ip)) lines.push(`addr del ${ip}/${a.prefixlen} dev ${t.dev}`);
-    }
-    if (!addrs.some((a) => Ip.tryParse(a.local)?.equals(want) && a.prefixlen === hostLen)) {
-      // nodad: the address is ours alone by construction, and peers route to it at once
-      lines.push(`addr replace ${want}/${hostLen} dev ${t.dev}${t.family === 6 ? ' nodad' : ''}`);
-    }
-    await ipBatch(undefined, lines);
-  }
+  const ensureAddress = (t: Tunnel, subnet: Cidr) => ensureTunnelAddress(t.dev, t.family, subnet, t.network);
 
   return {
     type: 'vxlan',
@@ -148,4 +130,25 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
       return out.routes.length ? out : undefined;
     },
   };
+}
+
+/**
+ * Our subnet's first address as a host address on the tunnel device (the next hop peers route
+ * to), and no other address of the pod network. For the kernel VXLAN devices and the
+ * userspace backend's TAP alike.
+ */
+export async function ensureTunnelAddress(dev: string, family: Family, subnet: Cidr, network: Cidr): Promise<void> {
+  const want = subnet.first;
+  const hostLen = family === 4 ? 32 : 128;
+  const addrs = (await listAddrs(undefined, dev)).flatMap((l) => l.addr_info).filter((a) => a.family === (family === 4 ? 'inet' : 'inet6'));
+  const lines: string[] = [];
+  for (const a of addrs) {
+    const ip = Ip.tryParse(a.local);
+    if (ip && !ip.equals(want) && network.contains(ip)) lines.push(`addr del ${ip}/${a.prefixlen} dev ${dev}`);
+  }
+  if (!addrs.some((a) => Ip.tryParse(a.local)?.equals(want) && a.prefixlen === hostLen)) {
+    // nodad: the address is ours alone by construction, and peers route to it at once
+    lines.push(`addr replace ${want}/${hostLen} dev ${dev}${family === 6 ? ' nodad' : ''}`);
+  }
+  await ipBatch(undefined, lines);
 }

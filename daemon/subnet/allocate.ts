@@ -50,11 +50,12 @@ export function pickFreeSubnet(config: NetworkConfig, leases: readonly Lease[], 
     const i = randomBelow(size, random);
     if (free(i)) return at(i);
   }
-  // Then walk from a random start so the last free slots are still found (bounded: a v6
-  // pool can be far larger than any lease set, and sampling above almost never misses there).
+  // Then walk from a random start so the last free slots are still found. Among taken + 1
+  // consecutive slots one is free, so the walk is bounded by the lease set, not the pool
+  // (an IPv6 pool can hold 2^64 subnets).
   const start = randomBelow(size, random);
-  const limit = size < BigInt(taken.size) + 2n ? size : BigInt(taken.size) + 2n;
-  for (let k = 0n; k < (size <= 1n << 20n ? size : limit); k++) {
+  const steps = BigInt(taken.size) + 1n < size ? BigInt(taken.size) + 1n : size;
+  for (let k = 0n; k < steps; k++) {
     const i = (start + k) % size;
     if (free(i)) return at(i);
   }

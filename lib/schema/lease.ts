@@ -7,7 +7,7 @@
 import { Cidr, Ip } from '../ip/cidr.js';
 import { Mac, MacParseError } from '../ip/mac.js';
 import { describeInput, printable } from '../cni/text.js';
-import type { BackendType, NetworkConfig } from './network-config.js';
+import type { BackendType } from './network-config.js';
 
 export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
 
@@ -245,30 +245,6 @@ export interface InvalidLease {
   leaseId?: string;
 }
 
-/**
- * Why a well-formed lease still cannot be a node of this network: its subnet must be one of
- * the network's node subnets (inside Network, SubnetLen long), or it would route addresses
- * that are not a node's (a 0.0.0.0/0 "lease" would take the default route).
- */
-export function leaseNetworkProblem(l: LeaseSubnets, config: NetworkConfig): { field: string; reason: string } | undefined {
-  const s4 = subnetOf(l, 4);
-  const s6 = subnetOf(l, 6);
-  const field6 = l.subnet6 ? 'subnet6' : 'subnet';
-  if (config.EnableIPv4 && !s4) return { field: 'subnet', reason: 'has no IPv4 subnet, and the network is IPv4' };
-  if (!config.EnableIPv4 && s4) return { field: 'subnet', reason: `${s4} is IPv4, and the network is IPv6 only` };
-  if (s4 && (!config.Network.contains(s4) || s4.prefix !== config.SubnetLen)) {
-    return { field: 'subnet', reason: `${s4} is not a /${config.SubnetLen} inside Network ${config.Network}` };
-  }
-  // a dual-stack lease in an IPv4-only network is routed for IPv4; its v6 half is ignored
-  if (s6 && (config.EnableIPv6 || !s4)) {
-    const net6 = config.EnableIPv6 ? config.IPv6Network : undefined;
-    if (!net6 || !net6.contains(s6) || s6.prefix !== config.IPv6SubnetLen) {
-      return { field: field6, reason: `${s6} is not a /${config.IPv6SubnetLen ?? '?'} inside IPv6Network ${net6 ?? '(none)'}` };
-    }
-  }
-  return undefined;
-}
-
 /** A lease as read from etcd. */
 export interface Lease extends LeaseSubnets {
   key: string;
@@ -282,18 +258,3 @@ export interface Lease extends LeaseSubnets {
   createRevision?: string;
 }
 
-/**
- * Splits a lease set into the leases that can be nodes of this network and the ones that
- * cannot (moved to `invalid`, with the field and reason): what the daemon programs and what
- * twillctl shows as ignored come from this one function.
- */
-export function screenLeases(leases: readonly Lease[], invalid: readonly InvalidLease[], config: NetworkConfig): { leases: Lease[]; invalid: InvalidLease[] } {
-  const fit: Lease[] = [];
-  const refused = [...invalid];
-  for (const l of leases) {
-    const p = leaseNetworkProblem(l, config);
-    if (p) refused.push({ invalid: true, key: l.key, field: p.field, reason: p.reason, leaseId: l.leaseId, modRevision: l.modRevision });
-    else fit.push(l);
-  }
-  return { leases: fit, invalid: refused };
-}

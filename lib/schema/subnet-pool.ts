@@ -1,8 +1,9 @@
 // Where a network config's node subnets come from, per address family: the network, the
-// subnet length and the [min, max] range. twilld allocates from it, twillctl counts usage and
-// checks reservations against it: one model, so the two never disagree on what is in range.
-import { Cidr, Family } from '../ip/cidr.js';
-import { LeaseSubnets, subnetOf } from './lease.js';
+// subnet length and the [min, max] range. twilld allocates from it and screens the lease set
+// with it, twillctl counts usage, checks reservations and shows refused leases with it: one
+// model, so the two never disagree on what is in range.
+import type { Cidr, Family } from '../ip/cidr.js';
+import { InvalidLease, Lease, LeaseSubnets, subnetOf } from './lease.js';
 import type { NetworkConfig } from './network-config.js';
 
 export interface SubnetPool {
@@ -50,4 +51,43 @@ export function leaseInRange(config: NetworkConfig, l: LeaseSubnets): boolean {
     const s = subnetOf(l, p.family);
     return !!s && inPool(p, s);
   });
+}
+
+/**
+ * Why a well-formed lease still cannot be a node of this network: each family the network has
+ * needs a subnet of the pool's length inside its network (min/max bound allocation, not
+ * routing), or the lease would route addresses that are not a node's (a 0.0.0.0/0 "lease"
+ * would take the default route). A dual-stack lease in an IPv4-only network is routed for
+ * IPv4, its v6 half ignored.
+ */
+export function leaseNetworkProblem(l: LeaseSubnets, config: NetworkConfig): { field: string; reason: string } | undefined {
+  const s4 = subnetOf(l, 4);
+  const s6 = subnetOf(l, 6);
+  const pool4 = subnetPool(config, 4);
+  const pool6 = subnetPool(config, 6);
+  const outside = (s: Cidr, pool: SubnetPool) => !pool.network.contains(s) || s.prefix !== pool.len;
+  if (pool4 && !s4) return { field: 'subnet', reason: 'has no IPv4 subnet, and the network is IPv4' };
+  if (!pool4 && s4) return { field: 'subnet', reason: `${s4} is IPv4, and the network is IPv6 only` };
+  if (s4 && outside(s4, pool4!)) return { field: 'subnet', reason: `${s4} is not a /${pool4!.len} inside Network ${pool4!.network}` };
+  // a dual-stack lease in an IPv4-only network is routed for IPv4; its v6 half is ignored
+  if (s6 && (pool6 || !s4) && (!pool6 || outside(s6, pool6))) {
+    return { field: l.subnet6 ? 'subnet6' : 'subnet', reason: `${s6} is not a /${pool6?.len ?? '?'} inside IPv6Network ${pool6?.network ?? '(none)'}` };
+  }
+  return undefined;
+}
+
+/**
+ * Splits a lease set into the leases that can be nodes of this network and the ones that
+ * cannot (moved to `invalid`, with the field and reason): what the daemon programs and what
+ * twillctl shows as ignored come from this one function.
+ */
+export function screenLeases(leases: readonly Lease[], invalid: readonly InvalidLease[], config: NetworkConfig): { leases: Lease[]; invalid: InvalidLease[] } {
+  const fit: Lease[] = [];
+  const refused = [...invalid];
+  for (const l of leases) {
+    const p = leaseNetworkProblem(l, config);
+    if (p) refused.push({ invalid: true, key: l.key, field: p.field, reason: p.reason, leaseId: l.leaseId, modRevision: l.modRevision });
+    else fit.push(l);
+  }
+  return { leases: fit, invalid: refused };
 }

@@ -7,8 +7,7 @@ import path from 'node:path';
 import { readSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { runCni, TWILLD_BIN } from './cni.js';
 import { EtcdServer } from './etcd.js';
-import { ipBatch } from '../../lib/kernel/ip.js';
-import { DualUnderlay, dualUnderlay } from './underlay6.js';
+import { DualUnderlay, dualUnderlay, v6OnlyUnderlay } from './underlay6.js';
 import { buildUnderlay, netnsPath, Underlay, waitFor, World } from './world.js';
 
 export type IpFamily = 'ipv4' | 'dual' | 'ipv6';
@@ -81,11 +80,8 @@ export class Cluster {
   /** Underlay + etcd + network config; daemons are started by startDaemons(). */
   async create(): Promise<this> {
     const family = this.ipFamily;
-    this.ul = family === 'ipv4' ? await buildUnderlay(this.world, this.opts.nodes) : await dualUnderlay(this.world, this.opts.nodes);
-    if (family === 'ipv6') {
-      // an IPv6-only underlay: the nodes keep no IPv4 address, etcd listens on IPv6
-      for (const n of this.ul.nodes) await ipBatch(netnsPath(n.ns), [`addr del ${n.ip}/24 dev eth0`]);
-    }
+    this.ul = family === 'ipv4' ? await buildUnderlay(this.world, this.opts.nodes)
+      : family === 'dual' ? await dualUnderlay(this.world, this.opts.nodes) : await v6OnlyUnderlay(this.world, this.opts.nodes);
     const ul6 = this.ul as DualUnderlay;
     this.etcd = new EtcdServer({ netns: this.ul.ns, host: family === 'ipv6' ? ul6.hostIp6 : this.ul.hostIp });
     this.world.onCleanup(() => this.etcd.destroy());

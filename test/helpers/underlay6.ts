@@ -17,5 +17,12 @@ export async function dualUnderlay(world: World, nodes: number): Promise<DualUnd
   return { ...ul, hostIp6: `${UL6}1`, ip6 };
 }
 
+/** An underlay whose nodes have IPv6 addresses only (etcd then listens on the bridge's IPv6 address). */
+export async function v6OnlyUnderlay(world: World, nodes: number): Promise<DualUnderlay> {
+  const ul = await dualUnderlay(world, nodes);
+  for (const n of ul.nodes) await ipBatch(netnsPath(n.ns), [`addr del ${n.ip}/24 dev eth0`]);
+  return ul;
+}
+
 export const ping6 = (world: World, from: Pod, to: string) => world.exec(from.ns, 'ping', ['-6', '-c', '1', '-W', '2', to]).then(() => true, () => false);
 export const ping4 = (world: World, from: Pod, to: string) => world.exec(from.ns, 'ping', ['-c', '1', '-W', '2', to]).then(() => true, () => false);

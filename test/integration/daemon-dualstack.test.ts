@@ -14,7 +14,7 @@ import { EtcdServer } from '../helpers/etcd.js';
 import { addPod, Pod } from '../helpers/pods.js';
 import { CONFIG_KEY, Twilld } from '../helpers/twilld.js';
 import { ctlAt } from '../helpers/twillctl.js';
-import { DualUnderlay, dualUnderlay, ping4, ping6 } from '../helpers/underlay6.js';
+import { DualUnderlay, dualUnderlay, ping4, ping6, v6OnlyUnderlay } from '../helpers/underlay6.js';
 import { netnsPath, waitFor, World } from '../helpers/world.js';
 
 const NET6 = 'fd00:10:244::/56';
@@ -142,13 +142,6 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
   });
 }
 
-/** An underlay whose nodes have IPv6 addresses only (etcd listens on the bridge's IPv6 address). */
-async function v6OnlyUnderlay(world: World, nodes: number): Promise<DualUnderlay> {
-  const ul = await dualUnderlay(world, nodes);
-  for (const n of ul.nodes) await ipBatch(netnsPath(n.ns), [`addr del ${n.ip}/24 dev eth0`]);
-  return ul;
-}
-
 for (const backend of ['vxlan', 'host-gw'] as const) {
   describe(`twilld IPv6 only (${backend}, IPv6-only underlay)`, function () {
     this.timeout(120000);
@@ -187,8 +180,8 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
     });
 
     it('pods ping6 each other across nodes', async () => {
-      // pods with an IPv6 address only: the helper adds v4 only when subnet.env has it
-      for (const [i, n] of ul.nodes.entries()) pods.push(await addPod6(world, n.ns, d[i].subnetFile, 1));
+      // pods with an IPv6 address only: the helper adds what subnet.env has
+      for (const [i, n] of ul.nodes.entries()) pods.push(await addPod(world, n.ns, d[i].subnetFile, 1));
       await waitFor('ping6 n1 -> n2', () => ping6(world, pods[0], pods[1].ip6!), 20000, 250);
       assert.ok(await ping6(world, pods[1], pods[0].ip6!), 'and back');
       if (backend === 'vxlan') assert.ok(await getLink(netnsPath(ul.nodes[0].ns), 'twill6.1'), 'the IPv6 VXLAN device');
@@ -212,20 +205,6 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
       assert.equal(get.json.lease.publicIPv6, ul.ip6[1], 'leases get by a pod\'s IPv6 address');
     });
   });
-}
-
-/** A pod with only an IPv6 address (IPv6-only subnet.env), on a bridge with the v6 gateway. */
-async function addPod6(world: World, nodeNs: string, subnetFile: string, index: number): Promise<Pod> {
-  const e = parseSubnetEnv(readFileSync(subnetFile, 'utf8'));
-  const subnet6 = e.ipv6Subnet!;
-  const node = netnsPath(nodeNs);
-  const gw = subnet6.nth(1).toString();
-  if (!(await getLink(node, 'cni0'))) await ipBatch(node, ['link add cni0 type bridge', `addr add ${gw}/${subnet6.prefix} dev cni0 nodad`, 'link set cni0 up']);
-  const ns = await world.addNetns(`${nodeNs.slice(nodeNs.lastIndexOf('-') + 1)}q${index}`);
-  await ipBatch(node, [`link add vq${index} mtu ${e.mtu} type veth peer name eth0 mtu ${e.mtu} netns ${netnsPath(ns)}`, `link set vq${index} master cni0 up`]);
-  const ip6 = subnet6.nth(10 + index).toString();
-  await ipBatch(netnsPath(ns), [`addr add ${ip6}/${subnet6.prefix} dev eth0 nodad`, 'link set eth0 up', `route add ::/0 via ${gw} dev eth0`]);
-  return { ns, ip: ip6, ip6, node: nodeNs };
 }
 
 describe('twilld dual stack next to a flannel-style dual-stack node', function () {

@@ -6,10 +6,10 @@ import { computeUsage } from '../../ctl/commands/usage.js';
 import { findOwnLease, NetworkFullError, pickFreeSubnet } from '../../daemon/subnet/allocate.js';
 import { Cidr } from '../../lib/ip/cidr.js';
 import {
-  Lease, leaseNetworkProblem, parseLeaseAttrs, parseSubnetKeyName, sameNode, subnetKeyName, subnetOf,
+  Lease, parseLeaseAttrs, parseSubnetKeyName, sameNode, subnetKeyName, subnetOf,
 } from '../../lib/schema/lease.js';
 import { ConfigError, parseNetworkConfig } from '../../lib/schema/network-config.js';
-import { leaseInRange } from '../../lib/schema/subnet-pool.js';
+import { leaseInRange, leaseNetworkProblem } from '../../lib/schema/subnet-pool.js';
 import { leaseAttrs } from '../helpers/lease-attrs.js';
 
 const DUAL = parseNetworkConfig({ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/56' });

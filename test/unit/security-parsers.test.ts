@@ -10,8 +10,9 @@ import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { Mac } from '../../lib/ip/mac.js';
 import { assertSafeBatch } from '../../lib/kernel/ip.js';
 import {
-  encodeLeaseAttrs, LEASE_BACKEND_TYPES, LeaseValueError, leaseNetworkProblem, parseLeaseAttrs, screenLeases,
+  encodeLeaseAttrs, LEASE_BACKEND_TYPES, LeaseValueError, parseLeaseAttrs,
 } from '../../lib/schema/lease.js';
+import { leaseNetworkProblem, screenLeases } from '../../lib/schema/subnet-pool.js';
 import { ConfigError, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { formatSubnetEnv, parseSubnetEnv, SubnetEnvError } from '../../lib/schema/subnet-env.js';
 import { vxlanAttrs } from '../helpers/lease-attrs.js';
