@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { monitorKernel, KernelMonitor } from '../lib/kernel/monitor.js';
-import { readSysctl, writeSysctl } from '../lib/kernel/ip.js';
 import { detectIptablesBackend } from '../lib/kernel/iptables-backend.js';
 import { LeaseSubnets, subnetOf } from '../lib/schema/lease.js';
 import { screenLeases } from '../lib/schema/subnet-pool.js';
@@ -17,7 +16,7 @@ import { DataplaneLoop } from './dataplane-loop.js';
 import { startHttpServer } from './http.js';
 import { findExternalInterface } from './iface.js';
 import { InvalidLeaseReporter } from './invalid-leases.js';
-import { waitForIpForward } from './ip-forward.js';
+import { IPV6_FORWARDING, waitForIpForward } from './ip-forward.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import type { Logger } from './log.js';
 import { Masquerade } from './masquerade.js';
@@ -75,12 +74,9 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     log.info('using interface', { iface: iface.name, address: iface.address, publicIp: iface.publicIp, mtu: iface.mtu });
 
     const config = await sm.getNetworkConfig(signal);
-    // dual stack routes IPv6 pod traffic too (kubeadm's preflight asks for the same sysctl)
-    if (config.EnableIPv6 && (await readSysctl(undefined, 'net.ipv6.conf.all.forwarding').catch(() => '')) !== '1') {
-      await writeSysctl(undefined, 'net.ipv6.conf.all.forwarding', '1').catch((e) => log.error(
-        'net.ipv6.conf.all.forwarding is 0 and cannot be set here: IPv6 pod traffic will not cross nodes; set it on the host (sysctl -w net.ipv6.conf.all.forwarding=1, persisted in /etc/sysctl.d/)',
-        { error: e }));
-    }
+    // IPv6 pod traffic is routed too (kubeadm's preflight asks for the same sysctl): the same
+    // wait as for IPv4, not ready with the fix named while it cannot be turned on
+    if (config.EnableIPv6) await waitForIpForward(log, signal, (why) => (blocked = why), 5000, undefined, IPV6_FORWARDING);
     log.info('network config', { network: String(config.Network), subnetLen: config.SubnetLen, backend: config.Backend.Type });
     const backend = createBackend({ config, iface, log: log.with({ component: 'backend' }), userspaceVxlan: opts.userspaceVxlan });
     backendHealth = backend.health?.bind(backend);

@@ -2,14 +2,14 @@
 // refusal code can be shown (the real read-only /proc/sys is in
 // test/integration/daemon-ip-forward.test.ts).
 import assert from 'node:assert/strict';
-import { ensureIpForward, IP_FORWARD, Sysctls, waitForIpForward } from '../../daemon/ip-forward.js';
+import { ensureIpForward, IP_FORWARD, IPV6_FORWARDING, Sysctls, waitForIpForward } from '../../daemon/ip-forward.js';
 import { createLogger } from '../../daemon/log.js';
 
-function table(value: string, refuse?: string): Sysctls & { writes: string[] } {
+function table(value: string, refuse?: string, key = IP_FORWARD): Sysctls & { writes: string[] } {
   const writes: string[] = [];
   return {
     writes,
-    read: (k) => (assert.equal(k, IP_FORWARD), value),
+    read: (k) => (assert.equal(k, key), value),
     write: (k, v) => {
       if (refuse) throw Object.assign(new Error(`${refuse}: refused`), { code: refuse });
       writes.push(`${k}=${v}`);
@@ -36,6 +36,14 @@ describe('ip_forward', () => {
       assert.deepEqual(ensureIpForward(table('0', code)), { on: false, error: `${code}: cannot write /proc/sys/net/ipv4/ip_forward` });
     }
     assert.throws(() => ensureIpForward(table('0', 'EIO')), /EIO/);
+  });
+
+  it('works the same for IPv6 forwarding (dual stack, IPv6 only)', () => {
+    const s = table('0', undefined, IPV6_FORWARDING.key);
+    assert.deepEqual(ensureIpForward(s, IPV6_FORWARDING), { on: true, written: true });
+    assert.deepEqual(s.writes, ['net.ipv6.conf.all.forwarding=1']);
+    assert.deepEqual(ensureIpForward(table('0', 'EROFS', IPV6_FORWARDING.key), IPV6_FORWARDING),
+      { on: false, error: 'EROFS: cannot write /proc/sys/net/ipv6/conf/all/forwarding' });
   });
 
   it('waits while refused, reports why, and returns once it is on', async () => {
