@@ -145,7 +145,8 @@ export class EtcdRegistry {
     if (exact) return exact;
     const { leases } = await this.listLeases();
     const found = leases.find((l) => l.subnet.equals(subnet) || (l.subnet6?.equals(subnet) ?? false));
-    return found ? this.getLease(found, { withExpiry }) : undefined;
+    if (found && withExpiry) await this.fillExpiry([found]);
+    return found;
   }
 
   /** Creates the lease only if nobody holds the key; undefined when it was taken. */
