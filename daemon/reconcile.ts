@@ -17,6 +17,9 @@ import {
 import type { Logger } from './log.js';
 import type { DaemonMetrics } from './metrics.js';
 
+/** IPv6 link-local routes and neighbours belong to the kernel's own neighbour discovery. */
+const LINK_LOCAL6 = Cidr.parse('fe80::/10');
+
 export interface ReconcileResult {
   peers: number;
   changes: Change[];
@@ -142,14 +145,14 @@ export class Reconciler {
       const c = Cidr.tryParse(r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`);
       if (!c) continue;
       if (!devs.includes(r.dev) && !podNetwork(c)) continue;
-      if (c.family === 6 && c.first.toString().startsWith('fe80:')) continue; // the kernel's link-local routes
+      if (LINK_LOCAL6.contains(c)) continue; // the kernel's link-local routes
       ours.push({ dst: c, via: r.gateway ? Ip.tryParse(r.gateway) : undefined, dev: r.dev, onlink: r.flags.includes('onlink') });
     }
     const actualNeighs: ActualNeigh[] = [];
     for (const n of neighs) {
       const ip = n.dst ? Ip.tryParse(n.dst) : undefined;
       // IPv6 link-local neighbours are the kernel's own (router discovery), not ours
-      if (!ip || (ip.family === 6 && ip.toString().startsWith('fe80:'))) continue;
+      if (!ip || LINK_LOCAL6.contains(ip)) continue;
       const lladdr = n.lladdr ? Mac.tryParse(n.lladdr, { unicastOnly: false }) : undefined;
       actualNeighs.push({ dst: ip, dev: n.dev, lladdr, permanent: (n.state ?? []).includes('PERMANENT') });
     }
