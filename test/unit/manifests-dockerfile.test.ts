@@ -1,5 +1,5 @@
-// The Dockerfile, read statically (no docker engine runs here, so the image itself is not
-// built in tests): a build stage that produces the single executables, and a final stage with
+// The Dockerfile, read statically (the real-cluster suite, test/k8s, builds and runs the image;
+// these checks are fast and say which rule broke): a build stage that produces the single executables, and a final stage with
 // no Node and no build tools that holds every file the manifests run.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -60,11 +60,19 @@ describe('Dockerfile', () => {
     assert.ok(build.lines.some((l) => /RUN .*npm ci/.test(l)));
   });
 
-  it('has a Debian slim final stage with iproute2 and iptables, and no Node or npm', () => {
-    assert.match(final.from, /^debian:[a-z]+-slim$/);
-    const installs = final.lines.filter((l) => /apt-get install/.test(l)).join(' ');
+  it('has a final stage of one layer: a Debian slim root with iproute2 and iptables, no Node, npm or apt', () => {
+    assert.equal(final.from, 'scratch');
+    const rootCopy = final.lines.find((l) => /^COPY --from=\S+ \/ \/$/.test(l));
+    assert.ok(rootCopy, 'the final stage starts from a whole root file system');
+    const root = all.find((s) => s.name === /--from=(\S+)/.exec(rootCopy)![1])!;
+    assert.match(root.from, /^debian:[a-z]+-slim$/);
+    const run = root.lines.filter((l) => /^RUN\s/i.test(l)).join(' ');
+    const installs = run.match(/apt-get install[^&]*/)![0];
     for (const p of ['iproute2', 'iptables']) assert.match(installs, new RegExp(`\\b${p}\\b`));
     for (const p of ['nodejs', 'npm', 'build-essential', 'gcc', 'make']) assert.doesNotMatch(installs, new RegExp(`\\b${p}\\b`));
+    // the package manager goes, and the build proves the programs left still load
+    for (const gone of ['/usr/bin/apt*', '/usr/bin/dpkg*', '/usr/bin/perl*']) assert.ok(run.includes(gone), `${gone} removed`);
+    assert.match(run, /ldd /);
     assert.ok(!final.lines.some((l) => /node_modules|\bnpm\b|\bnode\b/.test(l)), 'nothing from Node in the final stage');
     for (const src of copiedFiles(final).values()) assert.ok(!/node_modules|\/bin\/node$/.test(src), src);
   });

@@ -197,12 +197,13 @@ describe('manifests', () => {
 
   it('installs the plugins before the conflist, through the atomic install script', () => {
     const init = (pod().initContainers as Obj[]).filter((c) => c.name !== 'enable-ip-forward');
-    assert.deepEqual(init.map((c) => c.name), ['install-cni-plugin', 'install-portmap', 'install-cni']);
+    assert.deepEqual(init.map((c) => c.name), ['install-cni-plugin', 'install-portmap', 'install-loopback', 'install-cni']);
     for (const c of init) assert.equal(c.command[0], '/opt/twill/install-cni.sh', c.name);
     const last = init[init.length - 1].command;
     assert.equal(last[last.length - 1], '/host/etc/cni/net.d/10-twill.conflist');
     assert.equal(last[last.length - 2], '/etc/kube-twill/cni-conf.json');
     assert.ok(init[1].command.includes('--if-missing'), "the host's own portmap is kept");
+    assert.ok(init[2].command.includes('--if-missing'), "the host's own loopback is kept");
   });
 
   it('uses one image for all containers, and the daemon reads the mounted net-conf.json', () => {

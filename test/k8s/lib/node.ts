@@ -1,7 +1,7 @@
 // One Kubernetes node: a network namespace on the underlay (from buildUnderlay) plus its own
 // mount namespace, in which the node's host directories (/opt/cni/bin, /etc/cni/net.d,
 // /run/flannel, /var/lib/cni, /run/containerd, /var/run/netns) are per-node directories,
-// empty at the start but for the runtime's loopback plugin. containerd and the kubelet run
+// empty at the start but for the runtime's loopback plugin on nodes that have one. containerd and the kubelet run
 // inside both namespaces; the kubelet's cgroups live under /<prefix>-<node> in every cgroup
 // hierarchy.
 //
@@ -31,6 +31,10 @@ export const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10.1';
 export interface NodeSettings {
   name: string;
   underlay: UnderlayNode;
+  /** the node's IPv6 address on the underlay, in a dual-stack cluster */
+  ip6?: string;
+  /** the cluster's pod network (kube-proxy's --cluster-cidr), one CIDR per family */
+  clusterCidrs: string[];
   dir: string;
   bin: string;
   cgroupRoot: string;
@@ -39,11 +43,14 @@ export interface NodeSettings {
   images: string[];
   /** started with the node (kube-proxy) unless false */
   kubeProxy: boolean;
+  /** the OS ships the `loopback` CNI plugin (as kubeadm's kubernetes-cni does); else twill installs its own */
+  runtimeLoopback: boolean;
 }
 
 export class K8sNode {
   readonly name: string;
   readonly ip: string;
+  readonly ip6?: string;
   readonly netns: string;
   readonly socket: string;
   private holder?: Proc;
@@ -55,6 +62,7 @@ export class K8sNode {
   constructor(private readonly s: NodeSettings, private readonly procs: Procs) {
     this.name = s.name;
     this.ip = s.underlay.ip;
+    this.ip6 = s.ip6;
     this.netns = s.underlay.ns;
     this.socket = path.join(s.dir, 'containerd.sock');
   }
@@ -86,7 +94,9 @@ export class K8sNode {
     mkdirSync(dir, { recursive: true });
     // what kubeadm's preflight demands and the README's step 2 sets (a fresh netns has
     // forwarding off): ip_forward, and bridged traffic through iptables (br_netfilter)
-    await run('nsenter', [`--net=${netnsPath(this.netns)}`, '--', 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.bridge.bridge-nf-call-iptables=1']);
+    // (and for dual stack IPv6 forwarding and bridged IPv6 through ip6tables)
+    const v6 = this.ip6 ? ['net.ipv6.conf.all.forwarding=1', 'net.bridge.bridge-nf-call-ip6tables=1'] : [];
+    await run('nsenter', [`--net=${netnsPath(this.netns)}`, '--', 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.bridge.bridge-nf-call-iptables=1', ...v6]);
     this.holder = this.procs.start(`${this.name}-mntns`, 'nsenter', [`--net=${netnsPath(this.netns)}`, '--',
       'unshare', '--mount', '--propagation', 'private', '--', 'sleep', 'infinity']);
     await waitFor(`${this.name} mount namespace`, () => readlinkSync(this.mntns) !== readlinkSync('/proc/self/ns/mnt'), 10000, 20);
@@ -104,10 +114,10 @@ export class K8sNode {
       }
       await this.exec('mount', ['--bind', this.hostDir(d), d]);
     }
-    // The node's OS provides what the container runtime needs: containerd's CRI sets up each
-    // pod's lo with the `loopback` plugin (kubeadm nodes get it from kubernetes-cni). Nothing
-    // else is there: twill's DaemonSet installs twill and portmap.
-    copyFileSync(RUNTIME_LOOPBACK, path.join(this.hostDir('/opt/cni/bin'), 'loopback'));
+    // containerd's CRI sets up each pod's lo with the `loopback` plugin: kubeadm nodes get it
+    // from kubernetes-cni, other nodes have none and get twill's. Nothing else is there:
+    // twill's DaemonSet installs twill and portmap.
+    if (this.s.runtimeLoopback) copyFileSync(RUNTIME_LOOPBACK, path.join(this.hostDir('/opt/cni/bin'), 'loopback'));
     for (const h of cgroupHierarchies()) mkdirSync(path.join(h, this.s.cgroupRoot), { recursive: true });
     await this.startContainerd();
     for (const image of this.s.images) {
@@ -196,7 +206,7 @@ export class K8sNode {
       '--config', config,
       '--kubeconfig', kubeconfig,
       '--hostname-override', name,
-      '--node-ip', this.ip,
+      '--node-ip', this.ip6 ? `${this.ip},${this.ip6}` : this.ip,
       '--root-dir', path.join(dir, 'kubelet'),
       '--cert-dir', path.join(dir, 'kubelet-pki'),
       '--pod-infra-container-image', PAUSE_IMAGE,
@@ -212,7 +222,7 @@ export class K8sNode {
       '--kubeconfig', kubeconfig,
       '--hostname-override', name,
       '--proxy-mode', 'iptables',
-      '--cluster-cidr', '10.244.0.0/16',
+      '--cluster-cidr', this.s.clusterCidrs.join(','),
       // conntrack limits are the host's, not this namespace's: leave them alone
       '--conntrack-max-per-core', '0',
       '--conntrack-tcp-timeout-established', '0',
