@@ -4,7 +4,7 @@
 # (--nodes N, --pods-per-node N, --backend vxlan|host-gw|userspace-vxlan, --ip-family ipv4|dual|ipv6, --keep).
 # With --kubernetes: a real Kubernetes cluster instead (upstream components built from
 # test/k8s/harness, twill installed with kubectl apply -f manifests/), removed on exit
-# (--nodes N, --no-wait).
+# (--nodes N, --ip-family ipv4|dual, --no-wait).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root: the demo creates network namespaces" >&2; exit 2; }

@@ -1,6 +1,7 @@
 // Pod networking on the real cluster, with pods the kubelet starts through containerd's CRI
 // (which runs twill from /opt/cni/bin with the installed conflist): every pod's address is
-// from its node's spec.podCIDR; pods reach each other across nodes over TCP and UDP; a
+// from its node's spec.podCIDR (in a dual-stack cluster one address from each of the node's
+// spec.podCIDRs); pods reach each other across nodes over TCP and UDP, on every family; a
 // hostPort is reachable from the other node through portmap; ClusterIP Services (kube-proxy)
 // reach a pod on the other node and on the same node; deleting pods releases their addresses
 // (the IPAM directory then holds only the addresses of pods that still exist); a burst of 30 pods per node all start and all clean up.
@@ -9,8 +10,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { waitFor } from '../helpers/world.js';
-import { theCluster } from './setup.js';
-import { createPods, deletePods, dial, ensureNamespace, netexecPod, TEST_NS, waitPodsReady } from './lib/pods.js';
+import { theCluster, theFamily } from './setup.js';
+import { createPods, deletePods, dial, ensureNamespace, netexecPod, PodInfo, TEST_NS, waitPodsReady } from './lib/pods.js';
 import { waitTwillReady } from './lib/twill.js';
 import type { K8sCluster } from './lib/cluster.js';
 
@@ -19,13 +20,13 @@ function ipamEntries(c: K8sCluster, node: string): string[] {
   const root = c.nodes.find((n) => n.name === node)!.hostDir('/var/lib/cni');
   const dir = path.join(root, 'networks', 'twill');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+  return readdirSync(dir).filter((f) => Ip.tryParse(f) !== undefined);
 }
 
 /** Addresses of the pod-network pods that exist on a node (any namespace, e.g. CoreDNS too). */
 async function livePodIps(c: K8sCluster, node: string): Promise<Set<string>> {
   const items = (await c.kubectlJson(['get', 'pods', '-A', '--field-selector', `spec.nodeName=${node}`])).items as any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
-  return new Set(items.filter((p) => !p.spec.hostNetwork && p.status.podIP).map((p) => p.status.podIP as string));
+  return new Set(items.filter((p) => !p.spec.hostNetwork && p.status.podIP).flatMap((p) => (p.status.podIPs as { ip: string }[]).map((x) => x.ip)));
 }
 
 /** Deleting pods released their addresses: none of `ips` is held, nor any address no live pod has. */
@@ -39,9 +40,21 @@ async function waitReleased(c: K8sCluster, ips: string[]): Promise<void> {
   }
 }
 
-async function podCidrs(c: K8sCluster): Promise<Map<string, string>> {
-  const items = (await c.kubectlJson(['get', 'nodes'])).items as { metadata: { name: string }; spec: { podCIDR: string } }[];
-  return new Map(items.map((n) => [n.metadata.name, n.spec.podCIDR]));
+/** Each node's spec.podCIDRs (one per family of the cluster). */
+async function podCidrs(c: K8sCluster): Promise<Map<string, Cidr[]>> {
+  const items = (await c.kubectlJson(['get', 'nodes'])).items as { metadata: { name: string }; spec: { podCIDRs: string[] } }[];
+  return new Map(items.map((n) => [n.metadata.name, n.spec.podCIDRs.map((x) => Cidr.parse(x))]));
+}
+
+/** Every address of the pod is from its node's podCIDR of that family, one per family, and held in the node's IPAM directory. */
+function assertAddresses(c: K8sCluster, p: PodInfo, cidrs: Map<string, Cidr[]>): void {
+  const mine = cidrs.get(p.node)!;
+  assert.equal(p.ips.length, mine.length, `${p.name} has ${p.ips.join(', ')}; ${p.node}'s podCIDRs are ${mine.join(', ')}`);
+  const held = ipamEntries(c, p.node);
+  for (const [i, cidr] of mine.entries()) {
+    assert.ok(cidr.contains(Ip.parse(p.ips[i])), `${p.name} ${p.ips[i]} not in ${p.node}'s ${cidr}`);
+    assert.ok(held.includes(p.ips[i]), `${p.name} ${p.ips[i]} not in ${p.node}'s IPAM directory`);
+  }
 }
 
 describe('k8s: pods on twill', function () {
@@ -53,25 +66,25 @@ describe('k8s: pods on twill', function () {
     await ensureNamespace(c());
   });
 
-  it('gives every pod an address from its node\'s podCIDR, and pods on different nodes talk over TCP and UDP', async () => {
+  it(`gives every pod an address from its node's podCIDR (${theFamily()}), and pods on different nodes talk over TCP and UDP`, async () => {
     const nodes = c().nodes.map((n) => n.name);
     const names = nodes.map((n) => `net-${n}`);
     await createPods(c(), nodes.map((n, i) => netexecPod(names[i], n)));
     const pods = await waitPodsReady(c(), names);
     const cidrs = await podCidrs(c());
-    for (const p of pods) {
-      assert.ok(Cidr.parse(cidrs.get(p.node)!).contains(Ip.parse(p.ip)), `${p.name} ${p.ip} not in ${p.node}'s ${cidrs.get(p.node)}`);
-      assert.equal(ipamEntries(c(), p.node).includes(p.ip), true, `${p.ip} not in ${p.node}'s IPAM directory`);
-    }
+    assert.equal([...cidrs.values()][0].length, c().ipFamily === 'dual' ? 2 : 1, 'podCIDRs per node');
+    for (const p of pods) assertAddresses(c(), p, cidrs);
     for (const a of pods) {
       for (const b of pods) {
         if (a === b) continue;
-        assert.deepEqual(await dial(c(), a.name, 'http', b.ip, 8080), [b.name], `TCP ${a.name} -> ${b.name}`);
-        assert.deepEqual(await dial(c(), a.name, 'udp', b.ip, 8081), [b.name], `UDP ${a.name} -> ${b.name}`);
+        for (const ip of b.ips) {
+          assert.deepEqual(await dial(c(), a.name, 'http', ip, 8080), [b.name], `TCP ${a.name} -> ${b.name} ${ip}`);
+          assert.deepEqual(await dial(c(), a.name, 'udp', ip, 8081), [b.name], `UDP ${a.name} -> ${b.name} ${ip}`);
+        }
       }
     }
     await deletePods(c(), names);
-    await waitReleased(c(), pods.map((p) => p.ip));
+    await waitReleased(c(), pods.flatMap((p) => p.ips));
   });
 
   it('reaches a hostPort pod through portmap from the other node', async () => {
@@ -122,12 +135,9 @@ describe('k8s: pods on twill', function () {
     try {
       const ready = await waitPodsReady(c(), names, 600000);
       const cidrs = await podCidrs(c());
-      const ips = new Set(ready.map((p) => p.ip));
-      assert.equal(ips.size, names.length, 'every pod has its own address');
-      for (const p of ready) {
-        assert.ok(Cidr.parse(cidrs.get(p.node)!).contains(Ip.parse(p.ip)), `${p.name} ${p.ip} outside ${p.node}'s podCIDR`);
-        assert.ok(ipamEntries(c(), p.node).includes(p.ip), `${p.name} ${p.ip} not in ${p.node}'s IPAM directory`);
-      }
+      const ips = new Set(ready.flatMap((p) => p.ips));
+      assert.equal(ips.size, names.length * cidrs.get(ready[0].node)!.length, 'every pod has its own address(es)');
+      for (const p of ready) assertAddresses(c(), p, cidrs);
       await deletePods(c(), names);
       await waitReleased(c(), [...ips]);
     } finally {

@@ -1,7 +1,8 @@
 // `bash scripts/demo.sh --kubernetes`: the k8s suite's cluster for a person to look at. Builds
 // or reuses the upstream components and images, starts the cluster, applies manifests/,
 // prints `kubectl get nodes,pods -A -o wide`, the lease table and a cross-node ping, then
-// waits for Ctrl-C (or exits at once with --no-wait) and removes everything.
+// waits for Ctrl-C (or exits at once with --no-wait) and removes everything. --ip-family dual:
+// a dual-stack cluster (pods get both addresses; the ping goes over each).
 import { K8sCluster, prepareArtifacts } from './lib/cluster.js';
 import { createPods, ensureNamespace, netexecPod, TEST_NS, waitPodsReady } from './lib/pods.js';
 import { TWILL_NS, waitTwillReady } from './lib/twill.js';
@@ -11,7 +12,10 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 async function main(): Promise<void> {
   const noWait = process.argv.includes('--no-wait');
   const nodes = Number(process.argv[process.argv.indexOf('--nodes') + 1]) || 2;
-  const cluster = new K8sCluster(prepareArtifacts(), nodes);
+  const familyAt = process.argv.indexOf('--ip-family');
+  const family = familyAt > 0 ? process.argv[familyAt + 1] : 'ipv4';
+  if (family !== 'ipv4' && family !== 'dual') throw new Error(`--ip-family ${family}: the Kubernetes demo runs ipv4 or dual`);
+  const cluster = new K8sCluster(prepareArtifacts(), nodes, true, family);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -34,8 +38,10 @@ async function main(): Promise<void> {
     say(await cluster.kubectl(['get', 'nodes,pods', '-A', '-o', 'wide']));
     say('$ kubectl -n kube-twill exec ds/kube-twill-ds -- twillctl leases list');
     say(await cluster.kubectl(['-n', TWILL_NS, 'exec', 'ds/kube-twill-ds', '-c', 'kube-twill', '--', 'twillctl', 'leases', 'list']));
-    say(`$ kubectl -n ${TEST_NS} exec demo-a -- ping -c 3 ${b.ip}     # demo-a on ${n1.name} -> demo-b on ${n2.name}`);
-    say(await cluster.kubectl(['-n', TEST_NS, 'exec', 'demo-a', '--', 'ping', '-c', '3', b.ip]));
+    for (const ip of b.ips) {
+      say(`$ kubectl -n ${TEST_NS} exec demo-a -- ping -c 3 ${ip}     # demo-a on ${n1.name} -> demo-b on ${n2.name}`);
+      say(await cluster.kubectl(['-n', TEST_NS, 'exec', 'demo-a', '--', 'ping', '-c', '3', ip]));
+    }
     say(`kubeconfig: ${cluster.cp.adminKubeconfig} (run kubectl inside: nsenter --net=/var/run/netns/${cluster.prefix}-ul)`);
     say(`logs: ${cluster.logDir}`);
     if (!noWait) {

@@ -1,7 +1,9 @@
 // Mocha global fixture of the k8s suite (npm run test:k8s): builds or finds the upstream
-// components and images, starts one cluster for every test file, applies manifests/, and
+// components and images, starts one cluster for every test file (dual stack with
+// TWILL_K8S_IP_FAMILY=dual, as npm run test:k8s:dual sets it), applies manifests/, and
 // tears the cluster down at the end, also when set-up fails or the run is interrupted.
 import { K8sCluster, prepareArtifacts } from './lib/cluster.js';
+import type { ClusterIpFamily } from './lib/control-plane.js';
 
 let cluster: K8sCluster | undefined;
 
@@ -10,13 +12,20 @@ export function theCluster(): K8sCluster {
   return cluster;
 }
 
+/** The family of this run's cluster (TWILL_K8S_IP_FAMILY), known before the cluster starts. */
+export function theFamily(): ClusterIpFamily {
+  const family = process.env.TWILL_K8S_IP_FAMILY ?? 'ipv4';
+  if (family !== 'ipv4' && family !== 'dual') throw new Error(`TWILL_K8S_IP_FAMILY=${family}: ipv4 or dual`);
+  return family;
+}
+
 const say = (s: string) => process.stderr.write(`[k8s] ${s}\n`);
 
 export async function mochaGlobalSetup(): Promise<void> {
   const started = Date.now();
   const artifacts = prepareArtifacts();
   say(`artifacts ready (${Math.round((Date.now() - started) / 1000)} s): ${artifacts.twillImage}`);
-  cluster = new K8sCluster(artifacts, Number(process.env.TWILL_K8S_NODES ?? 2));
+  cluster = new K8sCluster(artifacts, Number(process.env.TWILL_K8S_NODES ?? 2), true, theFamily());
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       say(`${sig}: removing the cluster`);

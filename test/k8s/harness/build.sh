@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the upstream Kubernetes parts the k8s suite runs, from the versions
 # pinned in go.mod/go.sum: `kube` (every component in one binary, see
-# cmd/kube), `e2e.test` (k8s.io/kubernetes/test/e2e) and `agnhost`; and
+# cmd/kube), `e2e.test` (k8s.io/kubernetes/test/e2e), `agnhost`, and the `ginkgo` CLI of the
+# ginkgo version e2e.test links (it runs the e2e specs in parallel processes); and
 # `coredns` from coredns/go.mod.
 # Output: $TWILL_K8S_CACHE/<key>/, key = hash of go.mod, go.sum, cmd/kube and
 # the Go version; a second run with the same key builds nothing.
@@ -42,6 +43,7 @@ log "Kubernetes $k8s_version, $(go version | cut -d' ' -f3), output $out"
 build kube build ./cmd/kube
 build agnhost build k8s.io/kubernetes/test/images/agnhost
 build e2e.test "test -c" k8s.io/kubernetes/test/e2e
+build ginkgo build github.com/onsi/ginkgo/v2/ginkgo
 # CoreDNS, the cluster DNS add-on (the Services e2e specs reach Services by name): its own
 # module (coredns/go.mod, a `tool` requirement) so its dependencies do not move Kubernetes'
 dns_key=$( { cat "$here/coredns/go.mod" "$here/coredns/go.sum"; go version; } | sha256sum | cut -c1-16)

@@ -8,8 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../helpers/cni.js';
+import { dualUnderlay } from '../../helpers/underlay6.js';
 import { buildUnderlay, waitFor, World } from '../../helpers/world.js';
-import { ControlPlane } from './control-plane.js';
+import { clusterCidrs, ClusterIpFamily, CLUSTER_CIDR6, ControlPlane } from './control-plane.js';
 import { cgroupHierarchies, K8sNode } from './node.js';
 import { Pki } from './pki.js';
 import { Procs } from './proc.js';
@@ -44,7 +45,8 @@ export class K8sCluster {
   cp!: ControlPlane;
   private sysctls = new HostSysctls();
 
-  constructor(readonly artifacts: Artifacts, private readonly nodeCount = 2, private readonly withKubeProxy = true) {
+  constructor(readonly artifacts: Artifacts, private readonly nodeCount = 2, private readonly withKubeProxy = true,
+    readonly ipFamily: ClusterIpFamily = 'ipv4') {
     this.logDir = path.join(this.world.tmp, 'logs');
     mkdirSync(this.logDir, { recursive: true });
     this.procs = new Procs(this.logDir);
@@ -56,22 +58,30 @@ export class K8sCluster {
 
   async start(log: (s: string) => void = () => {}): Promise<void> {
     this.sysctls.save();
-    const ul = await buildUnderlay(this.world, this.nodeCount);
+    const dual = this.ipFamily === 'dual' ? await dualUnderlay(this.world, this.nodeCount) : undefined;
+    const ul = dual ?? await buildUnderlay(this.world, this.nodeCount);
+    const ip6 = dual?.ip6;
     const pki = await Pki.create(mkdirDir(this.world.tmp, 'pki'));
-    this.cp = new ControlPlane({ netns: ul.ns, address: ul.hostIp, dir: mkdirDir(this.world.tmp, 'cp'), bin: this.artifacts.bin, pki }, this.procs);
-    log('control plane');
-    await this.cp.start();
+    this.cp = new ControlPlane({ netns: ul.ns, address: ul.hostIp, dir: mkdirDir(this.world.tmp, 'cp'), bin: this.artifacts.bin, pki, ipFamily: this.ipFamily }, this.procs);
     for (const [i, u] of ul.nodes.entries()) {
       const name = `node${i + 1}`;
-      log(`node ${name}`);
-      const node = new K8sNode({
-        name, underlay: u, dir: mkdirDir(this.world.tmp, name), bin: this.artifacts.bin,
+      this.nodes.push(new K8sNode({
+        name, underlay: u, ip6: ip6?.[i], clusterCidrs: clusterCidrs(this.ipFamily), dir: mkdirDir(this.world.tmp, name), bin: this.artifacts.bin,
         cgroupRoot: `/${this.prefix}-${name}`, apiServer: this.cp.server, pki,
         images: this.artifacts.archives, kubeProxy: this.withKubeProxy,
-      }, this.procs);
-      this.nodes.push(node);
-      await node.start();
+        // node1 as kubeadm makes it; the others without the runtime's loopback plugin
+        runtimeLoopback: i === 0,
+      }, this.procs));
     }
+    // all at once: most of a node's start is containerd importing the images, and a kubelet
+    // (or kube-proxy) started before the API server is up retries until it is, as on a real
+    // machine that boots before its control plane
+    log(`control plane and ${this.nodes.map((n) => n.name).join(', ')}`);
+    // (allSettled: a failure is thrown only once every start has ended, so that stop() finds
+    // every process any of them started)
+    const started = await Promise.allSettled([this.cp.start(), ...this.nodes.map((n) => n.start())]);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     log('nodes registering');
     await waitFor('every Node registered with a podCIDR', async () => {
       for (const n of this.nodes) n.assertRunning();
@@ -100,11 +110,21 @@ export class K8sCluster {
     return JSON.parse(await this.kubectl([...args, '-o', 'json']));
   }
 
-  /** The manifests as the README has the user apply them: every file, the image name set. */
+  /**
+   * The manifests as the README has the user apply them: every file, the image name set, and
+   * in a dual-stack cluster the README's dual-stack net-conf.json (EnableIPv6, IPv6Network).
+   */
   manifests(image = this.artifacts.twillImage): string {
     const dir = path.join(REPO_ROOT, 'manifests');
+    const network = '"Network": "10.244.0.0/16",';
     return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()
-      .map((f) => readFileSync(path.join(dir, f), 'utf8').split(PLACEHOLDER_IMAGE).join(image))
+      .map((f) => {
+        let text = readFileSync(path.join(dir, f), 'utf8').split(PLACEHOLDER_IMAGE).join(image);
+        if (this.ipFamily === 'dual' && text.includes(network)) {
+          text = text.replace(network, `${network} "EnableIPv6": true, "IPv6Network": "${CLUSTER_CIDR6}",`);
+        }
+        return text;
+      })
       .join('\n---\n');
   }
 

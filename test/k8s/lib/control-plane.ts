@@ -1,7 +1,8 @@
 // The control plane, in the underlay namespace (the nodes reach it at the bridge address):
 // etcd on loopback, kube-apiserver (Node and RBAC authorizers, NodeRestriction, a
-// service-account issuer), kube-controller-manager allocating node CIDRs from 10.244.0.0/16,
-// kube-scheduler. Each component has its own client certificate, so RBAC sees who is calling.
+// service-account issuer), kube-controller-manager allocating node CIDRs from 10.244.0.0/16
+// (and fd00:10:244::/56 in a dual-stack cluster, as `kubeadm init
+// --pod-network-cidr=10.244.0.0/16,fd00:10:244::/56` sets it), kube-scheduler. Each component has its own client certificate, so RBAC sees who is calling.
 import path from 'node:path';
 import { run } from '../../../lib/exec.js';
 import { netnsPath, waitFor } from '../../helpers/world.js';
@@ -9,7 +10,15 @@ import { Pki } from './pki.js';
 import { Procs } from './proc.js';
 
 export const CLUSTER_CIDR = '10.244.0.0/16';
+export const CLUSTER_CIDR6 = 'fd00:10:244::/56';
 export const SERVICE_CIDR = '10.96.0.0/16';
+export const SERVICE_CIDR6 = 'fd00:10:96::/112';
+
+export type ClusterIpFamily = 'ipv4' | 'dual';
+
+/** The pod network of a cluster of this family, kube-controller-manager's --cluster-cidr. */
+export const clusterCidrs = (f: ClusterIpFamily): string[] => (f === 'dual' ? [CLUSTER_CIDR, CLUSTER_CIDR6] : [CLUSTER_CIDR]);
+const serviceCidrs = (f: ClusterIpFamily): string[] => (f === 'dual' ? [SERVICE_CIDR, SERVICE_CIDR6] : [SERVICE_CIDR]);
 export const API_PORT = 6443;
 
 export interface ControlPlaneSettings {
@@ -18,6 +27,7 @@ export interface ControlPlaneSettings {
   dir: string;
   bin: string;
   pki: Pki;
+  ipFamily: ClusterIpFamily;
 }
 
 export class ControlPlane {
@@ -60,7 +70,7 @@ export class ControlPlane {
       '--client-ca-file', pki.ca,
       '--authorization-mode', 'Node,RBAC',
       '--enable-admission-plugins', 'NodeRestriction',
-      '--service-cluster-ip-range', SERVICE_CIDR,
+      '--service-cluster-ip-range', serviceCidrs(this.s.ipFamily).join(','),
       '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
       '--service-account-key-file', sa.pub,
       '--service-account-signing-key-file', sa.key,
@@ -85,8 +95,10 @@ export class ControlPlane {
       '--use-service-account-credentials=true',
       '--service-account-private-key-file', sa.key,
       '--root-ca-file', pki.ca,
-      '--allocate-node-cidrs', '--cluster-cidr', CLUSTER_CIDR, '--node-cidr-mask-size', '24',
-      '--service-cluster-ip-range', SERVICE_CIDR,
+      '--allocate-node-cidrs', '--cluster-cidr', clusterCidrs(this.s.ipFamily).join(','),
+      // one flag per family in dual stack (the single one is refused there, the family ones without it)
+      ...(this.s.ipFamily === 'dual' ? ['--node-cidr-mask-size-ipv4', '24', '--node-cidr-mask-size-ipv6', '64'] : ['--node-cidr-mask-size', '24']),
+      '--service-cluster-ip-range', serviceCidrs(this.s.ipFamily).join(','),
       '--controllers', '*,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller',
     ]);
     const sched = await pki.issue('kube-scheduler', 'system:kube-scheduler');

@@ -46,7 +46,10 @@ export async function createPods(c: K8sCluster, pods: object[]): Promise<void> {
 export interface PodInfo {
   name: string;
   node: string;
+  /** status.podIP, the primary (IPv4 in this suite's clusters) */
   ip: string;
+  /** status.podIPs: one per family of the cluster */
+  ips: string[];
 }
 
 /** Waits until every pod named is Ready; returns node and address of each. */
@@ -59,7 +62,7 @@ export async function waitPodsReady(c: K8sCluster, names: string[], timeoutMs = 
       const p = byName.get(n);
       const ready = p?.status?.conditions?.some((x: { type: string; status: string }) => x.type === 'Ready' && x.status === 'True');
       if (!ready || !p.status.podIP) return undefined;
-      out.push({ name: n, node: p.spec.nodeName, ip: p.status.podIP });
+      out.push({ name: n, node: p.spec.nodeName, ip: p.status.podIP, ips: (p.status.podIPs ?? []).map((x: { ip: string }) => x.ip) });
     }
     return out;
   }, timeoutMs, 1000))!;
