@@ -81,11 +81,15 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     const backend = createBackend({ config, iface, log: log.with({ component: 'backend' }), userspaceVxlan: opts.userspaceVxlan });
     backendHealth = backend.health?.bind(backend);
     if (backend.metrics) metrics.extra.push(backend.metrics.bind(backend));
-    const keeper = new LeaseKeeper(sm, config, {
-      attrs: backend.leaseAttrs(),
-      previous: previousSubnet(opts.subnetFile, log),
-      ttlSeconds: opts.leaseTtlSeconds,
-    }, opts.renewMarginMs, log.with({ component: 'lease' }), metrics, (lease, old) => loop?.leaseReacquired(lease, old));
+    const keeper = new LeaseKeeper({
+      sm,
+      config,
+      req: { attrs: backend.leaseAttrs(), previous: previousSubnet(opts.subnetFile, log), ttlSeconds: opts.leaseTtlSeconds },
+      renewMarginMs: opts.renewMarginMs,
+      log: log.with({ component: 'lease' }),
+      metrics,
+      onReacquired: (lease, old) => loop?.leaseReacquired(lease, old),
+    });
     const lease = await keeper.acquire(signal);
     log.info('subnet lease acquired', { subnet: String(lease.subnet), expiresAt: lease.expiresAt, key: lease.key });
 
