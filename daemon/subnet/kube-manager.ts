@@ -16,6 +16,7 @@ import { publishNodeAnnotations, readNode } from '../kube/node-publisher.js';
 import { watchNodes } from '../../lib/kube/node-watch.js';
 import type { LeaseRequest, LeaseSetListener, SubnetManager } from './manager.js';
 import { sleep } from '../../lib/backoff.js';
+import type { Logger } from '../log.js';
 import { DEFAULT_NET_CONF_PATH } from '../../lib/kube/defaults.js';
 
 export { DEFAULT_NET_CONF_PATH };
@@ -26,7 +27,7 @@ export interface KubeManagerOptions {
   nodeName: string;
   netConfPath?: string;
   annotationPrefix?: string;
-  log?: (msg: string) => void;
+  log: Logger;
   /** how often to look again for a missing config or podCIDR */
   pollMs?: number;
 }
@@ -35,12 +36,12 @@ export class KubeSubnetManager implements SubnetManager {
   readonly kind = 'kube' as const;
   readonly names: AnnotationNames;
   private config?: NetworkConfig;
-  private readonly log: (msg: string) => void;
+  private readonly log: Logger;
 
   constructor(private readonly o: KubeManagerOptions) {
     if (!o.nodeName) throw new ConfigError('NODE_NAME', '--kube-subnet-mgr needs the node name (env NODE_NAME)');
     this.names = annotationNames(o.annotationPrefix ?? DEFAULT_ANNOTATION_PREFIX);
-    this.log = o.log ?? ((m) => console.error(m));
+    this.log = o.log;
   }
 
   get netConfPath(): string {
@@ -55,8 +56,11 @@ export class KubeSubnetManager implements SubnetManager {
         this.config = parseNetworkConfig(await readFile(this.netConfPath, 'utf8'));
         return this.config;
       } catch (e) {
-        const problem = `kube: network config ${this.netConfPath}: ${(e as Error).message}`;
-        if (problem !== lastProblem) this.log(`${problem}; waiting`);
+        // said once at warn; repeats of the same problem only at debug
+        const problem = (e as Error).message;
+        const fields = { file: this.netConfPath, error: problem };
+        if (problem !== lastProblem) this.log.warn('no valid network config yet; waiting', fields);
+        else this.log.debug('no valid network config yet; waiting', fields);
         lastProblem = problem;
       }
       await sleep(this.o.pollMs ?? 1000, signal);
@@ -75,7 +79,9 @@ export class KubeSubnetManager implements SubnetManager {
         return lease;
       } catch (e) {
         const problem = (e as Error).message;
-        if (problem !== lastProblem) this.log(`${problem}; waiting`);
+        const fields = { node: this.o.nodeName, error: problem };
+        if (problem !== lastProblem) this.log.warn('this node\'s lease cannot be formed yet; waiting', fields);
+        else this.log.debug('this node\'s lease cannot be formed yet; waiting', fields);
         lastProblem = problem;
       }
       await sleep(this.o.pollMs ?? 1000, signal);
@@ -124,7 +130,7 @@ export class KubeSubnetManager implements SubnetManager {
         return parsePublicIp(ann[key], key, family);
       } catch (e) {
         // peers refuse the same value (nodeToLease), so publishing it would cut us off
-        this.log(`ignoring annotation ${(e as Error).message}`);
+        this.log.warn('ignoring an invalid public IP annotation', { node: this.o.nodeName, error: e });
         return undefined;
       }
     };
@@ -161,7 +167,7 @@ export interface KubeManagerFlags {
   kubeAnnotationPrefix?: string;
 }
 
-export function createKubeSubnetManager(flags: KubeManagerFlags, log: (msg: string) => void): KubeSubnetManager {
+export function createKubeSubnetManager(flags: KubeManagerFlags, log: Logger): KubeSubnetManager {
   return new KubeSubnetManager({
     kube: connectKube({ kubeconfigFile: flags.kubeconfigFile, apiUrl: flags.kubeApiUrl }),
     nodeName: flags.nodeName ?? '',

@@ -27,7 +27,7 @@ export const subnetManagers: Partial<Record<'etcd' | 'kube', SubnetManagerFactor
   },
   // [kube] --kube-subnet-mgr: subnets from Node objects (daemon/subnet/kube-manager.ts)
   // (loaded on use: the Kubernetes client is big and etcd-only nodes never need it)
-  kube: async ({ options, log }) => (await import('./kube-manager.js')).createKubeSubnetManager(options, (m) => log.info(m)),
+  kube: async ({ options, log }) => (await import('./kube-manager.js')).createKubeSubnetManager(options, log),
 };
 
 export class UnknownSubnetManagerError extends Error {}

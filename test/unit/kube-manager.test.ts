@@ -2,6 +2,7 @@
 // net-conf file, the own lease from spec.podCIDR, annotations, peers from the Node watch
 // (including a re-list after compaction), renew, the NetworkUnavailable condition, and only
 // permitted API calls.
+import { createLogger } from '../../daemon/log.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,7 +47,7 @@ describe('kube subnet manager', () => {
   const logs = waiter<string>();
 
   const manager = (nodeName: string, netConfPath = path.join(dir, 'net-conf.json')) =>
-    new KubeSubnetManager({ kube, nodeName, netConfPath, pollMs: 50, log: (m) => (process.env.KDEBUG && console.log(Date.now() % 100000, m), logs.push(m)) });
+    new KubeSubnetManager({ kube, nodeName, netConfPath, pollMs: 50, log: createLogger('debug', (l) => (process.env.KDEBUG && console.log(l), logs.push(l))) });
 
   beforeEach(async () => {
     server = new FakeKubeApiServer({ token: 't' });
@@ -67,7 +68,7 @@ describe('kube subnet manager', () => {
   it('waits for net-conf.json, then parses it', async () => {
     const m = manager('n1');
     const cfg = m.getNetworkConfig(ac.signal);
-    await logs.next((l) => l.includes(path.join(dir, 'net-conf.json')) && l.includes('waiting'));
+    await logs.next((l) => l.includes(path.join(dir, 'net-conf.json')) && l.includes('waiting') && JSON.parse(l).level === 'warn');
     writeFileSync(path.join(dir, 'net-conf.json'), NET_CONF);
     const c = await cfg;
     assert.equal(String(c.Network), '10.244.0.0/16');
@@ -178,6 +179,6 @@ describe('kube subnet manager', () => {
   });
 
   it('refuses to start without a node name', () => {
-    assert.throws(() => new KubeSubnetManager({ kube, nodeName: '' }), /NODE_NAME/);
+    assert.throws(() => new KubeSubnetManager({ kube, nodeName: '', log: createLogger('error', () => {}) }), /NODE_NAME/);
   });
 });
