@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { annotationNames } from '../../lib/kube/annotations.js';
 import { isPermitted } from '../../daemon/kube/permissions.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../helpers/kube-apiserver.js';
-import { CONFIG_KEY, netConfig, Twilld } from '../helpers/twilld.js';
-import { buildUnderlay, Underlay, UnderlayNode, waitFor, World } from '../helpers/world.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../../harness/kube-apiserver.js';
+import { CONFIG_KEY, netConfig, Twilld } from '../../harness/twilld.js';
+import { buildUnderlay, Underlay, UnderlayNode, waitFor, World } from '../../harness/world.js';
 
 const F = annotationNames();
 

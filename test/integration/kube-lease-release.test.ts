@@ -12,9 +12,9 @@ import { isPermitted } from '../../daemon/kube/permissions.js';
 import { createLogger } from '../../daemon/log.js';
 import { connectEtcd, EtcdRegistry } from '../../lib/etcd/registry.js';
 import { Cidr } from '../../lib/ip/cidr.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { FakeKubeApiServer, kubeconfigYaml } from '../helpers/kube-apiserver.js';
-import { RUN_PREFIX, waitFor } from '../helpers/world.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { FakeKubeApiServer, kubeconfigYaml } from '../../harness/kube-apiserver.js';
+import { RUN_PREFIX, waitFor } from '../../harness/world.js';
 import { leaseAttrs } from '../helpers/lease-attrs.js';
 
 const F = annotationNames();

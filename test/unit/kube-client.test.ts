@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { apiStatus, connectKube, describeApiError, KubeConfigError, loadKubeConfig } from '../../lib/kube/client.js';
-import { FakeKubeApiServer, kubeconfigYaml } from '../helpers/kube-apiserver.js';
+import { FakeKubeApiServer, kubeconfigYaml } from '../../harness/kube-apiserver.js';
 
 describe('kube client configuration', () => {
   let dir: string;

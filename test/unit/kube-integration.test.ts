@@ -10,8 +10,8 @@ import { KubeIntegrationOptions, startKubeIntegration } from '../../daemon/kube/
 import { isPermitted } from '../../daemon/kube/permissions.js';
 import { createLogger } from '../../daemon/log.js';
 import { Cidr } from '../../lib/ip/cidr.js';
-import { FakeKubeApiServer, kubeconfigYaml } from '../helpers/kube-apiserver.js';
-import { waitFor } from '../helpers/world.js';
+import { FakeKubeApiServer, kubeconfigYaml } from '../../harness/kube-apiserver.js';
+import { waitFor } from '../../harness/world.js';
 import { leaseAttrs } from '../helpers/lease-attrs.js';
 import { leaseAnnotations } from '../../lib/kube/annotations.js';
 import { FakeClock } from '../fakes/clock.js';

@@ -14,7 +14,7 @@ import { isPermitted } from '../../daemon/kube/permissions.js';
 import { KubeSubnetManager } from '../../daemon/subnet/kube-manager.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { parseNetworkConfig } from '../../lib/schema/network-config.js';
-import { FakeKubeApiServer, kubeconfigYaml } from '../helpers/kube-apiserver.js';
+import { FakeKubeApiServer, kubeconfigYaml } from '../../harness/kube-apiserver.js';
 import { leaseAttrs, plain } from '../helpers/lease-attrs.js';
 
 const F = annotationNames();
