@@ -7,7 +7,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
-import { isPermitted } from '../../daemon/kube/permissions.js';
+import { isPermitted } from '../helpers/kube-permissions.js';
 import { TWILLCTL_BIN } from '../../harness/cni.js';
 import { FakeKubeApiServer, KubeNode, kubeconfigYaml } from '../../harness/kube-apiserver.js';
 import { DEFAULT_PATH } from '../../harness/spawn.js';

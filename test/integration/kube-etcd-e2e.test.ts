@@ -4,7 +4,7 @@
 // surviving twilld releases that node's lease at once instead of after the TTL.
 import assert from 'node:assert/strict';
 import { annotationNames } from '../../lib/kube/annotations.js';
-import { isPermitted } from '../../daemon/kube/permissions.js';
+import { isPermitted } from '../helpers/kube-permissions.js';
 import { EtcdServer } from '../../harness/etcd.js';
 import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../../harness/kube-apiserver.js';
 import { CONFIG_KEY, netConfig, Twilld } from '../../harness/twilld.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { annotationNames, leaseAnnotations } from '../../lib/kube/annotations.js';
 import { connectKube } from '../../lib/kube/client.js';
 import { runLeaseReleaser } from '../../daemon/kube/lease-releaser.js';
-import { isPermitted } from '../../daemon/kube/permissions.js';
+import { isPermitted } from '../helpers/kube-permissions.js';
 import { createLogger } from '../../daemon/log.js';
 import { connectEtcd, EtcdRegistry } from '../../lib/etcd/registry.js';
 import { Cidr } from '../../lib/ip/cidr.js';

@@ -5,7 +5,7 @@ import {
   AnnotationPrefixError, annotationNames, leaseAnnotations, nodeAddresses, NodeLike, nodeToLease,
 } from '../../lib/kube/annotations.js';
 import { leasesOfDeletedNode } from '../../daemon/kube/lease-releaser.js';
-import { isPermitted, requestPermission } from '../../daemon/kube/permissions.js';
+import { isPermitted, requestPermission } from '../helpers/kube-permissions.js';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { Mac } from '../../lib/ip/mac.js';
 import type { Lease } from '../../lib/schema/lease.js';

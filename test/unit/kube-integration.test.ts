@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { annotationNames } from '../../lib/kube/annotations.js';
 import { KubeIntegrationOptions, startKubeIntegration } from '../../daemon/kube/integration.js';
-import { isPermitted } from '../../daemon/kube/permissions.js';
+import { isPermitted } from '../helpers/kube-permissions.js';
 import { createLogger } from '../../daemon/log.js';
 import { Cidr } from '../../lib/ip/cidr.js';
 import { FakeKubeApiServer, kubeconfigYaml } from '../../harness/kube-apiserver.js';

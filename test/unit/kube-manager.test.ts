@@ -10,7 +10,7 @@ import path from 'node:path';
 import { annotationNames, leaseAnnotations } from '../../lib/kube/annotations.js';
 import { connectKube, KubeClient } from '../../lib/kube/client.js';
 import { markNetworkAvailable } from '../../daemon/kube/node-publisher.js';
-import { isPermitted } from '../../daemon/kube/permissions.js';
+import { isPermitted } from '../helpers/kube-permissions.js';
 import { KubeSubnetManager } from '../../daemon/subnet/kube-manager.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { parseNetworkConfig } from '../../lib/schema/network-config.js';
