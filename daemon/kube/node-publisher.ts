@@ -12,13 +12,11 @@ import { describeApiError } from '../../lib/kube/client.js';
 
 const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
-export class NodePatchError extends Error {}
-
 async function patchStatus(kube: KubeClient, node: string, body: object, what: string): Promise<NodeLike> {
   try {
     return (await kube.core.patchNodeStatus({ name: node, body }, STRATEGIC)) as NodeLike;
   } catch (e) {
-    throw new NodePatchError(`kube: ${what} on node ${node}: ${describeApiError(e)}`);
+    throw new Error(`kube: ${what} on node ${node}: ${describeApiError(e)}`);
   }
 }
 
@@ -40,7 +38,7 @@ export async function readNode(kube: KubeClient, node: string): Promise<NodeLike
   try {
     return (await kube.core.readNode({ name: node })) as NodeLike;
   } catch (e) {
-    throw new NodePatchError(`kube: reading node ${node}: ${describeApiError(e)}`);
+    throw new Error(`kube: reading node ${node}: ${describeApiError(e)}`);
   }
 }
 
