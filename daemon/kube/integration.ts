@@ -10,7 +10,8 @@ import { sleep, Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../log.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { annotationNames, AnnotationNames, DEFAULT_ANNOTATION_PREFIX } from '../../lib/kube/annotations.js';
-import { connectKube, KubeClient } from '../../lib/kube/client.js';
+import { connectKube } from '../../lib/kube/client.js';
+import { KubeNodes, kubeNodes } from './nodes.js';
 import { runLeaseReleaser } from './lease-releaser.js';
 import { markNetworkAvailable, publishNodeAnnotations } from './node-publisher.js';
 import type { LeaseReleaseStore } from '../subnet/store.js';
@@ -41,10 +42,10 @@ export function startKubeIntegration(
     log.debug('no node name (NODE_NAME): not publishing to Kubernetes');
     return undefined;
   }
-  let kube: KubeClient;
+  let nodes: KubeNodes;
   let names: AnnotationNames;
   try {
-    kube = connectKube({ kubeconfigFile: o.kubeconfigFile, apiUrl: o.kubeApiUrl });
+    nodes = kubeNodes(connectKube({ kubeconfigFile: o.kubeconfigFile, apiUrl: o.kubeApiUrl }));
     names = annotationNames(o.kubeAnnotationPrefix ?? DEFAULT_ANNOTATION_PREFIX);
   } catch (e) {
     if (o.kubeSubnetMgr) throw e;
@@ -57,8 +58,8 @@ export function startKubeIntegration(
   const tasks: Promise<void>[] = [];
 
   if (!o.kubeSubnetMgr && leases) {
-    tasks.push(runLeaseReleaser(kube, leases, names, stop.signal, { log }));
-    log.info('releasing the leases of deleted Nodes', { api: kube.server });
+    tasks.push(runLeaseReleaser(nodes, leases, names, stop.signal, { log }));
+    log.info('releasing the leases of deleted Nodes', { api: nodes.server });
   }
 
   let publishing: AbortController | undefined;
@@ -71,8 +72,8 @@ export function startKubeIntegration(
       const backoff = new Backoff(1000, 30000);
       while (!mine.signal.aborted) {
         try {
-          await publishNodeAnnotations(kube, o.nodeName!, names, lease.attrs, o.kubeSubnetMgr);
-          await markNetworkAvailable(kube, o.nodeName!);
+          await publishNodeAnnotations(nodes, o.nodeName!, names, lease.attrs, o.kubeSubnetMgr);
+          await markNetworkAvailable(nodes, o.nodeName!);
           log.info('published to the Node: annotations, NetworkUnavailable=False', { node: o.nodeName, subnet: String(lease.subnet) });
           return;
         } catch (e) {

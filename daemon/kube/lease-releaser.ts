@@ -14,8 +14,7 @@ import type { Lease } from '../../lib/schema/lease.js';
 import { vxlanData } from '../../lib/schema/lease.js';
 import type { AnnotationNames, NodeLike } from '../../lib/kube/annotations.js';
 import { nodeAddresses } from '../../lib/kube/annotations.js';
-import type { KubeClient } from '../../lib/kube/client.js';
-import { watchNodes } from '../../lib/kube/node-watch.js';
+import type { KubeNodes } from './nodes.js';
 import type { Logger } from '../log.js';
 import type { LeaseReleaseStore } from '../subnet/store.js';
 
@@ -56,7 +55,7 @@ function parseBackendData(text: string | undefined): { VtepMAC?: string } | unde
 
 /** Watches Nodes until `signal` aborts, releasing the leases of deleted ones. */
 export async function runLeaseReleaser(
-  kube: KubeClient, store: LeaseReleaseStore, names: AnnotationNames, signal: AbortSignal, o: ReleaserOptions,
+  nodes: KubeNodes, store: LeaseReleaseStore, names: AnnotationNames, signal: AbortSignal, o: ReleaserOptions,
 ): Promise<void> {
   const { log } = o;
   let current: ReadonlyMap<string, NodeLike> = new Map();
@@ -75,7 +74,7 @@ export async function runLeaseReleaser(
       log.warn('releasing the lease of a deleted Node failed', { node: name, error: e });
     }
   };
-  await watchNodes(kube, {
+  await nodes.watch({
     onSync: (nodes) => (current = new Map(nodes)),
     onDeleted: (gone) => {
       queue = queue.then(() => release(gone));

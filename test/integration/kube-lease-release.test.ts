@@ -8,6 +8,7 @@ import path from 'node:path';
 import { annotationNames, leaseAnnotations } from '../../lib/kube/annotations.js';
 import { connectKube } from '../../lib/kube/client.js';
 import { runLeaseReleaser } from '../../daemon/kube/lease-releaser.js';
+import { kubeNodes } from '../../daemon/kube/nodes.js';
 import { isPermitted } from '../helpers/kube-permissions.js';
 import { createLogger } from '../../daemon/log.js';
 import { connectEtcd, EtcdRegistry } from '../../lib/etcd/registry.js';
@@ -46,7 +47,7 @@ describe('kube: Node deletion releases its etcd lease', function () {
     assert.ok(await registry.reserve(sub(5), attrs(5)));
     for (const i of [1, 2]) api.createNode({ metadata: { name: `node-${i}`, annotations: leaseAnnotations(F, attrs(i), false) } });
     for (const i of [3, 4, 5]) api.createNode({ metadata: { name: `node-${i}` }, status: { addresses: [{ type: 'InternalIP', address: attrs(i).PublicIP.toString() }] } });
-    releaser = runLeaseReleaser(kube, registry, F, ac.signal, { log: createLogger('info', (l) => logged.push(JSON.parse(l))), retryMs: 100 });
+    releaser = runLeaseReleaser(kubeNodes(kube), registry, F, ac.signal, { log: createLogger('info', (l) => logged.push(JSON.parse(l))), retryMs: 100 });
     await waitFor('releaser watching', () => api.openWatches > 0);
   });
 

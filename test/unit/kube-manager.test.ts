@@ -2,6 +2,7 @@
 // net-conf file, the own lease from spec.podCIDR, annotations, peers from the Node watch
 // (including a re-list after compaction), renew, the NetworkUnavailable condition, and only
 // permitted API calls.
+import { kubeNodes } from '../../daemon/kube/nodes.js';
 import { createLogger } from '../../daemon/log.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,7 +48,7 @@ describe('kube subnet manager', () => {
   const logs = waiter<string>();
 
   const manager = (nodeName: string, netConfPath = path.join(dir, 'net-conf.json')) =>
-    new KubeSubnetManager({ kube, nodeName, netConfPath, pollMs: 50, log: createLogger('debug', (l) => (process.env.KDEBUG && console.log(l), logs.push(l))) });
+    new KubeSubnetManager({ nodes: kubeNodes(kube), nodeName, netConfPath, pollMs: 50, log: createLogger('debug', (l) => (process.env.KDEBUG && console.log(l), logs.push(l))) });
 
   beforeEach(async () => {
     server = new FakeKubeApiServer({ token: 't' });
@@ -172,13 +173,13 @@ describe('kube subnet manager', () => {
 
   it('sets NetworkUnavailable=False without touching other conditions', async () => {
     server.createNode({ metadata: { name: 'n1' }, status: { conditions: [{ type: 'Ready', status: 'True' }, { type: 'NetworkUnavailable', status: 'True', reason: 'NoRouteCreated' }] } });
-    await markNetworkAvailable(kube, 'n1');
+    await markNetworkAvailable(kubeNodes(kube), 'n1');
     const conds = server.getNode('n1')!.status!.conditions!;
     assert.deepEqual(conds.map((c) => `${c.type}=${c.status}`), ['Ready=True', 'NetworkUnavailable=False']);
     assert.equal(conds[1].reason, 'TwillIsUp');
   });
 
   it('refuses to start without a node name', () => {
-    assert.throws(() => new KubeSubnetManager({ kube, nodeName: '', log: createLogger('error', () => {}) }), /NODE_NAME/);
+    assert.throws(() => new KubeSubnetManager({ nodes: kubeNodes(kube), nodeName: '', log: createLogger('error', () => {}) }), /NODE_NAME/);
   });
 });
