@@ -14,8 +14,8 @@ WORKDIR /src
 # dependencies first: this layer is reused until package*.json change
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
-# the whole tree (minus .dockerignore): tsc checks the project as one (scripts/demo.ts uses
-# test helpers), though only the three programs end up in the image
+# the whole tree (minus .dockerignore): tsc checks the project as one (scripts/demo.ts and
+# bench/ use harness/), though only the three programs end up in the image
 COPY . .
 RUN npm run build \
  && test -x dist/bin/twill && test "$(dist/bin/twilld --version)" = "$(dist/bin/twillctl --version)"

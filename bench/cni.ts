@@ -10,8 +10,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, TWILL_BIN } from '../test/helpers/cni.js';
-import { netnsPath, World } from '../test/helpers/world.js';
+import { REPO_ROOT, TWILL_BIN } from '../harness/cni.js';
+import { netnsPath, World } from '../harness/world.js';
 import { fmt, percentile, printTable } from './stats.js';
 
 // BENCH_BASELINE_BIN=<an older build of dist/bin/twill>: that build takes the reference's

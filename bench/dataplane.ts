@@ -8,8 +8,8 @@
 // dataplane pays for both ends' engines out of the same CPUs as the pods' TCP.
 import { readFileSync } from 'node:fs';
 import { ipBatch, bridgeBatch, writeSysctl } from '../lib/kernel/ip.js';
-import { Cluster, ClusterNode } from '../test/helpers/cluster.js';
-import { addUnderlayNode, netnsPath, UnderlayNode, waitFor, World } from '../test/helpers/world.js';
+import { Cluster, ClusterNode } from '../harness/cluster.js';
+import { addUnderlayNode, netnsPath, UnderlayNode, waitFor, World } from '../harness/world.js';
 import { fmt, median, printTable } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);

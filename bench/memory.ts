@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ipJson, Route } from '../lib/kernel/ip.js';
-import { TWILLCTL_BIN } from '../test/helpers/cni.js';
-import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../test/helpers/kube-apiserver.js';
-import { Twilld } from '../test/helpers/twilld.js';
-import { buildUnderlay, netnsPath, waitFor, World } from '../test/helpers/world.js';
+import { TWILLCTL_BIN } from '../harness/cni.js';
+import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../harness/kube-apiserver.js';
+import { Twilld } from '../harness/twilld.js';
+import { buildUnderlay, netnsPath, waitFor, World } from '../harness/world.js';
 import { fmt, printTable } from './stats.js';
 
 const PEERS = (process.env.BENCH_MEMORY_PEERS ?? '1,300').split(',').map(Number);

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface, Interface } from 'node:readline';
 import { bridgeBatch, ipBatch, ipJson, Route } from '../lib/kernel/ip.js';
-import { Cluster } from '../test/helpers/cluster.js';
-import { netnsPath, waitFor, World } from '../test/helpers/world.js';
+import { Cluster } from '../harness/cluster.js';
+import { netnsPath, waitFor, World } from '../harness/world.js';
 import { fmt, percentile, printTable } from './stats.js';
 
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 50);

@@ -49,11 +49,6 @@ export function subnetTotal(c: NetworkConfig): bigint {
   return pool ? poolSize(pool) : 0n;
 }
 
-/** Whether a lease's subnet is one this config could have handed out (either family). */
-export function leaseFits(c: NetworkConfig, subnet: Cidr): boolean {
-  return inRange(c, subnet);
-}
-
 /** Warnings for leases the new config would strand, and for nodes still on another backend. */
 export function leaseWarnings(c: NetworkConfig, leases: readonly Lease[]): string[] {
   const out: string[] = [];
@@ -61,7 +56,7 @@ export function leaseWarnings(c: NetworkConfig, leases: readonly Lease[]): strin
     const who = `lease ${l.subnet} (node ${l.attrs.PublicIP}${l.leaseId ? '' : ', reserved'})`;
     if (!c.Network.contains(l.subnet)) out.push(`${who} would be outside Network ${c.Network}`);
     else if (l.subnet.prefix !== c.SubnetLen) out.push(`${who} does not match SubnetLen /${c.SubnetLen}`);
-    else if (!leaseFits(c, l.subnet)) out.push(`${who} would be outside SubnetMin..SubnetMax ${c.SubnetMin.first}..${c.SubnetMax.first}`);
+    else if (!inRange(c, l.subnet)) out.push(`${who} would be outside SubnetMin..SubnetMax ${c.SubnetMin.first}..${c.SubnetMax.first}`);
     if (l.attrs.BackendType !== c.Backend.Type) {
       out.push(`${who} uses backend ${l.attrs.BackendType}; the node switches to ${c.Backend.Type} when twilld restarts`);
     }

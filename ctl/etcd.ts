@@ -10,20 +10,36 @@ export function describeEndpoints(s: EtcdSettings): string {
   return s.endpoints.join(',');
 }
 
-/** etcd3's error classes that mean "no answer", once the library is loaded. */
-let connectionErrors: (new (...a: never[]) => Error)[] = [];
+/** etcd3's error classes for "no answer", once the library is loaded. */
+type ErrorClass = new (...a: never[]) => Error;
+let noAnswerClasses: { unavailable: ErrorClass[]; deadline: ErrorClass[] } = { unavailable: [], deadline: [] };
 
-function isConnectionFailure(e: unknown): boolean {
-  if (connectionErrors.some((c) => e instanceof c)) return true;
-  const msg = e instanceof Error ? e.message : String(e);
-  return /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT|No connection established|deadline/i.test(msg);
+/** Our own watchdog's: the whole operation got no answer in time. */
+class WatchdogExpired extends Error {}
+
+// grpc status codes (grpc-js errors that etcd3 did not cast carry them in .code) and the
+// socket errnos of an endpoint nobody answers on
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_UNAVAILABLE = 14;
+const UNREACHABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** Why etcd gave no answer, by error class and code (never by message text); undefined: it answered. */
+function noAnswer(e: unknown): 'deadline' | 'unreachable' | undefined {
+  if (e instanceof WatchdogExpired || noAnswerClasses.deadline.some((c) => e instanceof c)) return 'deadline';
+  if (noAnswerClasses.unavailable.some((c) => e instanceof c)) return 'unreachable';
+  for (let x = e as { code?: unknown; cause?: unknown } | undefined, depth = 0; x && depth < 3; x = x.cause as typeof x, depth++) {
+    if (x.code === GRPC_DEADLINE_EXCEEDED) return 'deadline';
+    if (x.code === GRPC_UNAVAILABLE || (typeof x.code === 'string' && UNREACHABLE_ERRNOS.has(x.code))) return 'unreachable';
+  }
+  return undefined;
 }
 
 export function etcdFailure(s: EtcdSettings, e: unknown): CtlError {
   // grpc-js appends resolver notes after the first sentence; the endpoint and cause suffice.
   const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0].replace(/\.?\s*Resolution note:.*$/, '').replace(/,name resolution:.*$/, '');
-  if (isConnectionFailure(e)) {
-    const slow = /DEADLINE|deadline/.test(msg) ? ` (no answer within ${s.timeoutMs} ms)` : '';
+  const why = noAnswer(e);
+  if (why) {
+    const slow = why === 'deadline' ? ` (no answer within ${s.timeoutMs} ms)` : '';
     return new CtlError(`cannot reach etcd at ${describeEndpoints(s)}${slow}: ${msg}`);
   }
   return new CtlError(`etcd at ${describeEndpoints(s)}: ${msg}`);
@@ -66,7 +82,7 @@ async function openClient(s: EtcdSettings): Promise<Etcd3> {
 export async function withRegistry<T>(s: EtcdSettings, fn: (r: EtcdRegistry) => Promise<T>, { bounded = true } = {}): Promise<T> {
   const { EtcdRegistry } = await import('../lib/etcd/registry.js');
   const etcd3 = await import('etcd3');
-  connectionErrors = [etcd3.GRPCUnavailableError, etcd3.GRPCDeadlineExceededError, etcd3.ClientRuntimeError];
+  noAnswerClasses = { unavailable: [etcd3.GRPCUnavailableError, etcd3.ClientRuntimeError], deadline: [etcd3.GRPCDeadlineExceededError] };
   const client = await openClient(s);
   const registry = new EtcdRegistry(client, s.prefix);
   let timer: NodeJS.Timeout | undefined;
@@ -75,7 +91,7 @@ export async function withRegistry<T>(s: EtcdSettings, fn: (r: EtcdRegistry) => 
     if (!bounded) return await work;
     // Several sequential calls may each use their own deadline; the watchdog allows a few.
     const watchdog = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer (deadline exceeded)`)), s.timeoutMs * 4);
+      timer = setTimeout(() => reject(new WatchdogExpired('no answer (deadline exceeded)')), s.timeoutMs * 4);
     });
     return await Promise.race([work, watchdog]);
   } catch (e) {

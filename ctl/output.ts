@@ -2,6 +2,7 @@
 // contract for scripts); table is for people and may change.
 import { dump } from 'js-yaml';
 import type { OutputFormat } from './options.js';
+import type { LogFields, Logger } from '../lib/log.js';
 
 export interface Column<R> {
   header: string;
@@ -72,4 +73,19 @@ export function formatDuration(seconds: number | null): string {
   if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
   if (m > 0) return `${m}m${String(s % 60).padStart(2, '0')}s`;
   return `${s}s`;
+}
+
+/**
+ * The Logger that lib/ code (the kube node watch) gets from the CLI: warnings and errors as
+ * "warning: <msg> (key=value, ...)" lines on stderr, so stdout stays the command's output;
+ * debug and info are the daemon's business and are dropped.
+ */
+export const stderrWarnings: Logger = warningsTo((line) => process.stderr.write(line), {});
+
+function warningsTo(write: (line: string) => void, base: LogFields): Logger {
+  const warn = (msg: string, fields?: LogFields) => {
+    const extra = Object.entries({ ...base, ...fields }).map(([k, v]) => `${k}=${v instanceof Error ? v.message : String(v)}`);
+    write(`warning: ${terminalSafe(msg)}${extra.length ? ` (${terminalSafe(extra.join(', '))})` : ''}\n`);
+  };
+  return { debug: () => {}, info: () => {}, warn, error: warn, with: (f) => warningsTo(write, { ...base, ...f }) };
 }

@@ -33,8 +33,6 @@ export interface IfaceSelection {
   publicIpv6?: Ip;
 }
 
-export class InterfaceError extends Error {}
-
 interface Candidate {
   name: string;
   ifindex: number;
@@ -60,7 +58,7 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
     const a = (addr ? c.addrs.find((x) => x.local === addr) : undefined) ?? c.addrs[0];
     const want6 = sel.publicIpv6?.toString();
     const a6 = (want6 ? c.addrs6.find((x) => Ip.parse(x.local).toString() === want6) : undefined) ?? c.addrs6[0];
-    if (!a && !a6) throw new InterfaceError(`interface ${c.name} has no IPv4 and no global IPv6 address`);
+    if (!a && !a6) throw new Error(`interface ${c.name} has no IPv4 and no global IPv6 address`);
     return {
       name: c.name,
       ifindex: c.ifindex,
@@ -80,7 +78,7 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
       const c = byAddr ? cands.find((x) => x.addrs.some((a) => a.local === want) || has6(x)) : cands.find((x) => x.name === want);
       if (c) return pick(c, byAddr?.family === 4 ? want : undefined);
     }
-    throw new InterfaceError(`none of --iface ${sel.ifaces.join(', ')} exists (interfaces: ${cands.map((c) => c.name).join(', ')})`);
+    throw new Error(`none of --iface ${sel.ifaces.join(', ')} exists (interfaces: ${cands.map((c) => c.name).join(', ')})`);
   }
   if (sel.ifaceRegexes.length) {
     for (const re of sel.ifaceRegexes) {
@@ -90,7 +88,7 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
         if (re.test(c.name) || addr || c.addrs6.some((a) => re.test(a.local))) return pick(c, addr?.local);
       }
     }
-    throw new InterfaceError(`no interface name or address matches --iface-regex ${sel.ifaceRegexes.map(String).join(', ')}`);
+    throw new Error(`no interface name or address matches --iface-regex ${sel.ifaceRegexes.map(String).join(', ')}`);
   }
   if (sel.publicIp) {
     const want = sel.publicIp.toString();
@@ -99,8 +97,8 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
   }
   const def = (await listRoutes(undefined, 4)).find((r) => r.dst === 'default' && r.dev)
     ?? (await listRoutes(undefined, 6)).find((r) => r.dst === 'default' && r.dev);
-  if (!def) throw new InterfaceError('no default route to choose an interface from: pass --iface or --iface-regex');
+  if (!def) throw new Error('no default route to choose an interface from: pass --iface or --iface-regex');
   const c = cands.find((x) => x.name === def.dev);
-  if (!c) throw new InterfaceError(`default route device ${def.dev} not found`);
+  if (!c) throw new Error(`default route device ${def.dev} not found`);
   return pick(c);
 }

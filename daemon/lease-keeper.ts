@@ -4,7 +4,8 @@
 // asking for the same subnet first so pods on this node keep their addresses.
 import { Lease, sameNode } from '../lib/schema/lease.js';
 import type { NetworkConfig } from '../lib/schema/network-config.js';
-import { Backoff, sleep } from '../lib/backoff.js';
+import { Backoff } from '../lib/backoff.js';
+import { Clock, systemClock } from './clock.js';
 import type { Logger } from './log.js';
 import type { DaemonMetrics } from './metrics.js';
 import type { LeaseRequest, SubnetManager } from './subnet/manager.js';
@@ -12,24 +13,42 @@ import type { LeaseRequest, SubnetManager } from './subnet/manager.js';
 /** Reservations never expire; still re-check them now and then. */
 const RESERVATION_CHECK_MS = 60_000;
 
+export interface LeaseKeeperOptions {
+  sm: SubnetManager;
+  config: NetworkConfig;
+  req: LeaseRequest;
+  /** renew this long before the lease expires (--subnet-lease-renew-margin) */
+  renewMarginMs: number;
+  log: Logger;
+  metrics: DaemonMetrics;
+  /** called after a re-acquisition (possibly a different subnet) */
+  onReacquired?: (lease: Lease, old: Lease) => void;
+  /** systemClock unless a test fakes it */
+  clock?: Clock;
+}
+
 export class LeaseKeeper {
   private current?: Lease;
   private wake?: () => void;
   private checkNow = false;
   /** a renewal is in flight: events about our key may be its own write racing its reply */
   private busy = false;
-  private lastSeen?: readonly Lease[];
+  /** the last lease set that arrived while a renewal was in flight, judged once it is done */
+  private seenWhileBusy?: readonly Lease[];
+  private readonly sm: SubnetManager;
+  private readonly config: NetworkConfig;
+  private readonly req: LeaseRequest;
+  private readonly renewMarginMs: number;
+  private readonly log: Logger;
+  private readonly metrics: DaemonMetrics;
+  private readonly onReacquired: (lease: Lease, old: Lease) => void;
+  private readonly clock: Clock;
 
-  constructor(
-    private readonly sm: SubnetManager,
-    private readonly config: NetworkConfig,
-    private readonly req: LeaseRequest,
-    private readonly renewMarginMs: number,
-    private readonly log: Logger,
-    private readonly metrics: DaemonMetrics,
-    /** called after a re-acquisition (possibly a different subnet) */
-    private readonly onReacquired: (lease: Lease, old: Lease) => void = () => {},
-  ) {}
+  constructor(o: LeaseKeeperOptions) {
+    ({ sm: this.sm, config: this.config, req: this.req, renewMarginMs: this.renewMarginMs, log: this.log, metrics: this.metrics } = o);
+    this.onReacquired = o.onReacquired ?? (() => {});
+    this.clock = o.clock ?? systemClock;
+  }
 
   get lease(): Lease {
     if (!this.current) throw new Error('no lease acquired yet');
@@ -49,8 +68,8 @@ export class LeaseKeeper {
    * guard tells a real loss from an event that raced our own write).
    */
   observe(leases: readonly Lease[]): void {
-    this.lastSeen = leases;
     const cur = this.current;
+    if (this.busy) this.seenWhileBusy = leases;
     if (!cur || this.busy) return;
     const seen = leases.find((l) => l.key === cur.key);
     const newer = seen?.modRevision && cur.modRevision && BigInt(seen.modRevision) > BigInt(cur.modRevision);
@@ -66,11 +85,12 @@ export class LeaseKeeper {
     const backoff = new Backoff(1000, 30000);
     while (!signal.aborted) {
       const cur = this.lease;
-      const due = cur.expiresAt !== undefined ? cur.expiresAt - this.renewMarginMs - Date.now() : RESERVATION_CHECK_MS;
+      const due = cur.expiresAt !== undefined ? cur.expiresAt - this.renewMarginMs - this.clock.now() : RESERVATION_CHECK_MS;
       if (!this.checkNow && due > 0) await this.sleepUntilWoken(due, signal);
       if (signal.aborted) return;
       this.checkNow = false;
       this.busy = true;
+      this.seenWhileBusy = undefined;
       let failed = false;
       try {
         await this.renewOrReacquire(signal);
@@ -84,11 +104,14 @@ export class LeaseKeeper {
         this.busy = false;
       }
       if (failed) {
-        await sleep(backoff.next(), signal);
+        await this.clock.sleep(backoff.next(), signal);
         this.checkNow = true;
-      } else if (this.lastSeen) {
-        // what the watch said while we were busy, judged against the lease we now hold
-        this.observe(this.lastSeen);
+      } else if (this.seenWhileBusy) {
+        // what the watch said while we were busy, judged against the lease we now hold (a set
+        // from before our write would only trigger a needless check, so older ones are not kept)
+        const seen = this.seenWhileBusy;
+        this.seenWhileBusy = undefined;
+        this.observe(seen);
       }
     }
   }
@@ -119,16 +142,14 @@ export class LeaseKeeper {
     this.metrics.leaseExpiry.set(lease.expiresAt ? Math.round(lease.expiresAt / 1000) : 0);
   }
 
-  private sleepUntilWoken(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      this.wake = done;
-      signal.addEventListener('abort', done, { once: true });
-    });
+  /** Sleeps `ms`, cut short by the signal or by observe() seeing our key change. */
+  private async sleepUntilWoken(ms: number, signal: AbortSignal): Promise<void> {
+    const woken = new AbortController();
+    this.wake = () => woken.abort();
+    try {
+      await this.clock.sleep(ms, AbortSignal.any([signal, woken.signal]));
+    } finally {
+      this.wake = undefined;
+    }
   }
 }

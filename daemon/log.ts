@@ -1,18 +1,11 @@
 // JSON-lines logs on stderr: one object per line, so a node's log shipper can parse them
 // without guessing at formats. Fields are passed as an object, never interpolated.
+// The Logger type is lib's port (lib/log.ts), so lib/ code logs through the same thing.
+import type { LogFields, Logger } from '../lib/log.js';
+
+export type { LogFields, Logger };
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
-
-export type LogFields = Record<string, unknown>;
-
-export interface Logger {
-  debug(msg: string, fields?: LogFields): void;
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
-  /** A logger that adds `fields` to every line (e.g. the component name). */
-  with(fields: LogFields): Logger;
-}
 
 export type LogSink = (line: string) => void;
 

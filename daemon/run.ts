@@ -10,7 +10,6 @@ import { detectIptablesBackend } from '../lib/kernel/iptables-backend.js';
 import { LeaseSubnets, subnetOf } from '../lib/schema/lease.js';
 import { screenLeases } from '../lib/schema/subnet-pool.js';
 import { readSubnetEnv } from '../lib/schema/subnet-env.js';
-import { throwIfAborted } from '../lib/backoff.js';
 import { createBackend } from './backend/registry.js';
 import { DataplaneLoop } from './dataplane-loop.js';
 import { startHttpServer } from './http.js';
@@ -49,7 +48,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
   let iptables;
   try {
     await waitForIpForward(log, signal, (why) => (blocked = why));
-    throwIfAborted(signal);
+    signal.throwIfAborted();
     // Detected once: the host's rules do not move between backends while a node runs.
     iptables = opts.ipMasq ? await detectIptablesBackend(opts.iptablesBackend) : undefined;
     if (iptables) log.info('iptables backend', { backend: iptables.backend, reason: iptables.reason });
@@ -67,7 +66,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
   // [kube] with NODE_NAME: Node annotations + NetworkUnavailable=False once ready; etcd mode: release deleted Nodes' leases
   // (loaded on use: the Kubernetes client is big and plain etcd hosts never need it)
   const kube = opts.nodeName
-    ? (await import('./kube/integration.js')).startKubeIntegration(opts, log.with({ component: 'kube' }), signal)
+    ? (await import('./kube/integration.js')).startKubeIntegration(opts, log.with({ component: 'kube' }), signal, sm.leaseStore)
     : undefined;
   try {
     const iface = await findExternalInterface(opts);
@@ -81,11 +80,15 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     const backend = createBackend({ config, iface, log: log.with({ component: 'backend' }), userspaceVxlan: opts.userspaceVxlan });
     backendHealth = backend.health?.bind(backend);
     if (backend.metrics) metrics.extra.push(backend.metrics.bind(backend));
-    const keeper = new LeaseKeeper(sm, config, {
-      attrs: backend.leaseAttrs(),
-      previous: previousSubnet(opts.subnetFile, log),
-      ttlSeconds: opts.leaseTtlSeconds,
-    }, opts.renewMarginMs, log.with({ component: 'lease' }), metrics, (lease, old) => loop?.leaseReacquired(lease, old));
+    const keeper = new LeaseKeeper({
+      sm,
+      config,
+      req: { attrs: backend.leaseAttrs(), previous: previousSubnet(opts.subnetFile, log), ttlSeconds: opts.leaseTtlSeconds },
+      renewMarginMs: opts.renewMarginMs,
+      log: log.with({ component: 'lease' }),
+      metrics,
+      onReacquired: (lease, old) => loop?.leaseReacquired(lease, old),
+    });
     const lease = await keeper.acquire(signal);
     log.info('subnet lease acquired', { subnet: String(lease.subnet), expiresAt: lease.expiresAt, key: lease.key });
 

@@ -1,5 +1,7 @@
 // Waiting that an abort signal cuts short, and the exponential backoff every retry loop in
 // the daemon uses (etcd down, network full, failed renewal): retries stay cheap for etcd.
+// Stopping is one convention everywhere: an AbortSignal; a loop that must reject on abort
+// calls signal.throwIfAborted() (the platform's AbortError), and sleep() never rejects.
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -29,15 +31,4 @@ export class Backoff {
   reset(): void {
     this.current = this.initialMs;
   }
-}
-
-export class AbortedError extends Error {
-  constructor() {
-    super('aborted');
-    this.name = 'AbortedError';
-  }
-}
-
-export function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new AbortedError();
 }

@@ -3,9 +3,9 @@
 // the twill plugin binary; then the lease table, a cross-node ping matrix and pod-to-pod
 // throughput are printed. Everything is removed on exit or Ctrl-C unless --keep is given.
 import { run } from '../lib/exec.js';
-import { TWILLCTL_BIN } from '../test/helpers/cni.js';
-import { Cluster, IpFamily, Pod } from '../test/helpers/cluster.js';
-import { World } from '../test/helpers/world.js';
+import { TWILLCTL_BIN } from '../harness/cni.js';
+import { Cluster, IpFamily, Pod } from '../harness/cluster.js';
+import { World } from '../harness/world.js';
 
 interface DemoOptions {
   nodes: number;

@@ -9,7 +9,7 @@ import type { Lease } from '../../lib/schema/lease.js';
 import { readNetConf, listKubeLeases, openKube } from '../kube.js';
 import { leaseView } from '../lease-view.js';
 import type { Ctx, KubeSettings } from '../options.js';
-import { renderStreamItem } from '../output.js';
+import { renderStreamItem, stderrWarnings } from '../output.js';
 import { tableLine, WatchEventView } from './leases-watch.js';
 
 interface Known {
@@ -66,7 +66,7 @@ export async function watchNodeLeases(ctx: Ctx, s: KubeSettings, count?: number)
     if (lease && n.metadata?.resourceVersion) deletedAt.set(lease.key, n.metadata.resourceVersion);
   };
   try {
-    await watchNodes(k.kube, { onSync, onDeleted }, stop.signal, { log: (m) => process.stderr.write(`warning: ${m}\n`) });
+    await watchNodes(k.kube, { onSync, onDeleted }, stop.signal, { log: stderrWarnings });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -3,16 +3,18 @@
 //  - once the dataplane is ready: publish the lease as flannel's annotations and clear the
 //    NetworkUnavailable condition (both modes; kube mode's manager publishes annotations
 //    itself while acquiring, this repeats them idempotently);
-//  - etcd mode: release the leases of deleted Nodes (lease-releaser.ts).
+//  - etcd mode: release the leases of deleted Nodes (lease-releaser.ts), through the subnet
+//    manager's own store: one etcd client per daemon.
 // Failures here never stop the dataplane: they are logged and retried with backoff.
 import { sleep, Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../log.js';
 import type { Lease } from '../../lib/schema/lease.js';
-import { connectEtcd, EtcdRegistry } from '../../lib/etcd/registry.js';
 import { annotationNames, AnnotationNames, DEFAULT_ANNOTATION_PREFIX } from '../../lib/kube/annotations.js';
-import { connectKube, KubeClient } from '../../lib/kube/client.js';
+import { connectKube } from '../../lib/kube/client.js';
+import { KubeNodes, kubeNodes } from './nodes.js';
 import { runLeaseReleaser } from './lease-releaser.js';
 import { markNetworkAvailable, publishNodeAnnotations } from './node-publisher.js';
+import type { LeaseReleaseStore } from '../subnet/store.js';
 
 export interface KubeIntegrationOptions {
   nodeName?: string;
@@ -20,11 +22,6 @@ export interface KubeIntegrationOptions {
   kubeApiUrl?: string;
   kubeAnnotationPrefix?: string;
   kubeSubnetMgr: boolean;
-  etcdEndpoints: string[];
-  etcdPrefix: string;
-  etcdCaFile?: string;
-  etcdCertFile?: string;
-  etcdKeyFile?: string;
 }
 
 export interface KubeIntegration {
@@ -33,16 +30,22 @@ export interface KubeIntegration {
   stop(): Promise<void>;
 }
 
-/** undefined when there is no Node name or no reachable configuration (plain etcd hosts). */
-export function startKubeIntegration(o: KubeIntegrationOptions, log: Logger, signal: AbortSignal): KubeIntegration | undefined {
+/**
+ * undefined when there is no Node name or no reachable configuration (plain etcd hosts).
+ * `leases` is the etcd subnet manager's store (etcd mode): deleted Nodes' leases are released
+ * through it; the integration opens no etcd client of its own.
+ */
+export function startKubeIntegration(
+  o: KubeIntegrationOptions, log: Logger, signal: AbortSignal, leases?: LeaseReleaseStore,
+): KubeIntegration | undefined {
   if (!o.nodeName) {
     log.debug('no node name (NODE_NAME): not publishing to Kubernetes');
     return undefined;
   }
-  let kube: KubeClient;
+  let nodes: KubeNodes;
   let names: AnnotationNames;
   try {
-    kube = connectKube({ kubeconfigFile: o.kubeconfigFile, apiUrl: o.kubeApiUrl });
+    nodes = kubeNodes(connectKube({ kubeconfigFile: o.kubeconfigFile, apiUrl: o.kubeApiUrl }));
     names = annotationNames(o.kubeAnnotationPrefix ?? DEFAULT_ANNOTATION_PREFIX);
   } catch (e) {
     if (o.kubeSubnetMgr) throw e;
@@ -53,12 +56,10 @@ export function startKubeIntegration(o: KubeIntegrationOptions, log: Logger, sig
   const onOuterAbort = () => stop.abort();
   signal.addEventListener('abort', onOuterAbort, { once: true });
   const tasks: Promise<void>[] = [];
-  let registry: EtcdRegistry | undefined;
 
-  if (!o.kubeSubnetMgr) {
-    registry = new EtcdRegistry(connectEtcd({ endpoints: o.etcdEndpoints, caFile: o.etcdCaFile, certFile: o.etcdCertFile, keyFile: o.etcdKeyFile }), o.etcdPrefix);
-    tasks.push(runLeaseReleaser(kube, registry, names, stop.signal, { log: (m) => log.info(m) }));
-    log.info('releasing the leases of deleted Nodes', { api: kube.server });
+  if (!o.kubeSubnetMgr && leases) {
+    tasks.push(runLeaseReleaser(nodes, leases, names, stop.signal, { log }));
+    log.info('releasing the leases of deleted Nodes', { api: nodes.server });
   }
 
   let publishing: AbortController | undefined;
@@ -71,8 +72,8 @@ export function startKubeIntegration(o: KubeIntegrationOptions, log: Logger, sig
       const backoff = new Backoff(1000, 30000);
       while (!mine.signal.aborted) {
         try {
-          await publishNodeAnnotations(kube, o.nodeName!, names, lease.attrs, o.kubeSubnetMgr);
-          await markNetworkAvailable(kube, o.nodeName!);
+          await publishNodeAnnotations(nodes, o.nodeName!, names, lease.attrs, o.kubeSubnetMgr);
+          await markNetworkAvailable(nodes, o.nodeName!);
           log.info('published to the Node: annotations, NetworkUnavailable=False', { node: o.nodeName, subnet: String(lease.subnet) });
           return;
         } catch (e) {
@@ -89,7 +90,6 @@ export function startKubeIntegration(o: KubeIntegrationOptions, log: Logger, sig
       stop.abort();
       signal.removeEventListener('abort', onOuterAbort);
       await Promise.allSettled(tasks);
-      registry?.close();
     },
   };
 }

@@ -10,18 +10,17 @@
 // never touched. Every twilld runs this; the delete is guarded by the lease's mod revision,
 // so the nodes racing for it cannot remove a lease that was re-acquired in between.
 import { Mac } from '../../lib/ip/mac.js';
-import type { EtcdRegistry } from '../../lib/etcd/registry.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { vxlanData } from '../../lib/schema/lease.js';
 import type { AnnotationNames, NodeLike } from '../../lib/kube/annotations.js';
 import { nodeAddresses } from '../../lib/kube/annotations.js';
-import type { KubeClient } from '../../lib/kube/client.js';
-import { watchNodes } from '../../lib/kube/node-watch.js';
+import type { KubeNodes } from './nodes.js';
+import type { Logger } from '../log.js';
+import type { LeaseReleaseStore } from '../subnet/store.js';
 
 export interface ReleaserOptions {
-  log?: (msg: string) => void;
-  /** called after each release, for metrics and tests */
-  onReleased?: (lease: Lease, node: string) => void;
+  /** each release at info (node, subnet, publicIp), failures at warn */
+  log: Logger;
   retryMs?: number;
 }
 
@@ -56,27 +55,26 @@ function parseBackendData(text: string | undefined): { VtepMAC?: string } | unde
 
 /** Watches Nodes until `signal` aborts, releasing the leases of deleted ones. */
 export async function runLeaseReleaser(
-  kube: KubeClient, registry: EtcdRegistry, names: AnnotationNames, signal: AbortSignal, o: ReleaserOptions = {},
+  nodes: KubeNodes, store: LeaseReleaseStore, names: AnnotationNames, signal: AbortSignal, o: ReleaserOptions,
 ): Promise<void> {
-  const log = o.log ?? ((m: string) => console.error(m));
+  const { log } = o;
   let current: ReadonlyMap<string, NodeLike> = new Map();
   // deletions are handled one at a time, in order, off the watch callback
   let queue = Promise.resolve();
   const release = async (gone: NodeLike) => {
     const name = gone.metadata?.name ?? '?';
     try {
-      const { leases } = await registry.listLeases();
+      const { leases } = await store.listLeases();
       for (const l of leasesOfDeletedNode(names, gone, current.values(), leases)) {
-        if (await registry.deleteLease(l, l.modRevision)) {
-          log(`kube: node ${name} was deleted: released its lease ${l.subnet} (PublicIP ${l.attrs.PublicIP})`);
-          o.onReleased?.(l, name);
+        if (await store.deleteLease(l, l.modRevision)) {
+          log.info('released the lease of a deleted Node', { node: name, subnet: String(l.subnet), publicIp: String(l.attrs.PublicIP) });
         }
       }
     } catch (e) {
-      log(`kube: releasing the lease of deleted node ${name}: ${(e as Error).message}`);
+      log.warn('releasing the lease of a deleted Node failed', { node: name, error: e });
     }
   };
-  await watchNodes(kube, {
+  await nodes.watch({
     onSync: (nodes) => (current = new Map(nodes)),
     onDeleted: (gone) => {
       queue = queue.then(() => release(gone));

@@ -3,22 +3,16 @@
 // which cloud route controllers set to true and the network provider clears once it is up.
 // Both are strategic-merge patches of nodes/status: conditions merge by type, annotations by
 // key, so the kubelet's own conditions and other annotations are left alone.
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { LeaseAttrs } from '../../lib/schema/lease.js';
 import type { AnnotationNames, NodeLike } from '../../lib/kube/annotations.js';
 import { leaseAnnotations } from '../../lib/kube/annotations.js';
-import type { KubeClient } from '../../lib/kube/client.js';
-import { describeApiError } from '../../lib/kube/client.js';
+import type { KubeNodes } from './nodes.js';
 
-const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
-
-export class NodePatchError extends Error {}
-
-async function patchStatus(kube: KubeClient, node: string, body: object, what: string): Promise<NodeLike> {
+async function patchStatus(nodes: KubeNodes, node: string, body: object, what: string): Promise<NodeLike> {
   try {
-    return (await kube.core.patchNodeStatus({ name: node, body }, STRATEGIC)) as NodeLike;
+    return await nodes.patchStatus(node, body);
   } catch (e) {
-    throw new NodePatchError(`kube: ${what} on node ${node}: ${describeApiError(e)}`);
+    throw new Error(`kube: ${what} on node ${node}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -27,25 +21,25 @@ async function patchStatus(kube: KubeClient, node: string, body: object, what: s
  * (a restart must not bump the Node's resourceVersion and wake every peer's watch).
  */
 export async function publishNodeAnnotations(
-  kube: KubeClient, node: string, names: AnnotationNames, attrs: LeaseAttrs, kubeManaged: boolean, current?: NodeLike,
+  nodes: KubeNodes, node: string, names: AnnotationNames, attrs: LeaseAttrs, kubeManaged: boolean, current?: NodeLike,
 ): Promise<boolean> {
   const want = leaseAnnotations(names, attrs, kubeManaged);
-  const have = current?.metadata?.annotations ?? (await readNode(kube, node)).metadata?.annotations ?? {};
+  const have = current?.metadata?.annotations ?? (await readNode(nodes, node)).metadata?.annotations ?? {};
   if (Object.entries(want).every(([k, v]) => have[k] === v)) return false;
-  await patchStatus(kube, node, { metadata: { annotations: want } }, 'publishing annotations');
+  await patchStatus(nodes, node, { metadata: { annotations: want } }, 'publishing annotations');
   return true;
 }
 
-export async function readNode(kube: KubeClient, node: string): Promise<NodeLike> {
+export async function readNode(nodes: KubeNodes, node: string): Promise<NodeLike> {
   try {
-    return (await kube.core.readNode({ name: node })) as NodeLike;
+    return await nodes.read(node);
   } catch (e) {
-    throw new NodePatchError(`kube: reading node ${node}: ${describeApiError(e)}`);
+    throw new Error(`kube: reading node ${node}: ${(e as Error).message}`, { cause: e });
   }
 }
 
 /** Sets NetworkUnavailable=False (reason TwillIsUp) on the node. */
-export async function markNetworkAvailable(kube: KubeClient, node: string, now = new Date()): Promise<void> {
+export async function markNetworkAvailable(nodes: KubeNodes, node: string, now = new Date()): Promise<void> {
   const ts = now.toISOString().replace(/\.\d{3}Z$/, 'Z'); // metav1.Time has second precision
   const condition = {
     type: 'NetworkUnavailable',
@@ -55,5 +49,5 @@ export async function markNetworkAvailable(kube: KubeClient, node: string, now =
     lastTransitionTime: ts,
     lastHeartbeatTime: ts,
   };
-  await patchStatus(kube, node, { status: { conditions: [condition] } }, 'setting NetworkUnavailable=False');
+  await patchStatus(nodes, node, { status: { conditions: [condition] } }, 'setting NetworkUnavailable=False');
 }

@@ -6,54 +6,67 @@
 import type { Cidr } from '../../lib/ip/cidr.js';
 import { configKey, InvalidLease, Lease, LeaseSubnets, sameNode, subnetOf } from '../../lib/schema/lease.js';
 import { ConfigError, NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-config.js';
-import { Backoff, sleep, throwIfAborted } from '../../lib/backoff.js';
+import { Backoff } from '../../lib/backoff.js';
+import { Clock, systemClock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { findOwnLease, NetworkFullError, pickFreeSubnet } from './allocate.js';
 import { inRange, subnetPool } from '../../lib/schema/subnet-pool.js';
-import { EtcdRegistry, LeaseEvent, LeaseWatch } from '../../lib/etcd/registry.js';
+import type { LeaseEvent, LeaseWatch } from '../../lib/etcd/registry.js';
 import type { LeaseRequest, LeaseSetListener, SubnetManager } from './manager.js';
+import type { SubnetStore } from './store.js';
 
 export interface EtcdManagerHooks {
   log: Logger;
   /** counted in twill_watch_resyncs_total */
   onWatchResync?: (why: string) => void;
+  /** counted in twill_network_full_total: a node is waiting for a subnet */
   onNetworkFull?: () => void;
+  /** retry waits and the watch's health; systemClock unless a test fakes it */
+  clock?: Clock;
+  /** which free subnet is picked; Math.random unless a test fixes it */
+  random?: () => number;
 }
 
 export class EtcdSubnetManager implements SubnetManager {
   readonly kind = 'etcd' as const;
+  private readonly log: Logger;
+  private readonly clock: Clock;
 
-  constructor(readonly registry: EtcdRegistry, private readonly hooks: EtcdManagerHooks) {}
+  constructor(readonly store: SubnetStore, private readonly hooks: EtcdManagerHooks) {
+    this.log = hooks.log;
+    this.clock = hooks.clock ?? systemClock;
+  }
 
-  private get log(): Logger {
-    return this.hooks.log;
+  /** the store is shared with the deleted-Node lease releaser: one etcd client per daemon */
+  get leaseStore(): SubnetStore {
+    return this.store;
   }
 
   async getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig> {
     const backoff = new Backoff(500, 5000);
     let lastProblem = '';
     for (;;) {
-      throwIfAborted(signal);
+      signal.throwIfAborted();
       let problem: string;
       try {
-        const stored = await this.registry.getConfig();
+        const stored = await this.store.getConfig();
         if (stored) return parseNetworkConfig(stored.raw);
-        problem = `no network config at ${configKey(this.registry.prefix)}; waiting for one`;
+        problem = `no network config at ${configKey(this.store.prefix)}; waiting for one`;
       } catch (e) {
         // A refused config names its field; the daemon waits for an operator to fix it.
         problem = e instanceof ConfigError ? `refusing network config: ${e.message}` : `reading network config failed: ${(e as Error).message}`;
       }
-      if (problem !== lastProblem) this.log.error(problem, { key: configKey(this.registry.prefix) });
+      if (problem !== lastProblem) this.log.error(problem, { key: configKey(this.store.prefix) });
       else this.log.debug(problem);
       lastProblem = problem;
-      await sleep(backoff.next(), signal);
+      await this.clock.sleep(backoff.next(), signal);
     }
   }
 
   async acquireLease(config: NetworkConfig, req: LeaseRequest, signal: AbortSignal): Promise<Lease> {
     const backoff = new Backoff(200, 10000);
     for (;;) {
-      throwIfAborted(signal);
+      signal.throwIfAborted();
       try {
         const lease = await this.tryAcquire(config, req);
         if (lease) return lease;
@@ -66,19 +79,19 @@ export class EtcdSubnetManager implements SubnetManager {
           this.log.warn('acquiring a subnet lease failed; retrying', { error: e });
         }
       }
-      await sleep(backoff.next(), signal);
+      await this.clock.sleep(backoff.next(), signal);
     }
   }
 
   /** One attempt; undefined when another node won a race (try again). */
   private async tryAcquire(config: NetworkConfig, req: LeaseRequest): Promise<Lease | undefined> {
-    const { leases } = await this.registry.listLeases();
+    const { leases } = await this.store.listLeases();
     const own = findOwnLease(config, leases, req.attrs);
     if (own) {
       this.log.info('found this node\'s existing lease', { subnet: String(own.subnet), reservation: !own.leaseId });
       return own.leaseId
-        ? this.registry.renewLease(own, req.attrs, req.ttlSeconds)
-        : this.registry.updateReservation(own, req.attrs);
+        ? this.store.renewLease(own, req.attrs, req.ttlSeconds)
+        : this.store.updateReservation(own, req.attrs);
     }
     // each enabled family's subnet is chosen by the same rules, and they share one key
     const families = ([4, 6] as const).filter((f) => subnetPool(config, f));
@@ -89,14 +102,14 @@ export class EtcdSubnetManager implements SubnetManager {
       return !!s && inRange(config, s) && free(s);
     };
     if (prev && families.every(prevOk)) {
-      const lease = await this.registry.createLease(leaseSubnets(families.map((f) => subnetOf(prev, f)!)), req.attrs, req.ttlSeconds);
+      const lease = await this.store.createLease(leaseSubnets(families.map((f) => subnetOf(prev, f)!)), req.attrs, req.ttlSeconds);
       if (lease) {
         this.log.info('took the subnet from the previous subnet.env again', { subnets: families.map((f) => String(subnetOf(prev, f))) });
         return lease;
       }
     }
-    const picked = families.map((f) => pickFreeSubnet(config, leases, Math.random, f));
-    const lease = await this.registry.createLease(leaseSubnets(picked), req.attrs, req.ttlSeconds);
+    const picked = families.map((f) => pickFreeSubnet(config, leases, this.hooks.random ?? Math.random, f));
+    const lease = await this.store.createLease(leaseSubnets(picked), req.attrs, req.ttlSeconds);
     if (!lease) return undefined;
     if (families.length === 2 && (await this.lostDualStackRace(lease))) return undefined;
     this.log.info('leased a new subnet', { subnets: picked.map(String) });
@@ -109,46 +122,47 @@ export class EtcdSubnetManager implements SubnetManager {
    * The key created first keeps them; the later one is deleted again and the caller retries.
    */
   private async lostDualStackRace(ours: Lease): Promise<boolean> {
-    const { leases } = await this.registry.listLeases();
+    const { leases } = await this.store.listLeases();
     const mine = leases.find((l) => l.key === ours.key);
     const created = BigInt(mine?.createRevision ?? ours.modRevision ?? '0');
     const rival = leases.find((l) => l.key !== ours.key && BigInt(l.createRevision ?? '0') < created
       && ([4, 6] as const).some((f) => { const s = subnetOf(ours, f); return !!s && !!subnetOf(l, f)?.equals(s); }));
     if (!rival) return false;
     this.log.info('another node claimed one of the same subnets first; trying again', { ours: ours.key, theirs: rival.key });
-    await this.registry.deleteLease(ours, mine?.modRevision ?? ours.modRevision);
+    await this.store.deleteLease(ours, mine?.modRevision ?? ours.modRevision);
     return true;
   }
 
   async renewLease(lease: Lease, req: LeaseRequest, signal: AbortSignal): Promise<Lease | undefined> {
-    throwIfAborted(signal);
-    if (lease.leaseId) return this.registry.renewLease(lease, req.attrs, req.ttlSeconds);
+    signal.throwIfAborted();
+    if (lease.leaseId) return this.store.renewLease(lease, req.attrs, req.ttlSeconds);
     // A reservation never expires: "renewing" checks it is still ours.
-    const cur = await this.registry.getLease(lease);
+    const cur = await this.store.getLease(lease);
     return cur && !cur.leaseId && sameNode(cur.attrs, req.attrs) ? cur : undefined;
   }
 
   async watchLeases(onChange: LeaseSetListener, signal: AbortSignal): Promise<void> {
     const backoff = new Backoff(200, 5000);
     while (!signal.aborted) {
-      const startedAt = Date.now();
+      const startedAt = this.clock.now();
       try {
         const why = await this.listAndWatch(onChange, signal);
         if (signal.aborted) break;
         this.hooks.onWatchResync?.(why);
         this.log.warn('lease watch interrupted; re-listing', { why });
       } catch (e) {
+        if (signal.aborted) break;
         this.log.warn('listing leases failed; retrying', { error: e });
       }
       // a watch that lived a while was healthy: start the next round of retries quickly
-      if (Date.now() - startedAt > 10000) backoff.reset();
-      await sleep(backoff.next(), signal);
+      if (this.clock.now() - startedAt > 10000) backoff.reset();
+      await this.clock.sleep(backoff.next(), signal);
     }
   }
 
   /** Lists, reports the full set, then follows changes; resolves with why the watch ended. */
   private async listAndWatch(onChange: LeaseSetListener, signal: AbortSignal): Promise<string> {
-    const { leases, invalid, revision } = await this.registry.listLeases();
+    const { leases, invalid, revision } = await this.store.listLeases();
     const state = new Map(leases.map((l) => [l.key, l]));
     const refused = new Map<string, InvalidLease>(invalid.map((l) => [l.key, l]));
     const snapshot = BigInt(revision);
@@ -184,7 +198,7 @@ export class EtcdSubnetManager implements SubnetManager {
         onAbort = () => resolve('aborted');
         if (signal.aborted) return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
-        this.registry.watchLeases(revision, onEvent, resolve).then((w) => (watch = w), reject);
+        this.store.watchLeases(revision, onEvent, resolve).then((w) => (watch = w), reject);
       });
     } finally {
       signal.removeEventListener('abort', onAbort!);
@@ -193,7 +207,7 @@ export class EtcdSubnetManager implements SubnetManager {
   }
 
   async close(): Promise<void> {
-    this.registry.close();
+    this.store.close();
   }
 }
 

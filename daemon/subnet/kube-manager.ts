@@ -11,36 +11,42 @@ import { ConfigError, NetworkConfig, parseNetworkConfig } from '../../lib/schema
 import {
   AnnotationNames, annotationNames, DEFAULT_ANNOTATION_PREFIX, leaseKeyForNode, NodeLike, nodePodCidrs, nodesToLeaseSet,
 } from '../../lib/kube/annotations.js';
-import { connectKube, KubeClient } from '../../lib/kube/client.js';
+import { connectKube } from '../../lib/kube/client.js';
 import { publishNodeAnnotations, readNode } from '../kube/node-publisher.js';
-import { watchNodes } from '../../lib/kube/node-watch.js';
+import { KubeNodes, kubeNodes } from '../kube/nodes.js';
 import type { LeaseRequest, LeaseSetListener, SubnetManager } from './manager.js';
-import { sleep } from '../../lib/backoff.js';
+import { Clock, systemClock } from '../clock.js';
+import type { Logger } from '../log.js';
 import { DEFAULT_NET_CONF_PATH } from '../../lib/kube/defaults.js';
 
 export { DEFAULT_NET_CONF_PATH };
 
 export interface KubeManagerOptions {
-  kube: KubeClient;
+  /** Node objects: the kube client (kubeNodes), or a fake in tests */
+  nodes: KubeNodes;
   /** this node's Node object name (NODE_NAME from the downward API) */
   nodeName: string;
   netConfPath?: string;
   annotationPrefix?: string;
-  log?: (msg: string) => void;
+  log: Logger;
   /** how often to look again for a missing config or podCIDR */
   pollMs?: number;
+  /** the poll waits; systemClock unless a test fakes it */
+  clock?: Clock;
 }
 
 export class KubeSubnetManager implements SubnetManager {
   readonly kind = 'kube' as const;
   readonly names: AnnotationNames;
   private config?: NetworkConfig;
-  private readonly log: (msg: string) => void;
+  private readonly log: Logger;
+  private readonly clock: Clock;
 
   constructor(private readonly o: KubeManagerOptions) {
     if (!o.nodeName) throw new ConfigError('NODE_NAME', '--kube-subnet-mgr needs the node name (env NODE_NAME)');
     this.names = annotationNames(o.annotationPrefix ?? DEFAULT_ANNOTATION_PREFIX);
-    this.log = o.log ?? ((m) => console.error(m));
+    this.log = o.log;
+    this.clock = o.clock ?? systemClock;
   }
 
   get netConfPath(): string {
@@ -55,11 +61,14 @@ export class KubeSubnetManager implements SubnetManager {
         this.config = parseNetworkConfig(await readFile(this.netConfPath, 'utf8'));
         return this.config;
       } catch (e) {
-        const problem = `kube: network config ${this.netConfPath}: ${(e as Error).message}`;
-        if (problem !== lastProblem) this.log(`${problem}; waiting`);
+        // said once at warn; repeats of the same problem only at debug
+        const problem = (e as Error).message;
+        const fields = { file: this.netConfPath, error: problem };
+        if (problem !== lastProblem) this.log.warn('no valid network config yet; waiting', fields);
+        else this.log.debug('no valid network config yet; waiting', fields);
         lastProblem = problem;
       }
-      await sleep(this.o.pollMs ?? 1000, signal);
+      await this.clock.sleep(this.o.pollMs ?? 1000, signal);
     }
   }
 
@@ -69,16 +78,18 @@ export class KubeSubnetManager implements SubnetManager {
     for (;;) {
       signal.throwIfAborted();
       try {
-        const node = await readNode(this.o.kube, this.o.nodeName);
+        const node = await readNode(this.o.nodes, this.o.nodeName);
         const lease = this.ownLease(node, config, req);
-        await publishNodeAnnotations(this.o.kube, this.o.nodeName, this.names, lease.attrs, true, node);
+        await publishNodeAnnotations(this.o.nodes, this.o.nodeName, this.names, lease.attrs, true, node);
         return lease;
       } catch (e) {
         const problem = (e as Error).message;
-        if (problem !== lastProblem) this.log(`${problem}; waiting`);
+        const fields = { node: this.o.nodeName, error: problem };
+        if (problem !== lastProblem) this.log.warn('this node\'s lease cannot be formed yet; waiting', fields);
+        else this.log.debug('this node\'s lease cannot be formed yet; waiting', fields);
         lastProblem = problem;
       }
-      await sleep(this.o.pollMs ?? 1000, signal);
+      await this.clock.sleep(this.o.pollMs ?? 1000, signal);
     }
   }
 
@@ -101,14 +112,14 @@ export class KubeSubnetManager implements SubnetManager {
 
   async renewLease(lease: Lease, req: LeaseRequest, signal: AbortSignal): Promise<Lease | undefined> {
     signal.throwIfAborted();
-    const node = await readNode(this.o.kube, this.o.nodeName);
+    const node = await readNode(this.o.nodes, this.o.nodeName);
     const { v4, v6 } = nodePodCidrs(node);
     // a re-created Node can come back with another podCIDR: the caller re-acquires
     if (!v4 || !v4.equals(lease.subnet)) return undefined;
     if (lease.subnet6 && (!v6 || !v6.equals(lease.subnet6))) return undefined;
     // someone may have stripped our annotations (kubectl annotate --overwrite, node re-registration)
     const attrs = this.publishedAttrs(node, req);
-    await publishNodeAnnotations(this.o.kube, this.o.nodeName, this.names, attrs, true, node);
+    await publishNodeAnnotations(this.o.nodes, this.o.nodeName, this.names, attrs, true, node);
     return { ...lease, attrs };
   }
 
@@ -124,7 +135,7 @@ export class KubeSubnetManager implements SubnetManager {
         return parsePublicIp(ann[key], key, family);
       } catch (e) {
         // peers refuse the same value (nodeToLease), so publishing it would cut us off
-        this.log(`ignoring annotation ${(e as Error).message}`);
+        this.log.warn('ignoring an invalid public IP annotation', { node: this.o.nodeName, error: e });
         return undefined;
       }
     };
@@ -135,7 +146,7 @@ export class KubeSubnetManager implements SubnetManager {
 
   async watchLeases(onChange: LeaseSetListener, signal: AbortSignal): Promise<void> {
     let last = '';
-    await watchNodes(this.o.kube, {
+    await this.o.nodes.watch({
       onSync: (nodes) => {
         const { leases, invalid } = nodesToLeaseSet(this.names, nodes.values(), { enableIPv6: this.config?.EnableIPv6, enableIPv4: this.config?.EnableIPv4 });
         // kubelet status updates touch Nodes often; only lease changes matter to the dataplane
@@ -161,9 +172,9 @@ export interface KubeManagerFlags {
   kubeAnnotationPrefix?: string;
 }
 
-export function createKubeSubnetManager(flags: KubeManagerFlags, log: (msg: string) => void): KubeSubnetManager {
+export function createKubeSubnetManager(flags: KubeManagerFlags, log: Logger): KubeSubnetManager {
   return new KubeSubnetManager({
-    kube: connectKube({ kubeconfigFile: flags.kubeconfigFile, apiUrl: flags.kubeApiUrl }),
+    nodes: kubeNodes(connectKube({ kubeconfigFile: flags.kubeconfigFile, apiUrl: flags.kubeApiUrl })),
     nodeName: flags.nodeName ?? '',
     netConfPath: flags.netConfigPath,
     annotationPrefix: flags.kubeAnnotationPrefix,

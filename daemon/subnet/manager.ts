@@ -3,6 +3,7 @@
 // registry.ts; nothing registers itself by import side effect.
 import type { InvalidLease, Lease, LeaseAttrs, LeaseSubnets } from '../../lib/schema/lease.js';
 import type { NetworkConfig } from '../../lib/schema/network-config.js';
+import type { LeaseReleaseStore } from './store.js';
 
 export interface LeaseRequest {
   /** what this node publishes: public IP, backend type and data (VtepMAC) */
@@ -17,6 +18,11 @@ export type LeaseSetListener = (leases: Lease[], invalid: InvalidLease[]) => voi
 
 export interface SubnetManager {
   readonly kind: 'etcd' | 'kube';
+  /**
+   * etcd mode: the lease store this manager holds, which the deleted-Node lease releaser
+   * uses too, so a daemon opens one etcd client. Undefined for managers without etcd.
+   */
+  readonly leaseStore?: LeaseReleaseStore;
   /** Resolves with the first valid config; logs and keeps waiting while it is missing or invalid. */
   getNetworkConfig(signal: AbortSignal): Promise<NetworkConfig>;
   /** Acquires this node's lease (retrying while the network is full); rejects only on abort. */

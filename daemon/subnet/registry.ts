@@ -27,15 +27,13 @@ export const subnetManagers: Partial<Record<'etcd' | 'kube', SubnetManagerFactor
   },
   // [kube] --kube-subnet-mgr: subnets from Node objects (daemon/subnet/kube-manager.ts)
   // (loaded on use: the Kubernetes client is big and etcd-only nodes never need it)
-  kube: async ({ options, log }) => (await import('./kube-manager.js')).createKubeSubnetManager(options, (m) => log.info(m)),
+  kube: async ({ options, log }) => (await import('./kube-manager.js')).createKubeSubnetManager(options, log),
 };
-
-export class UnknownSubnetManagerError extends Error {}
 
 export async function createSubnetManager(kind: 'etcd' | 'kube', ctx: SubnetManagerContext): Promise<SubnetManager> {
   const factory = subnetManagers[kind];
   if (!factory) {
-    throw new UnknownSubnetManagerError(`subnet manager "${kind}" is not available in this build `
+    throw new Error(`subnet manager "${kind}" is not available in this build `
       + `(known: ${Object.keys(subnetManagers).join(', ')})`);
   }
   return factory(ctx);

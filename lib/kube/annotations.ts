@@ -19,8 +19,6 @@ export interface AnnotationNames {
   publicIPv6Overwrite: string;
 }
 
-export class AnnotationPrefixError extends Error {}
-
 /**
  * "example.com" -> "example.com/backend-type"; "example.com/twill" -> "example.com/twill-backend-type".
  * The result must be a valid Kubernetes annotation key: a DNS-style domain, one slash, a name.
@@ -28,11 +26,11 @@ export class AnnotationPrefixError extends Error {}
 export function annotationNames(prefix: string = DEFAULT_ANNOTATION_PREFIX): AnnotationNames {
   let p = prefix;
   const slashes = (p.match(/\//g) ?? []).length;
-  if (slashes > 1) throw new AnnotationPrefixError(`annotation prefix "${prefix}": at most one "/" allowed`);
+  if (slashes > 1) throw new Error(`annotation prefix "${prefix}": at most one "/" allowed`);
   if (slashes === 0) p += '/';
   if (!p.endsWith('/') && !p.endsWith('-')) p += '-';
   if (!/^(?:[a-z0-9_-]+\.)+[a-z0-9_-]+\/(?:[a-z0-9_-]+-)?$/.test(p)) {
-    throw new AnnotationPrefixError(`annotation prefix "${prefix}": must look like "domain.tld" or "domain.tld/name"`);
+    throw new Error(`annotation prefix "${prefix}": must look like "domain.tld" or "domain.tld/name"`);
   }
   return {
     kubeSubnetManager: `${p}kube-subnet-manager`,

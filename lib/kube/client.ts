@@ -21,8 +21,6 @@ export interface KubeClient {
   server: string;
 }
 
-export class KubeConfigError extends Error {}
-
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export function loadKubeConfig(o: KubeClientOptions = {}): KubeConfig {
@@ -49,17 +47,17 @@ export function loadKubeConfig(o: KubeClientOptions = {}): KubeConfig {
       throw new Error('no --kubeconfig-file, $KUBECONFIG, ~/.kube/config or in-cluster service account');
     }
   } catch (e) {
-    throw new KubeConfigError(`kubeconfig (${from}): ${(e as Error).message}`);
+    throw new Error(`kubeconfig (${from}): ${(e as Error).message}`);
   }
   if (o.apiUrl) {
     const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new KubeConfigError(`--kube-api-url ${o.apiUrl}: the kubeconfig has no current cluster`);
+    if (!cluster) throw new Error(`--kube-api-url ${o.apiUrl}: the kubeconfig has no current cluster`);
     // clusters are read-only in client-node's types; replace the entry by name
     kc.clusters = kc.clusters.map((c) => (c.name === cluster.name
       ? { ...c, server: o.apiUrl!, skipTLSVerify: c.skipTLSVerify || isPlainHttp(o.apiUrl!) }
       : c));
   }
-  if (!kc.getCurrentCluster()) throw new KubeConfigError('no Kubernetes API server configured (no kubeconfig, not in a cluster)');
+  if (!kc.getCurrentCluster()) throw new Error('no Kubernetes API server configured (no kubeconfig, not in a cluster)');
   return kc;
 }
 

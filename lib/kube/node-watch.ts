@@ -8,6 +8,7 @@ import type { KubeClient } from './client.js';
 import { apiStatus, describeApiError } from './client.js';
 import type { NodeLike } from './annotations.js';
 import { sleep } from '../backoff.js';
+import type { Logger } from '../log.js';
 
 export interface NodeWatchHandlers {
   /** The complete current set of Nodes: after every list and every event. */
@@ -21,7 +22,8 @@ export interface NodeWatchOptions {
   fieldSelector?: string;
   /** wait before re-listing after an error */
   retryMs?: number;
-  log?: (msg: string) => void;
+  /** an ended watch and a failed list are warnings (both are retried) */
+  log: Logger;
 }
 
 type WatchOutcome = { relist: boolean; error?: string };
@@ -29,8 +31,8 @@ type WatchOutcome = { relist: boolean; error?: string };
 const nodeName = (n: NodeLike) => n.metadata?.name ?? '';
 
 /** Runs until `signal` aborts. Never rejects for API errors: it logs and retries. */
-export async function watchNodes(kube: KubeClient, h: NodeWatchHandlers, signal: AbortSignal, o: NodeWatchOptions = {}): Promise<void> {
-  const log = o.log ?? ((m: string) => console.error(m));
+export async function watchNodes(kube: KubeClient, h: NodeWatchHandlers, signal: AbortSignal, o: NodeWatchOptions): Promise<void> {
+  const { log } = o;
   const known = new Map<string, NodeLike>();
   let rv: string | undefined;
   let needList = true;
@@ -42,12 +44,12 @@ export async function watchNodes(kube: KubeClient, h: NodeWatchHandlers, signal:
       }
       if (signal.aborted) break; // a handler may have stopped us
       const out = await watchOnce(kube, rv!, known, h, signal, o.fieldSelector, (v) => (rv = v));
-      if (out.error) log(`kube: node watch: ${out.error}${out.relist ? '; re-listing' : ''}`);
+      if (out.error) log.warn(out.relist ? 'node watch ended; re-listing' : 'node watch ended; watching again', { error: out.error, api: kube.server });
       needList = out.relist;
       if (out.relist && out.error) await sleep(o.retryMs ?? 1000, signal);
     } catch (e) {
       if (signal.aborted) break;
-      log(`kube: listing nodes at ${kube.server}: ${describeApiError(e)}; retrying`);
+      log.warn('listing nodes failed; retrying', { error: describeApiError(e), api: kube.server });
       needList = true;
       await sleep(o.retryMs ?? 1000, signal);
     }

@@ -1,6 +1,6 @@
 // Seeds a real etcd the way flannel nodes leave it, through etcdctl rather than twill's own
 // registry, so the CLI is checked against the wire layout and not against itself.
-import type { EtcdServer } from './etcd.js';
+import type { EtcdServer } from '../../harness/etcd.js';
 
 export const PREFIX = '/coreos.com/network';
 

@@ -3,8 +3,8 @@
 // plugin for pods in their own namespaces, the way a runtime does.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CniOutcome, runCni } from './cni.js';
-import { netnsPath, World } from './world.js';
+import { CniOutcome, runCni } from '../../harness/cni.js';
+import { netnsPath, World } from '../../harness/world.js';
 
 export interface PluginNodeOptions {
   network?: string;

@@ -2,7 +2,7 @@
 // section they describe, from its "## " heading to the next one.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from './cni.js';
+import { REPO_ROOT } from '../../harness/cni.js';
 
 export function readmeSection(heading: string): string {
   const text = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');

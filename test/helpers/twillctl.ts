@@ -1,7 +1,7 @@
 // Runs the built twillctl the way an operator's shell does: argv, optional stdin, optional
 // network namespace (nsenter), and a clean environment unless the test adds to it.
-import { TWILLCTL_BIN } from './cni.js';
-import { DEFAULT_PATH, Outcome, runBinary } from './spawn.js';
+import { TWILLCTL_BIN } from '../../harness/cni.js';
+import { DEFAULT_PATH, Outcome, runBinary } from '../../harness/spawn.js';
 
 export type CtlOutcome = Outcome;
 

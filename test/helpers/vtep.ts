@@ -5,7 +5,7 @@
 import { bridgeBatch, ipBatch } from '../../lib/kernel/ip.js';
 import { openTun, TUN_F, TunDevice } from '../../lib/kernel/tun/device.js';
 import { EngineOptions, VxlanEngine } from '../../lib/kernel/tun/engine.js';
-import { netnsPath, World } from './world.js';
+import { netnsPath, World } from '../../harness/world.js';
 
 export interface Vtep {
   ns: string;

@@ -3,7 +3,7 @@
 // as exit 1 with the endpoint in the message (connection refused, and a server that never answers).
 import assert from 'node:assert/strict';
 import { createServer, Server, Socket } from 'node:net';
-import { EtcdServer, freePort } from '../helpers/etcd.js';
+import { EtcdServer, freePort } from '../../harness/etcd.js';
 import { putConfig } from '../helpers/ctl-seed.js';
 import { runCtl } from '../helpers/twillctl.js';
 

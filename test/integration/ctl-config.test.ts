@@ -2,10 +2,10 @@
 // configs (nothing written), warnings for stranded leases, and compare-and-swap conflicts.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { EtcdServer } from '../helpers/etcd.js';
+import { EtcdServer } from '../../harness/etcd.js';
 import { getKey, putConfig, seedLease } from '../helpers/ctl-seed.js';
 import { ctlAt, runCtl } from '../helpers/twillctl.js';
-import { RUN_PREFIX } from '../helpers/world.js';
+import { RUN_PREFIX } from '../../harness/world.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { putConfig } from '../helpers/ctl-seed.js';
-import { TWILLD_BIN } from '../helpers/cni.js';
-import { EtcdServer } from '../helpers/etcd.js';
+import { TWILLD_BIN } from '../../harness/cni.js';
+import { EtcdServer } from '../../harness/etcd.js';
 import { CtlOutcome, runCtl } from '../helpers/twillctl.js';
-import { buildUnderlay, stopProcess, tmpPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { buildUnderlay, stopProcess, tmpPath, Underlay, waitFor, World } from '../../harness/world.js';
 
 const PREFIX = '/twill-c/twilld';
 

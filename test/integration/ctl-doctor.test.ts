@@ -8,9 +8,9 @@ import { bridgeBatch, ipBatch, ipBatchForce, writeSysctl } from '../../lib/kerne
 import { runIn } from '../../lib/kernel/ns.js';
 import { formatSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { leaseKey, leaseValue, putConfig, seedLease, SeedLease } from '../helpers/ctl-seed.js';
-import { EtcdServer } from '../helpers/etcd.js';
+import { EtcdServer } from '../../harness/etcd.js';
 import { runCtl } from '../helpers/twillctl.js';
-import { buildUnderlay, netnsPath, tmpPath, Underlay, World } from '../helpers/world.js';
+import { buildUnderlay, netnsPath, tmpPath, Underlay, World } from '../../harness/world.js';
 
 const PREFIX = '/twill-c/doctor';
 const HG_PREFIX = '/twill-c/doctor-hostgw';

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ipBatch } from '../../lib/kernel/ip.js';
-import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../helpers/kube-apiserver.js';
+import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../../harness/kube-apiserver.js';
 import { CtlOutcome, runCtl } from '../helpers/twillctl.js';
-import { Twilld } from '../helpers/twilld.js';
-import { buildUnderlay, netnsPath, Underlay, UnderlayNode, waitFor, World } from '../helpers/world.js';
+import { Twilld } from '../../harness/twilld.js';
+import { buildUnderlay, netnsPath, Underlay, UnderlayNode, waitFor, World } from '../../harness/world.js';
 
 const podCidrOf = (i: number) => `10.247.${i}.0/24`;
 

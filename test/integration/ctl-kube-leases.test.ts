@@ -7,12 +7,12 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
-import { isPermitted } from '../../daemon/kube/permissions.js';
-import { TWILLCTL_BIN } from '../helpers/cni.js';
-import { FakeKubeApiServer, KubeNode, kubeconfigYaml } from '../helpers/kube-apiserver.js';
-import { DEFAULT_PATH } from '../helpers/spawn.js';
+import { isPermitted } from '../helpers/kube-permissions.js';
+import { TWILLCTL_BIN } from '../../harness/cni.js';
+import { FakeKubeApiServer, KubeNode, kubeconfigYaml } from '../../harness/kube-apiserver.js';
+import { DEFAULT_PATH } from '../../harness/spawn.js';
 import { runCtl } from '../helpers/twillctl.js';
-import { stopProcess, waitFor, World } from '../helpers/world.js';
+import { stopProcess, waitFor, World } from '../../harness/world.js';
 
 const P = 'flannel.alpha.coreos.com';
 const NET_CONF = { Network: '10.244.0.0/16', SubnetLen: 24, SubnetMin: '10.244.1.0', SubnetMax: '10.244.10.0', Backend: { Type: 'vxlan' } };

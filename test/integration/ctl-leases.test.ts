@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { load } from 'js-yaml';
-import { EtcdServer } from '../helpers/etcd.js';
+import { EtcdServer } from '../../harness/etcd.js';
 import { currentRevision, getKey, leaseKey, putConfig, seedLease, SeedLease } from '../helpers/ctl-seed.js';
-import { TWILLCTL_BIN } from '../helpers/cni.js';
+import { TWILLCTL_BIN } from '../../harness/cni.js';
 import { ctlAt } from '../helpers/twillctl.js';
 
 const PREFIX = '/twill-c/leases';

@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from '../../lib/exec.js';
-import { freePort } from '../helpers/etcd.js';
+import { freePort } from '../../harness/etcd.js';
 import { runCtl } from '../helpers/twillctl.js';
-import { RUN_PREFIX, stopProcess, waitFor } from '../helpers/world.js';
+import { RUN_PREFIX, stopProcess, waitFor } from '../../harness/world.js';
 
 async function makeCerts(dir: string): Promise<void> {
   const f = (n: string) => path.join(dir, n);

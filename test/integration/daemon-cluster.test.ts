@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { getLink, ipBatch, listFdb, listRoutes } from '../../lib/kernel/ip.js';
 import { runIn } from '../../lib/kernel/ns.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { addPod, Pod, ping } from '../helpers/pods.js';
-import { netConfig, Twilld, startEtcdWorld } from '../helpers/twilld.js';
-import { addUnderlayNode, netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { addPod, Pod, ping } from '../../harness/pods.js';
+import { netConfig, Twilld, startEtcdWorld } from '../../harness/twilld.js';
+import { addUnderlayNode, netnsPath, Underlay, waitFor, World } from '../../harness/world.js';
 
 describe('twilld: three nodes, late join, etcd restart', function () {
   this.timeout(120000);

@@ -3,9 +3,9 @@
 // is never taken by another node.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { EtcdServer } from '../helpers/etcd.js';
-import { CONFIG_KEY, netConfig, Twilld } from '../helpers/twilld.js';
-import { buildUnderlay, Underlay, waitFor, World } from '../helpers/world.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { CONFIG_KEY, netConfig, Twilld } from '../../harness/twilld.js';
+import { buildUnderlay, Underlay, waitFor, World } from '../../harness/world.js';
 
 describe('twilld: invalid config, full network, reservations', function () {
   this.timeout(120000);

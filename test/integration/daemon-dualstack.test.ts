@@ -10,12 +10,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Cidr } from '../../lib/ip/cidr.js';
 import { bridgeBatch, getLink, ipBatch, listNeighbours, listRoutes } from '../../lib/kernel/ip.js';
 import { parseSubnetEnv } from '../../lib/schema/subnet-env.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { addPod, Pod } from '../helpers/pods.js';
-import { CONFIG_KEY, Twilld } from '../helpers/twilld.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { addPod, Pod } from '../../harness/pods.js';
+import { CONFIG_KEY, Twilld } from '../../harness/twilld.js';
 import { ctlAt } from '../helpers/twillctl.js';
-import { DualUnderlay, dualUnderlay, ping4, ping6, v6OnlyUnderlay } from '../helpers/underlay6.js';
-import { netnsPath, waitFor, World } from '../helpers/world.js';
+import { DualUnderlay, dualUnderlay, ping4, ping6, v6OnlyUnderlay } from '../../harness/underlay6.js';
+import { netnsPath, waitFor, World } from '../../harness/world.js';
 
 const NET6 = 'fd00:10:244::/56';
 const dualConfig = (backend: Record<string, unknown> = {}) =>

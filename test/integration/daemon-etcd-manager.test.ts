@@ -8,8 +8,8 @@ import { parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { createLogger, Logger } from '../../daemon/log.js';
 import { EtcdSubnetManager } from '../../daemon/subnet/etcd-manager.js';
 import { connectEtcd, EtcdRegistry } from '../../lib/etcd/registry.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { RUN_PREFIX, waitFor } from '../helpers/world.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { RUN_PREFIX, waitFor } from '../../harness/world.js';
 import { leaseAttrs } from '../helpers/lease-attrs.js';
 
 describe('EtcdSubnetManager (real etcd)', function () {

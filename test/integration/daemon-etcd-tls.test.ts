@@ -1,11 +1,11 @@
 // etcd over TLS with client certificates: --etcd-cafile/--etcd-certfile/--etcd-keyfile as
 // flags, and the same settings as TWILLD_* environment variables.
 import assert from 'node:assert/strict';
-import { EtcdServer } from '../helpers/etcd.js';
+import { EtcdServer } from '../../harness/etcd.js';
 import { makeTestPki, TestPki } from '../helpers/tls.js';
-import { TWILLD_BIN } from '../helpers/cni.js';
-import { CONFIG_KEY, netConfig, Twilld } from '../helpers/twilld.js';
-import { buildUnderlay, stopProcess, Underlay, waitFor, World } from '../helpers/world.js';
+import { TWILLD_BIN } from '../../harness/cni.js';
+import { CONFIG_KEY, netConfig, Twilld } from '../../harness/twilld.js';
+import { buildUnderlay, stopProcess, Underlay, waitFor, World } from '../../harness/world.js';
 
 describe('twilld with etcd over TLS', function () {
   this.timeout(90000);

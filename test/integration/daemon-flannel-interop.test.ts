@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { bridgeBatch, ipBatch, writeSysctl } from '../../lib/kernel/ip.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { addPod, ping } from '../helpers/pods.js';
-import { netConfig, Twilld, startEtcdWorld } from '../helpers/twilld.js';
-import { netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { addPod, ping } from '../../harness/pods.js';
+import { netConfig, Twilld, startEtcdWorld } from '../../harness/twilld.js';
+import { netnsPath, Underlay, waitFor, World } from '../../harness/world.js';
 import { writeSubnetEnv } from '../../lib/schema/subnet-env.js';
 
 describe('twilld next to a flannel-style node', function () {

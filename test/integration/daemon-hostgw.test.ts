@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { getLink, ipBatch, listRoutes } from '../../lib/kernel/ip.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { Pod, ping } from '../helpers/pods.js';
-import { netConfig, Twilld, startEtcdWorld, startTwoNodes } from '../helpers/twilld.js';
-import { netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { Pod, ping } from '../../harness/pods.js';
+import { netConfig, Twilld, startEtcdWorld, startTwoNodes } from '../../harness/twilld.js';
+import { netnsPath, Underlay, waitFor, World } from '../../harness/world.js';
 
 const subnetOf = (d: Twilld) => /FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24/.exec(readFileSync(d.subnetFile, 'utf8'))![1] + '.0/24';
 

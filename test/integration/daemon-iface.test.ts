@@ -3,10 +3,10 @@
 // clear fatal error; SIGINT stops cleanly.
 import assert from 'node:assert/strict';
 import { ipBatch } from '../../lib/kernel/ip.js';
-import { TWILLD_BIN } from '../helpers/cni.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { CONFIG_KEY, netConfig, Twilld } from '../helpers/twilld.js';
-import { buildUnderlay, netnsPath, stopProcess, Underlay, waitFor, World } from '../helpers/world.js';
+import { TWILLD_BIN } from '../../harness/cni.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { CONFIG_KEY, netConfig, Twilld } from '../../harness/twilld.js';
+import { buildUnderlay, netnsPath, stopProcess, Underlay, waitFor, World } from '../../harness/world.js';
 
 describe('twilld interface choice', function () {
   this.timeout(60000);

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { readSysctl, writeSysctl } from '../../lib/kernel/ip.js';
-import { REPO_ROOT } from '../helpers/cni.js';
-import { EtcdServer } from '../helpers/etcd.js';
+import { REPO_ROOT } from '../../harness/cni.js';
+import { EtcdServer } from '../../harness/etcd.js';
 import { readOnlyProcSys } from '../helpers/read-only-proc-sys.js';
-import { netConfig, startEtcdWorld, Twilld } from '../helpers/twilld.js';
+import { netConfig, startEtcdWorld, Twilld } from '../../harness/twilld.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { netnsPath, Underlay, waitFor, World } from '../../harness/world.js';
 
 const FORWARD = 'net.ipv4.ip_forward';
 const SCRIPT = path.join(REPO_ROOT, 'scripts/enable-ip-forward.sh');

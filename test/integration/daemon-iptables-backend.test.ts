@@ -6,11 +6,11 @@
 // forced into the other backend (--iptables-backend nft), pod traffic across nodes is dropped.
 import assert from 'node:assert/strict';
 import { IptablesBackend, iptablesCommand } from '../../lib/kernel/iptables-backend.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { addPod, Pod } from '../helpers/pods.js';
-import { netConfig, startEtcdWorld, Twilld } from '../helpers/twilld.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { addPod, Pod } from '../../harness/pods.js';
+import { netConfig, startEtcdWorld, Twilld } from '../../harness/twilld.js';
 import { runCtl } from '../helpers/twillctl.js';
-import { Underlay, waitFor, World } from '../helpers/world.js';
+import { Underlay, waitFor, World } from '../../harness/world.js';
 
 const other = (b: IptablesBackend): IptablesBackend => (b === 'legacy' ? 'nft' : 'legacy');
 

@@ -9,8 +9,8 @@ import { createLogger } from '../../daemon/log.js';
 import { DaemonMetrics } from '../../daemon/metrics.js';
 import { EtcdSubnetManager } from '../../daemon/subnet/etcd-manager.js';
 import { connectEtcd, EtcdRegistry } from '../../lib/etcd/registry.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { RUN_PREFIX, waitFor } from '../helpers/world.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { RUN_PREFIX, waitFor } from '../../harness/world.js';
 import { leaseAttrs } from '../helpers/lease-attrs.js';
 
 describe('LeaseKeeper (real etcd)', function () {
@@ -41,7 +41,7 @@ describe('LeaseKeeper (real etcd)', function () {
   /** A keeper that renews every second (TTL 6 s, margin 5 s), with the watch feeding observe(). */
   async function startKeeper(onReacquired?: (l: Lease, old: Lease) => void) {
     const metrics = new DaemonMetrics();
-    const keeper = new LeaseKeeper(sm, config, { attrs, ttlSeconds: 6 }, 5000, log, metrics, onReacquired);
+    const keeper = new LeaseKeeper({ sm, config, req: { attrs, ttlSeconds: 6 }, renewMarginMs: 5000, log, metrics, onReacquired });
     const lease = await keeper.acquire(ac.signal);
     const running = keeper.run(ac.signal);
     const watching = sm.watchLeases((ls) => keeper.observe(ls), ac.signal);

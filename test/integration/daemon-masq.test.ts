@@ -4,10 +4,10 @@
 // and come back when removed.
 import assert from 'node:assert/strict';
 import { readSysctl } from '../../lib/kernel/ip.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { Pod } from '../helpers/pods.js';
-import { netConfig, Twilld, startEtcdWorld, startTwoNodes } from '../helpers/twilld.js';
-import { netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { Pod } from '../../harness/pods.js';
+import { netConfig, Twilld, startEtcdWorld, startTwoNodes } from '../../harness/twilld.js';
+import { netnsPath, Underlay, waitFor, World } from '../../harness/world.js';
 
 // Tells every TCP client the address it came from, then closes.
 const SERVER = (host: string, port: number) =>

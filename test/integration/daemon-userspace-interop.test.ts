@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { bridgeBatch, ipBatch, writeSysctl } from '../../lib/kernel/ip.js';
 import { writeSubnetEnv } from '../../lib/schema/subnet-env.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { addPod, ping, Pod } from '../helpers/pods.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { addPod, ping, Pod } from '../../harness/pods.js';
 import { tcpIntegrity } from '../helpers/vtep.js';
-import { netConfig, Twilld, startEtcdWorld } from '../helpers/twilld.js';
-import { netnsPath, stopProcess, tmpPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { netConfig, Twilld, startEtcdWorld } from '../../harness/twilld.js';
+import { netnsPath, stopProcess, tmpPath, Underlay, waitFor, World } from '../../harness/world.js';
 
 interface VxlanPacket {
   src: string;

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { getLink, ipBatch, listAddrs, listFdb, listNeighbours, listRoutes } from '../../lib/kernel/ip.js';
 import { parseSubnetEnv } from '../../lib/schema/subnet-env.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { Pod, ping } from '../helpers/pods.js';
-import { netConfig, Twilld, startEtcdWorld, startTwoNodes } from '../helpers/twilld.js';
-import { netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { Pod, ping } from '../../harness/pods.js';
+import { netConfig, Twilld, startEtcdWorld, startTwoNodes } from '../../harness/twilld.js';
+import { netnsPath, Underlay, waitFor, World } from '../../harness/world.js';
 
 describe('twilld vxlan: two nodes', function () {
   this.timeout(120000);

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { annotationNames } from '../../lib/kube/annotations.js';
 import { readSubnetEnv } from '../../lib/schema/subnet-env.js';
-import { FakeKubeApiServer, KubeNode, serveApiInUnderlay, UNDERLAY_API } from '../helpers/kube-apiserver.js';
-import { Twilld } from '../helpers/twilld.js';
-import { buildUnderlay, Underlay, waitFor, World } from '../helpers/world.js';
+import { FakeKubeApiServer, KubeNode, serveApiInUnderlay, UNDERLAY_API } from '../../harness/kube-apiserver.js';
+import { Twilld } from '../../harness/twilld.js';
+import { buildUnderlay, Underlay, waitFor, World } from '../../harness/world.js';
 
 const F = annotationNames();
 

@@ -8,11 +8,11 @@ import path from 'node:path';
 import { annotationNames } from '../../lib/kube/annotations.js';
 import { getLink } from '../../lib/kernel/ip.js';
 import { readSubnetEnv } from '../../lib/schema/subnet-env.js';
-import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../helpers/kube-apiserver.js';
-import { addPod, Pod } from '../helpers/pods.js';
-import { Twilld } from '../helpers/twilld.js';
-import { DualUnderlay, dualUnderlay, ping4, ping6 } from '../helpers/underlay6.js';
-import { netnsPath, waitFor, World } from '../helpers/world.js';
+import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../../harness/kube-apiserver.js';
+import { addPod, Pod } from '../../harness/pods.js';
+import { Twilld } from '../../harness/twilld.js';
+import { DualUnderlay, dualUnderlay, ping4, ping6 } from '../../harness/underlay6.js';
+import { netnsPath, waitFor, World } from '../../harness/world.js';
 
 const F = annotationNames();
 

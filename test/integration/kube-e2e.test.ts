@@ -9,13 +9,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadAll } from 'js-yaml';
 import { annotationNames } from '../../lib/kube/annotations.js';
-import { isPermitted } from '../../daemon/kube/permissions.js';
+import { isPermitted } from '../helpers/kube-permissions.js';
 import { getLink, listRoutes } from '../../lib/kernel/ip.js';
 import { readSubnetEnv } from '../../lib/schema/subnet-env.js';
-import { REPO_ROOT, runCni } from '../helpers/cni.js';
-import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../helpers/kube-apiserver.js';
-import { Twilld } from '../helpers/twilld.js';
-import { addUnderlayNode, buildUnderlay, netnsPath, Underlay, UnderlayNode, waitFor, World } from '../helpers/world.js';
+import { REPO_ROOT, runCni } from '../../harness/cni.js';
+import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../../harness/kube-apiserver.js';
+import { Twilld } from '../../harness/twilld.js';
+import { addUnderlayNode, buildUnderlay, netnsPath, Underlay, UnderlayNode, waitFor, World } from '../../harness/world.js';
 
 const F = annotationNames();
 

@@ -4,11 +4,11 @@
 // surviving twilld releases that node's lease at once instead of after the TTL.
 import assert from 'node:assert/strict';
 import { annotationNames } from '../../lib/kube/annotations.js';
-import { isPermitted } from '../../daemon/kube/permissions.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../helpers/kube-apiserver.js';
-import { CONFIG_KEY, netConfig, Twilld } from '../helpers/twilld.js';
-import { buildUnderlay, Underlay, UnderlayNode, waitFor, World } from '../helpers/world.js';
+import { isPermitted } from '../helpers/kube-permissions.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../../harness/kube-apiserver.js';
+import { CONFIG_KEY, netConfig, Twilld } from '../../harness/twilld.js';
+import { buildUnderlay, Underlay, UnderlayNode, waitFor, World } from '../../harness/world.js';
 
 const F = annotationNames();
 
@@ -77,7 +77,7 @@ describe('etcd mode with API access: annotations, condition, Node deletion relea
     api.deleteNode(name(n2));
     await waitFor('n2 lease released by n1', async () => !(await leaseOf(n2.ip)), 30000, 250);
     assert.ok(await leaseOf(n1.ip), "the survivor's own lease stays");
-    assert.match(daemons[0].logs, /released its lease/);
+    assert.match(daemons[0].logs, /released the lease of a deleted Node/);
   });
 
   it('made only API calls the ClusterRole grants', () => {

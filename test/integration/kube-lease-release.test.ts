@@ -8,13 +8,14 @@ import path from 'node:path';
 import { annotationNames, leaseAnnotations } from '../../lib/kube/annotations.js';
 import { connectKube } from '../../lib/kube/client.js';
 import { runLeaseReleaser } from '../../daemon/kube/lease-releaser.js';
-import { isPermitted } from '../../daemon/kube/permissions.js';
+import { kubeNodes } from '../../daemon/kube/nodes.js';
+import { isPermitted } from '../helpers/kube-permissions.js';
+import { createLogger } from '../../daemon/log.js';
 import { connectEtcd, EtcdRegistry } from '../../lib/etcd/registry.js';
 import { Cidr } from '../../lib/ip/cidr.js';
-import type { Lease } from '../../lib/schema/lease.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { FakeKubeApiServer, kubeconfigYaml } from '../helpers/kube-apiserver.js';
-import { RUN_PREFIX, waitFor } from '../helpers/world.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { FakeKubeApiServer, kubeconfigYaml } from '../../harness/kube-apiserver.js';
+import { RUN_PREFIX, waitFor } from '../../harness/world.js';
 import { leaseAttrs } from '../helpers/lease-attrs.js';
 
 const F = annotationNames();
@@ -29,7 +30,8 @@ describe('kube: Node deletion releases its etcd lease', function () {
   let dir: string;
   const ac = new AbortController();
   let releaser: Promise<void>;
-  const released: string[] = [];
+  const logged: Record<string, unknown>[] = [];
+  const released = () => logged.filter((l) => l.msg === 'released the lease of a deleted Node').map((l) => `${l.node}:${l.subnet}`);
 
   before(async () => {
     etcd = await new EtcdServer().start();
@@ -45,7 +47,7 @@ describe('kube: Node deletion releases its etcd lease', function () {
     assert.ok(await registry.reserve(sub(5), attrs(5)));
     for (const i of [1, 2]) api.createNode({ metadata: { name: `node-${i}`, annotations: leaseAnnotations(F, attrs(i), false) } });
     for (const i of [3, 4, 5]) api.createNode({ metadata: { name: `node-${i}` }, status: { addresses: [{ type: 'InternalIP', address: attrs(i).PublicIP.toString() }] } });
-    releaser = runLeaseReleaser(kube, registry, F, ac.signal, { log: () => {}, onReleased: (l: Lease, n: string) => released.push(`${n}:${l.subnet}`), retryMs: 100 });
+    releaser = runLeaseReleaser(kubeNodes(kube), registry, F, ac.signal, { log: createLogger('info', (l) => logged.push(JSON.parse(l))), retryMs: 100 });
     await waitFor('releaser watching', () => api.openWatches > 0);
   });
 
@@ -64,7 +66,7 @@ describe('kube: Node deletion releases its etcd lease', function () {
     api.deleteNode('node-1');
     await waitFor('lease of node-1 released', async () => !(await present()).includes('10.244.1.0/24'));
     assert.deepEqual(await present(), ['10.244.2.0/24', '10.244.3.0/24', '10.244.4.0/24', '10.244.5.0/24']);
-    assert.deepEqual(released, ['node-1:10.244.1.0/24']);
+    assert.deepEqual(released(), ['node-1:10.244.1.0/24']);
   });
 
   it('matches by InternalIP when the Node has no annotations', async () => {

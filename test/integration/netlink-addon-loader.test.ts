@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { materialize } from '../../lib/kernel/netlink/addon.js';
-import { REPO_ROOT, TWILL_BIN } from '../helpers/cni.js';
+import { REPO_ROOT, TWILL_BIN } from '../../harness/cni.js';
 import { PluginNode } from '../helpers/plugin-node.js';
-import { netnsPath, World } from '../helpers/world.js';
+import { netnsPath, World } from '../../harness/world.js';
 
 const ADDON = path.join(REPO_ROOT, 'build/native/twill_netlink.node');
 

@@ -10,7 +10,7 @@ import {
   NetlinkSocket, nlGetLink, nlListAddrs, nlListLinks, nlListRoutes, setAddrGenModeNone, setHairpin, setLink, withSocket,
 } from '../../lib/kernel/netlink/index.js';
 import { writeSysctlIn } from '../../lib/kernel/sysctl.js';
-import { netnsPath, World } from '../helpers/world.js';
+import { netnsPath, World } from '../../harness/world.js';
 
 describe('netlink against the kernel (namespaces)', function () {
   const world = new World('nl');

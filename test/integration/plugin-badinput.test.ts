@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { getLink, listLinks } from '../../lib/kernel/ip.js';
-import { runCni, TWILL_BIN } from '../helpers/cni.js';
+import { runCni, TWILL_BIN } from '../../harness/cni.js';
 import { PluginNode } from '../helpers/plugin-node.js';
-import { DEFAULT_PATH, Outcome, runBinary } from '../helpers/spawn.js';
-import { netnsPath, World } from '../helpers/world.js';
+import { DEFAULT_PATH, Outcome, runBinary } from '../../harness/spawn.js';
+import { netnsPath, World } from '../../harness/world.js';
 
 interface Case {
   name: string;

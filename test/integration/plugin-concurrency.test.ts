@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { getLink, ipBatch, listLinks } from '../../lib/kernel/ip.js';
 import { expectOk, PluginNode } from '../helpers/plugin-node.js';
-import { netnsPath, World } from '../helpers/world.js';
+import { netnsPath, World } from '../../harness/world.js';
 
 const N = 30;
 

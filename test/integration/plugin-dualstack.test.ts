@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Ip } from '../../lib/ip/cidr.js';
 import { getLink, ipBatch, ipJson, listLinks, listRoutes } from '../../lib/kernel/ip.js';
 import { expectOk, PluginNode, PluginNodeOptions } from '../helpers/plugin-node.js';
-import { netnsPath, World } from '../helpers/world.js';
+import { netnsPath, World } from '../../harness/world.js';
 
 const VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
 const V4_NET = '10.244.0.0/16';

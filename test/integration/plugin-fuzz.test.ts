@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readSysctl } from '../../lib/kernel/ip.js';
 import { expectOk, PluginNode } from '../helpers/plugin-node.js';
-import { netnsPath, World } from '../helpers/world.js';
+import { netnsPath, World } from '../../harness/world.js';
 
 /** JSON text of a value nested `depth` deep (built as text: JSON.stringify itself would overflow). */
 const nested = (depth: number): string => {

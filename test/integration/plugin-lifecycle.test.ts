@@ -6,9 +6,9 @@ import path from 'node:path';
 import { run } from '../../lib/exec.js';
 import { netnsId } from '../../lib/kernel/ns.js';
 import { getLink, ipBatch, listAddrs, listLinks, listNeighbours, listRoutes } from '../../lib/kernel/ip.js';
-import { netnsPath, waitFor, World } from '../helpers/world.js';
+import { netnsPath, waitFor, World } from '../../harness/world.js';
 import { expectOk, PluginNode } from '../helpers/plugin-node.js';
-import { runCni } from '../helpers/cni.js';
+import { runCni } from '../../harness/cni.js';
 
 const VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
 

@@ -3,9 +3,9 @@
 // reverse. Traffic to the node's host port must reach the pod.
 import assert from 'node:assert/strict';
 import { ipBatch, getLink } from '../../lib/kernel/ip.js';
-import { runCni } from '../helpers/cni.js';
+import { runCni } from '../../harness/cni.js';
 import { expectOk, PluginNode } from '../helpers/plugin-node.js';
-import { netnsPath, waitFor, World } from '../helpers/world.js';
+import { netnsPath, waitFor, World } from '../../harness/world.js';
 
 const NODE_BIN = process.execPath; // Node 24 from node_modules (mocha runs on it)
 

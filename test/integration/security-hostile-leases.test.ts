@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { listFdb, listNeighbours, listRoutes } from '../../lib/kernel/ip.js';
 import { parseSubnetEnv } from '../../lib/schema/subnet-env.js';
-import { EtcdServer } from '../helpers/etcd.js';
-import { Pod, ping } from '../helpers/pods.js';
-import { netConfig, startEtcdWorld, startTwoNodes, Twilld } from '../helpers/twilld.js';
+import { EtcdServer } from '../../harness/etcd.js';
+import { Pod, ping } from '../../harness/pods.js';
+import { netConfig, startEtcdWorld, startTwoNodes, Twilld } from '../../harness/twilld.js';
 import { ctlAt } from '../helpers/twillctl.js';
-import { netnsPath, tmpPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { netnsPath, tmpPath, Underlay, waitFor, World } from '../../harness/world.js';
 
 const SUBNETS = '/coreos.com/network/subnets/';
 

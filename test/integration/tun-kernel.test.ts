@@ -7,7 +7,7 @@ import path from 'node:path';
 import { getLink, ipBatch } from '../../lib/kernel/ip.js';
 import { openTun, TUN_F, TunDevice } from '../../lib/kernel/tun/device.js';
 import { TunDeviceExistsError, TunPermissionError, TunUnavailableError } from '../../lib/kernel/tun/errors.js';
-import { netnsPath, waitFor, World } from '../helpers/world.js';
+import { netnsPath, waitFor, World } from '../../harness/world.js';
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');
 

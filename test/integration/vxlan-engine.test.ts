@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { ipBatch } from '../../lib/kernel/ip.js';
-import { ping } from '../helpers/pods.js';
+import { ping } from '../../harness/pods.js';
 import { kernelVtep, peerWith, tcpIntegrity, userspaceVtep, Vtep } from '../helpers/vtep.js';
-import { buildUnderlay, netnsPath, Underlay, waitFor, World } from '../helpers/world.js';
+import { buildUnderlay, netnsPath, Underlay, waitFor, World } from '../../harness/world.js';
 
 /** Sends one UDP datagram (hex payload) from a namespace, optionally from a given source address. */
 async function sendUdp(world: World, ns: string, to: string, port: number, hex: string, from?: string): Promise<void> {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { run } from '../../lib/exec.js';
 import { annotationNames } from '../../lib/kube/annotations.js';
-import { waitFor } from '../helpers/world.js';
+import { waitFor } from '../../harness/world.js';
 import { theCluster } from './setup.js';
 import { waitTwillReady } from './lib/twill.js';
 

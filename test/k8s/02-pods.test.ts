@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
-import { waitFor } from '../helpers/world.js';
+import { waitFor } from '../../harness/world.js';
 import { theCluster, theFamily } from './setup.js';
 import { createPods, deletePods, dial, ensureNamespace, netexecPod, PodInfo, TEST_NS, waitPodsReady } from './lib/pods.js';
 import { waitTwillReady } from './lib/twill.js';

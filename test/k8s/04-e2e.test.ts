@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { netnsPath } from '../helpers/world.js';
+import { netnsPath } from '../../harness/world.js';
 import { Procs, tail } from './lib/proc.js';
 import { theCluster, theFamily } from './setup.js';
 import { waitTwillReady } from './lib/twill.js';

@@ -1,7 +1,8 @@
 // Pure checks behind `config set/validate` and `usage`: refusals name the field, warnings
 // name the lease, and usage arithmetic counts only subnets the config could hand out.
 import assert from 'node:assert/strict';
-import { checkConfigText, leaseFits, leaseWarnings, subnetTotal } from '../../ctl/config-checks.js';
+import { checkConfigText, leaseWarnings, subnetTotal } from '../../ctl/config-checks.js';
+import { inRange } from '../../lib/schema/subnet-pool.js';
 import { computeUsage } from '../../ctl/commands/usage.js';
 import { Cidr } from '../../lib/ip/cidr.js';
 import type { Lease } from '../../lib/schema/lease.js';
@@ -47,9 +48,9 @@ describe('ctl config checks', () => {
     assert.equal(subnetTotal(parseNetworkConfig({ Network: '10.244.0.0/16' })), 255n);
     assert.equal(subnetTotal(parseNetworkConfig({ Network: '10.244.0.0/16', SubnetMin: '10.244.10.0', SubnetMax: '10.244.19.0' })), 10n);
     const c = parseNetworkConfig({ Network: '10.244.0.0/16', SubnetMin: '10.244.10.0', SubnetMax: '10.244.19.0' });
-    assert.equal(leaseFits(c, Cidr.parse('10.244.10.0/24')), true);
-    assert.equal(leaseFits(c, Cidr.parse('10.244.20.0/24')), false);
-    assert.equal(leaseFits(c, Cidr.parse('10.244.10.0/25')), false);
+    assert.equal(inRange(c, Cidr.parse('10.244.10.0/24')), true);
+    assert.equal(inRange(c, Cidr.parse('10.244.20.0/24')), false);
+    assert.equal(inRange(c, Cidr.parse('10.244.10.0/25')), false);
   });
 
   it('names every lease a new config would strand', () => {

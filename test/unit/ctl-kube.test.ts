@@ -13,7 +13,7 @@ import { UsageError } from '../../ctl/errors.js';
 import { leaseColumns, leaseView } from '../../ctl/lease-view.js';
 import { contextFrom, GlobalArgs, refuseInKubeMode, withGlobalOptions } from '../../ctl/options.js';
 import { parseNetworkConfig } from '../../lib/schema/network-config.js';
-import { REPO_ROOT } from '../helpers/cni.js';
+import { REPO_ROOT } from '../../harness/cni.js';
 import { readmeSection } from '../helpers/readme.js';
 
 const F = annotationNames();

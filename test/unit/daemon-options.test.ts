@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, TWILLCTL_BIN, TWILLD_BIN } from '../helpers/cni.js';
+import { REPO_ROOT, TWILLCTL_BIN, TWILLD_BIN } from '../../harness/cni.js';
 import { VERSION } from '../../lib/version.js';
 import { HelpShown, OptionsError, parseOptions } from '../../daemon/options.js';
 import { parseDuration } from '../../daemon/duration.js';

@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, lstatSync, mkdtempSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TWILL_BIN, TWILLCTL_BIN, TWILLD_BIN } from '../helpers/cni.js';
-import { RUN_PREFIX } from '../helpers/world.js';
+import { TWILL_BIN, TWILLCTL_BIN, TWILLD_BIN } from '../../harness/cni.js';
+import { RUN_PREFIX } from '../../harness/world.js';
 
 const run = (file: string, args: string[], env: Record<string, string> = {}) =>
   spawnSync(file, args, { encoding: 'utf8', input: '', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...env } });

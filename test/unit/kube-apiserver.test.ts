@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
 import { connectKube, KubeClient, apiStatus } from '../../lib/kube/client.js';
-import { FakeKubeApiServer, kubeconfigYaml } from '../helpers/kube-apiserver.js';
+import { FakeKubeApiServer, kubeconfigYaml } from '../../harness/kube-apiserver.js';
 
 const node = (name: string, podCIDR?: string) => ({ metadata: { name }, spec: podCIDR ? { podCIDR } : {}, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
 

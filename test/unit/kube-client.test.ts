@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { apiStatus, connectKube, describeApiError, KubeConfigError, loadKubeConfig } from '../../lib/kube/client.js';
-import { FakeKubeApiServer, kubeconfigYaml } from '../helpers/kube-apiserver.js';
+import { apiStatus, connectKube, describeApiError, loadKubeConfig } from '../../lib/kube/client.js';
+import { FakeKubeApiServer, kubeconfigYaml } from '../../harness/kube-apiserver.js';
 
 describe('kube client configuration', () => {
   let dir: string;
@@ -53,7 +53,7 @@ describe('kube client configuration', () => {
     delete process.env.KUBERNETES_SERVICE_HOST;
     process.env.HOME = dir; // no ~/.kube/config there
     try {
-      assert.throws(() => loadKubeConfig(), (e) => e instanceof KubeConfigError && /no --kubeconfig-file/.test(e.message));
+      assert.throws(() => loadKubeConfig(), /no --kubeconfig-file/);
       const kube = connectKube({ apiUrl: 'https://10.0.0.3:6443' });
       assert.equal(kube.server, 'https://10.0.0.3:6443');
       assert.equal(kube.config.getCurrentUser()?.token, undefined, 'no credentials invented');
@@ -97,9 +97,9 @@ describe('kube client configuration', () => {
   });
 
   it('names the file when it is missing or broken', () => {
-    assert.throws(() => loadKubeConfig({ kubeconfigFile: path.join(dir, 'absent') }), (e) => e instanceof KubeConfigError && e.message.includes('absent'));
+    assert.throws(() => loadKubeConfig({ kubeconfigFile: path.join(dir, 'absent') }), /kubeconfig \(.*absent\): file not found/);
     writeFileSync(path.join(dir, 'bad'), 'clusters: [');
-    assert.throws(() => loadKubeConfig({ kubeconfigFile: path.join(dir, 'bad') }), KubeConfigError);
+    assert.throws(() => loadKubeConfig({ kubeconfigFile: path.join(dir, 'bad') }), /^Error: kubeconfig \(.*bad\): /);
   });
 
   it('describes API errors in one line with the status', async () => {

@@ -7,15 +7,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { annotationNames } from '../../lib/kube/annotations.js';
 import { KubeIntegrationOptions, startKubeIntegration } from '../../daemon/kube/integration.js';
-import { isPermitted } from '../../daemon/kube/permissions.js';
+import { isPermitted } from '../helpers/kube-permissions.js';
 import { createLogger } from '../../daemon/log.js';
 import { Cidr } from '../../lib/ip/cidr.js';
-import { FakeKubeApiServer, kubeconfigYaml } from '../helpers/kube-apiserver.js';
-import { waitFor } from '../helpers/world.js';
+import { FakeKubeApiServer, kubeconfigYaml } from '../../harness/kube-apiserver.js';
+import { waitFor } from '../../harness/world.js';
 import { leaseAttrs } from '../helpers/lease-attrs.js';
+import { leaseAnnotations } from '../../lib/kube/annotations.js';
+import { FakeClock } from '../fakes/clock.js';
+import { FakeSubnetStore } from '../fakes/subnet-store.js';
 
 const F = annotationNames();
-const base: KubeIntegrationOptions = { kubeSubnetMgr: true, etcdEndpoints: ['http://127.0.0.1:1'], etcdPrefix: '/x' };
+const base: KubeIntegrationOptions = { kubeSubnetMgr: true };
 const lease = { key: 'kube/nodes/n1', subnet: Cidr.parse('10.244.1.0/24'), attrs: leaseAttrs({ PublicIP: '198.18.0.11', BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0a:00:00:00:00:01' } }) };
 
 describe('kube integration hooks', () => {
@@ -67,6 +70,29 @@ describe('kube integration hooks', () => {
       assert.equal(ann[F.kubeSubnetManager], 'true');
       await k.stop();
       assert.deepEqual(api.requests.filter((r) => !isPermitted(r.method, r.url)), []);
+    } finally {
+      ac.abort();
+      await api.close();
+    }
+  });
+
+  it('in etcd mode releases a deleted Node\'s lease through the store it is given (no etcd client of its own)', async () => {
+    const api = new FakeKubeApiServer({ token: 't' });
+    const url = await api.listen();
+    const ac = new AbortController();
+    const store = new FakeSubnetStore(new FakeClock());
+    try {
+      writeFileSync(path.join(dir, 'kc'), kubeconfigYaml(url, 't'));
+      const peer = leaseAttrs({ PublicIP: '198.18.0.12', BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0a:00:00:00:00:02' } });
+      const held = store.put({ subnet: Cidr.parse('10.244.2.0/24') }, peer, 3600);
+      api.createNode({ metadata: { name: 'n2', annotations: leaseAnnotations(F, peer, false) } });
+      const k = startKubeIntegration({ kubeSubnetMgr: false, nodeName: 'n1', kubeconfigFile: path.join(dir, 'kc') }, log, ac.signal, store)!;
+      await waitFor('watching Nodes', () => api.openWatches > 0);
+      api.deleteNode('n2');
+      await waitFor('released', () => !store.stored(held.key));
+      assert.ok(lines.some((l) => l.msg === 'released the lease of a deleted Node' && l.node === 'n2' && l.subnet === '10.244.2.0/24'));
+      await k.stop();
+      assert.equal(store.closed, false, 'the store belongs to the subnet manager: stop() leaves it open');
     } finally {
       ac.abort();
       await api.close();

@@ -2,6 +2,8 @@
 // net-conf file, the own lease from spec.podCIDR, annotations, peers from the Node watch
 // (including a re-list after compaction), renew, the NetworkUnavailable condition, and only
 // permitted API calls.
+import { kubeNodes } from '../../daemon/kube/nodes.js';
+import { createLogger } from '../../daemon/log.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,11 +11,11 @@ import path from 'node:path';
 import { annotationNames, leaseAnnotations } from '../../lib/kube/annotations.js';
 import { connectKube, KubeClient } from '../../lib/kube/client.js';
 import { markNetworkAvailable } from '../../daemon/kube/node-publisher.js';
-import { isPermitted } from '../../daemon/kube/permissions.js';
+import { isPermitted } from '../helpers/kube-permissions.js';
 import { KubeSubnetManager } from '../../daemon/subnet/kube-manager.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { parseNetworkConfig } from '../../lib/schema/network-config.js';
-import { FakeKubeApiServer, kubeconfigYaml } from '../helpers/kube-apiserver.js';
+import { FakeKubeApiServer, kubeconfigYaml } from '../../harness/kube-apiserver.js';
 import { leaseAttrs, plain } from '../helpers/lease-attrs.js';
 
 const F = annotationNames();
@@ -46,7 +48,7 @@ describe('kube subnet manager', () => {
   const logs = waiter<string>();
 
   const manager = (nodeName: string, netConfPath = path.join(dir, 'net-conf.json')) =>
-    new KubeSubnetManager({ kube, nodeName, netConfPath, pollMs: 50, log: (m) => (process.env.KDEBUG && console.log(Date.now() % 100000, m), logs.push(m)) });
+    new KubeSubnetManager({ nodes: kubeNodes(kube), nodeName, netConfPath, pollMs: 50, log: createLogger('debug', (l) => (process.env.KDEBUG && console.log(l), logs.push(l))) });
 
   beforeEach(async () => {
     server = new FakeKubeApiServer({ token: 't' });
@@ -67,7 +69,7 @@ describe('kube subnet manager', () => {
   it('waits for net-conf.json, then parses it', async () => {
     const m = manager('n1');
     const cfg = m.getNetworkConfig(ac.signal);
-    await logs.next((l) => l.includes(path.join(dir, 'net-conf.json')) && l.includes('waiting'));
+    await logs.next((l) => l.includes(path.join(dir, 'net-conf.json')) && l.includes('waiting') && JSON.parse(l).level === 'warn');
     writeFileSync(path.join(dir, 'net-conf.json'), NET_CONF);
     const c = await cfg;
     assert.equal(String(c.Network), '10.244.0.0/16');
@@ -171,13 +173,13 @@ describe('kube subnet manager', () => {
 
   it('sets NetworkUnavailable=False without touching other conditions', async () => {
     server.createNode({ metadata: { name: 'n1' }, status: { conditions: [{ type: 'Ready', status: 'True' }, { type: 'NetworkUnavailable', status: 'True', reason: 'NoRouteCreated' }] } });
-    await markNetworkAvailable(kube, 'n1');
+    await markNetworkAvailable(kubeNodes(kube), 'n1');
     const conds = server.getNode('n1')!.status!.conditions!;
     assert.deepEqual(conds.map((c) => `${c.type}=${c.status}`), ['Ready=True', 'NetworkUnavailable=False']);
     assert.equal(conds[1].reason, 'TwillIsUp');
   });
 
   it('refuses to start without a node name', () => {
-    assert.throws(() => new KubeSubnetManager({ kube, nodeName: '' }), /NODE_NAME/);
+    assert.throws(() => new KubeSubnetManager({ nodes: kubeNodes(kube), nodeName: '', log: createLogger('error', () => {}) }), /NODE_NAME/);
   });
 });

@@ -1,13 +1,16 @@
 // The dependency rule the tree is laid out by: lib/ imports none of the programs, and each
 // program (cni-plugin/, daemon/, ctl/) imports only lib/ and itself, never another program
-// nor test/, bench/ or scripts/. Checked on the sources, static and dynamic imports alike.
+// nor harness/, test/, bench/ or scripts/. harness/ (the namespace world that tests, benchmarks
+// and the demo build on) sits beside them: it drives the built programs, imports only lib/,
+// and is imported by test/, bench/ and scripts/ alone. Checked on the sources, static and
+// dynamic imports alike.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../helpers/cni.js';
+import { REPO_ROOT } from '../../harness/cni.js';
 
 const PROGRAMS = ['cni-plugin', 'daemon', 'ctl'];
-const FORBIDDEN_FOR_ALL = ['test', 'bench', 'scripts'];
+const FORBIDDEN_FOR_ALL = ['harness', 'test', 'bench', 'scripts'];
 
 function sources(dir: string): string[] {
   return readdirSync(path.join(REPO_ROOT, dir), { withFileTypes: true, recursive: true })
@@ -27,7 +30,7 @@ function importedFolders(file: string): Set<string> {
 }
 
 describe('layering', () => {
-  it('lib/ imports nothing of the programs, tests, benchmarks or scripts', () => {
+  it('lib/ imports nothing of the programs, the harness, tests, benchmarks or scripts', () => {
     const bad = sources('lib').flatMap((f) => [...importedFolders(f)].filter((d) => d !== 'lib').map((d) => `${f} -> ${d}/`));
     assert.deepEqual(bad, []);
   });
@@ -42,4 +45,16 @@ describe('layering', () => {
       assert.deepEqual(bad, []);
     });
   }
+
+  it('harness/ imports only lib/ and itself: never test/, bench/, scripts/ or a program', () => {
+    const files = sources('harness');
+    assert.ok(files.length > 5, 'found the sources of harness');
+    const bad = files.flatMap((f) => [...importedFolders(f)].filter((d) => d !== 'harness' && d !== 'lib').map((d) => `${f} -> ${d}/`));
+    assert.deepEqual(bad, []);
+  });
+
+  it('bench/ and scripts/ reach the harness in harness/, not inside test/', () => {
+    const bad = [...sources('bench'), ...sources('scripts')].flatMap((f) => [...importedFolders(f)].filter((d) => d === 'test').map(() => `${f} -> test/`));
+    assert.deepEqual(bad, []);
+  });
 });

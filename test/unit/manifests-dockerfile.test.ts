@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadAll } from 'js-yaml';
-import { REPO_ROOT } from '../helpers/cni.js';
+import { REPO_ROOT } from '../../harness/cni.js';
 
 type Obj = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadAll } from 'js-yaml';
 import { parseOptions } from '../../daemon/options.js';
-import { REPO_ROOT } from '../helpers/cni.js';
+import { REPO_ROOT } from '../../harness/cni.js';
 import { readmeSection } from '../helpers/readme.js';
 
 type Obj = any; // eslint-disable-line @typescript-eslint/no-explicit-any

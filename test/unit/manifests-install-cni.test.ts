@@ -8,8 +8,8 @@ import { copyFileSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CommandError, run } from '../../lib/exec.js';
-import { REPO_ROOT } from '../helpers/cni.js';
-import { RUN_PREFIX } from '../helpers/world.js';
+import { REPO_ROOT } from '../../harness/cni.js';
+import { RUN_PREFIX } from '../../harness/world.js';
 
 const SCRIPT = path.join(REPO_ROOT, 'scripts/install-cni.sh');
 const install = (...args: string[]) => run('sh', [SCRIPT, ...args]);

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadAll } from 'js-yaml';
 import { KUBE_API_USES } from '../../daemon/kube/permissions.js';
-import { REPO_ROOT } from '../helpers/cni.js';
+import { REPO_ROOT } from '../../harness/cni.js';
 
 type Obj = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Evaluate = (expr: string, ctx: Record<string, unknown>) => unknown;

@@ -10,7 +10,7 @@ import { loadAll } from 'js-yaml';
 import { KUBE_API_USES } from '../../daemon/kube/permissions.js';
 import { parseNetConf } from '../../cni-plugin/config.js';
 import { parseNetworkConfig } from '../../lib/schema/network-config.js';
-import { REPO_ROOT } from '../helpers/cni.js';
+import { REPO_ROOT } from '../../harness/cni.js';
 import { modelTypeOf, unknownFields } from '../helpers/kube-strict.js';
 
 type Obj = any; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,4 +1,4 @@
-// A real Kubernetes cluster on this machine, in the style of test/helpers/world.ts: the
+// A real Kubernetes cluster on this machine, in the style of harness/world.ts: the
 // control plane in the underlay namespace, N nodes (netns + mount namespace each, own
 // containerd and kubelet, kube-proxy), upstream binaries from harness/build.sh and images
 // from harness/images.sh. twill is not on the nodes until installTwill() applies manifests/
@@ -7,9 +7,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../../helpers/cni.js';
-import { dualUnderlay } from '../../helpers/underlay6.js';
-import { buildUnderlay, waitFor, World } from '../../helpers/world.js';
+import { REPO_ROOT } from '../../../harness/cni.js';
+import { dualUnderlay } from '../../../harness/underlay6.js';
+import { buildUnderlay, waitFor, World } from '../../../harness/world.js';
 import { clusterCidrs, ClusterIpFamily, CLUSTER_CIDR6, ControlPlane } from './control-plane.js';
 import { cgroupHierarchies, K8sNode } from './node.js';
 import { Pki } from './pki.js';

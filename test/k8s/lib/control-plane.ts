@@ -5,7 +5,7 @@
 // --pod-network-cidr=10.244.0.0/16,fd00:10:244::/56` sets it), kube-scheduler. Each component has its own client certificate, so RBAC sees who is calling.
 import path from 'node:path';
 import { run } from '../../../lib/exec.js';
-import { netnsPath, waitFor } from '../../helpers/world.js';
+import { netnsPath, waitFor } from '../../../harness/world.js';
 import { Pki } from './pki.js';
 import { Procs } from './proc.js';
 

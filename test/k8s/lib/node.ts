@@ -13,7 +13,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../../../lib/exec.js';
-import { netnsPath, UnderlayNode, waitFor } from '../../helpers/world.js';
+import { netnsPath, UnderlayNode, waitFor } from '../../../harness/world.js';
 import { Pki } from './pki.js';
 import { Proc, Procs } from './proc.js';
 

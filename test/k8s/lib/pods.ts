@@ -1,7 +1,7 @@
 // Pods for the tests: agnhost netexec (HTTP on 8080, UDP on 8081) pinned to a node, created
 // with kubectl as a user would, and the netexec /dial request the e2e suite uses to send one
 // request from inside a pod (TCP or UDP) and report the answers.
-import { waitFor } from '../../helpers/world.js';
+import { waitFor } from '../../../harness/world.js';
 import type { K8sCluster } from './cluster.js';
 
 export const AGNHOST = 'registry.k8s.io/e2e-test-images/agnhost:2.56';

@@ -4,7 +4,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { stopProcess } from '../../helpers/world.js';
+import { stopProcess } from '../../../harness/world.js';
 
 export interface Proc {
   name: string;

@@ -1,5 +1,5 @@
 // Waiting for and talking to the DaemonSet twill's manifests create.
-import { waitFor } from '../../helpers/world.js';
+import { waitFor } from '../../../harness/world.js';
 import type { K8sCluster } from './cluster.js';
 
 export const TWILL_NS = 'kube-twill';

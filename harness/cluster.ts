@@ -4,7 +4,7 @@
 import { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { readSubnetEnv } from '../../lib/schema/subnet-env.js';
+import { readSubnetEnv } from '../lib/schema/subnet-env.js';
 import { runCni, TWILLD_BIN } from './cni.js';
 import { EtcdServer } from './etcd.js';
 import { DualUnderlay, dualUnderlay, v6OnlyUnderlay } from './underlay6.js';

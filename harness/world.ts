@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { run } from '../../lib/exec.js';
-import { ipBatch } from '../../lib/kernel/ip.js';
-import { runIn } from '../../lib/kernel/ns.js';
+import { run } from '../lib/exec.js';
+import { ipBatch } from '../lib/kernel/ip.js';
+import { runIn } from '../lib/kernel/ns.js';
 
 /** Short, unique per test process: names must fit IFNAMSIZ (15) with a suffix. */
 export const RUN_PREFIX = `tw${randomBytes(2).toString('hex')}`;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DEFAULT_PATH, Outcome, runBinary } from './spawn.js';
 import { netnsPath } from './world.js';
 
-export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const TWILL_BIN = path.join(REPO_ROOT, 'dist/bin/twill');
 export const TWILLD_BIN = path.join(REPO_ROOT, 'dist/bin/twilld');
 export const TWILLCTL_BIN = path.join(REPO_ROOT, 'dist/bin/twillctl');

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runIn } from '../../lib/kernel/ns.js';
+import { runIn } from '../lib/kernel/ns.js';
 import { netnsPath, stopProcess } from './world.js';
 
 export interface EtcdOptions {

@@ -1,6 +1,6 @@
 // IPv6 on the test underlay: the bridge and every node get an address in fd18::/64 (a ULA
 // inside namespaces the test made), for dual-stack and IPv6-only worlds.
-import { ipBatch } from '../../lib/kernel/ip.js';
+import { ipBatch } from '../lib/kernel/ip.js';
 import type { Pod } from './pods.js';
 import { buildUnderlay, netnsPath, Underlay, World } from './world.js';
 

@@ -3,9 +3,9 @@
 // (gateway = the subnet's first host), the pod address(es) from the subnet(s) the daemon wrote
 // to subnet.env (IPv4, IPv6 or both), the subnet.env MTU, and a default route per family via
 // the gateway. All through lib/kernel.
-import { Cidr } from '../../lib/ip/cidr.js';
-import { getLink, ipBatch } from '../../lib/kernel/ip.js';
-import { readSubnetEnv } from '../../lib/schema/subnet-env.js';
+import { Cidr } from '../lib/ip/cidr.js';
+import { getLink, ipBatch } from '../lib/kernel/ip.js';
+import { readSubnetEnv } from '../lib/schema/subnet-env.js';
 import { netnsPath, World } from './world.js';
 
 export interface Pod {

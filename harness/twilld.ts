@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { TWILLD_BIN } from './cni.js';
 import { EtcdServer } from './etcd.js';
 import { buildUnderlay, netnsPath, stopProcess, tmpPath, Underlay, UnderlayNode, waitFor, World } from './world.js';
-import { runIn } from '../../lib/kernel/ns.js';
+import { runIn } from '../lib/kernel/ns.js';
 import { addPod, Pod } from './pods.js';
 
 export interface TwilldOptions {
