@@ -1,0 +1,75 @@
+// Kernel change notifications over rtnetlink multicast (what `ip monitor` prints, as typed
+// messages): links, addresses, routes, neighbours and FDB entries. The addon reads them on a
+// thread of its own and hands each burst over; they are decoded here. Callers may use them
+// only to react faster: when the kernel drops events (a full socket buffer) `onLost` says so,
+// and a full look at the kernel is the answer.
+import { netlinkAddon } from './addon.js';
+import {
+  RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE,
+} from './constants.js';
+import { decodeAddr, decodeLink, decodeNeigh, decodeRoute, NlAddr, NlLink, NlNeigh, NlRoute } from './decode.js';
+import { parseMessages } from './wire.js';
+
+export type KernelEvent =
+  | { kind: 'link'; deleted: boolean; link: NlLink }
+  | { kind: 'addr'; deleted: boolean; addr: NlAddr }
+  | { kind: 'route'; deleted: boolean; route: NlRoute }
+  /** neighbours and (family AF_BRIDGE) FDB entries */
+  | { kind: 'neigh'; deleted: boolean; neigh: NlNeigh };
+
+/** One burst of multicast messages as events; message types we did not ask for are skipped. */
+export function decodeEvents(buf: Buffer): KernelEvent[] {
+  const out: KernelEvent[] = [];
+  for (const m of parseMessages(buf)) {
+    switch (m.type) {
+      case RTM_NEWLINK: case RTM_DELLINK:
+        out.push({ kind: 'link', deleted: m.type === RTM_DELLINK, link: decodeLink(m) });
+        break;
+      case RTM_NEWADDR: case RTM_DELADDR:
+        out.push({ kind: 'addr', deleted: m.type === RTM_DELADDR, addr: decodeAddr(m) });
+        break;
+      case RTM_NEWROUTE: case RTM_DELROUTE:
+        out.push({ kind: 'route', deleted: m.type === RTM_DELROUTE, route: decodeRoute(m) });
+        break;
+      case RTM_NEWNEIGH: case RTM_DELNEIGH:
+        out.push({ kind: 'neigh', deleted: m.type === RTM_DELNEIGH, neigh: decodeNeigh(m) });
+        break;
+    }
+  }
+  return out;
+}
+
+export interface Subscription {
+  stop(): void;
+}
+
+/**
+ * Events of the RTNLGRP_* `groups` in the namespace at `netns` (undefined: our own). An idle
+ * subscription does not keep the process alive.
+ */
+export function subscribeKernel(
+  netns: string | undefined, groups: readonly number[], onEvents: (events: KernelEvent[]) => void, onLost: (errno: number) => void,
+): Subscription {
+  const addon = netlinkAddon();
+  let stopped = false;
+  const id = addon.subscribe(netns ?? null, [...groups], (data, errno) => {
+    if (stopped) return;
+    if (data) {
+      let events: KernelEvent[] | undefined;
+      try {
+        events = decodeEvents(data);
+      } catch {
+        onLost(0); // a message we could not split: treat as lost events
+      }
+      if (events?.length) onEvents(events);
+    }
+    if (errno) onLost(errno);
+  });
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      addon.unsubscribe(id);
+    },
+  };
+}
