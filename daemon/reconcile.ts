@@ -7,18 +7,12 @@
 //  - leases (the watch): only peers whose lease object changed are looked at, each diffed
 //    against what was programmed for it: a new lease costs its own few entries, whatever the
 //    number of peers.
-// Only our entries are read as "actual": routes on our devices or for subnets of the cluster
-// Network (never the node's own pod subnet on the bridge, nor kernel routes), and neighbours
-// and FDB entries of our devices.
-import {
-  ActualEntries, ActualFdb, ActualNeigh, ActualRoute, DataplaneEntries, fdbKey, neighKey, PeerEntries, routeKey,
-} from '../lib/dataplane/entries.js';
+// Only our entries are read as "actual" (lib/kernel/dataplane.ts ourEntries, which twillctl
+// doctor reads with too).
+import { ActualEntries, DataplaneEntries, fdbKey, neighKey, PeerEntries, routeKey } from '../lib/dataplane/entries.js';
 import { isPeer } from '../lib/dataplane/peers.js';
 import { Change, DataplaneOp, planDataplane, planPeerChange } from '../lib/dataplane/plan.js';
-import { Cidr, Ip } from '../lib/ip/cidr.js';
-import { Mac } from '../lib/ip/mac.js';
-import { applyDataplaneOps, KernelDataplane, readKernelDataplane } from '../lib/kernel/dataplane.js';
-import { NUD_PERMANENT } from '../lib/kernel/netlink/constants.js';
+import { applyDataplaneOps, KernelDataplane, ourEntries, readKernelDataplane } from '../lib/kernel/dataplane.js';
 import { getLinkOn } from '../lib/kernel/netlink/query.js';
 import { NetlinkSocket } from '../lib/kernel/netlink/socket.js';
 import type { Lease } from '../lib/schema/lease.js';
@@ -26,9 +20,6 @@ import type { NetworkConfig } from '../lib/schema/network-config.js';
 import type { Backend } from './backend/backend.js';
 import type { Logger } from './log.js';
 import type { DaemonMetrics } from './metrics.js';
-
-/** IPv6 link-local routes and neighbours belong to the kernel's own neighbour discovery. */
-const LINK_LOCAL6 = Cidr.parse('fe80::/10');
 
 export interface ReconcileResult {
   peers: number;
@@ -195,41 +186,6 @@ export class Reconciler {
    * an entry whose fields do not parse is not one we wrote, so it is left alone.
    */
   private ours(own: Lease, k: KernelDataplane): ActualEntries {
-    return selectOurEntries(k, this.backend.devices, this.config, own);
+    return ourEntries(k, this.backend.devices, this.config, own);
   }
-}
-
-/** The kernel's entries that are ours to keep right (reconcile and doctor read them alike). */
-export function selectOurEntries(k: KernelDataplane, devs: readonly string[], config: NetworkConfig, own: Lease): ActualEntries {
-  const v6 = config.EnableIPv6 && config.IPv6Network ? config.IPv6Network : undefined;
-  // a route is ours when it uses one of our devices, or goes to another node's pod subnet
-  const ownSubnets = [own.subnet, ...(own.subnet6 ? [own.subnet6] : [])];
-  const podNetwork = (c: Cidr) => (c.family === 4 ? config.Network : v6)?.contains(c) && !ownSubnets.some((s) => s.equals(c) || s.contains(c));
-  const routes: ActualRoute[] = [];
-  for (const r of k.routes) {
-    if (r.protocol === 'kernel' || r.dst === 'default' || !r.dev || r.type !== 'unicast') continue;
-    const c = Cidr.tryParse(r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`);
-    if (!c) continue;
-    if (c.family === 6 && !v6) continue;
-    if (!devs.includes(r.dev) && !podNetwork(c)) continue;
-    if (LINK_LOCAL6.contains(c)) continue; // the kernel's link-local routes
-    routes.push({ dst: c, via: r.gateway ? Ip.tryParse(r.gateway) : undefined, dev: r.dev, onlink: r.flags.includes('onlink') });
-  }
-  const neighs: ActualNeigh[] = [];
-  for (const n of k.neighs) {
-    const ip = n.dst ? Ip.tryParse(n.dst) : undefined;
-    // IPv6 link-local neighbours are the kernel's own (router discovery), not ours
-    if (!ip || LINK_LOCAL6.contains(ip)) continue;
-    const lladdr = n.lladdr ? Mac.tryParse(n.lladdr, { unicastOnly: false }) : undefined;
-    neighs.push({ dst: ip, dev: n.dev, lladdr, permanent: (n.state & NUD_PERMANENT) !== 0 });
-  }
-  const fdb: ActualFdb[] = [];
-  for (const f of k.fdb) {
-    const ip = f.dst ? Ip.tryParse(f.dst) : undefined;
-    // the all-zero MAC is how the kernel spells a default (flooding) entry: ours to prune too
-    const mac = f.lladdr ? Mac.tryParse(f.lladdr, { unicastOnly: false }) : undefined;
-    if (!ip || !mac) continue;
-    fdb.push({ mac, dst: ip, dev: f.dev, permanent: (f.state & NUD_PERMANENT) !== 0 });
-  }
-  return { routes, neighs, fdb };
 }

@@ -9,7 +9,7 @@ import { Cidr } from '../lib/ip/cidr.js';
 import {
   RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE, RTNLGRP_LINK, RTNLGRP_NEIGH,
 } from '../lib/kernel/netlink/constants.js';
-import { subscribeKernel, Subscription } from '../lib/kernel/netlink/events.js';
+import { dropOwnWritesFilter, subscribeKernel, Subscription } from '../lib/kernel/netlink/events.js';
 import type { NetworkConfig } from '../lib/schema/network-config.js';
 import { detectIptablesBackend } from '../lib/kernel/iptables-backend.js';
 import { Lease, LeaseSubnets, subnetOf } from '../lib/schema/lease.js';
@@ -172,7 +172,7 @@ function watchKernel(
       // the kernel dropped events (ENOBUFS): anything may have happened meanwhile
       log.warn('kernel events were lost; reconciling against the kernel', { errno });
       kick();
-    });
+    }, dropOwnWritesFilter());
   } catch (e) {
     log.warn('cannot subscribe to kernel events; relying on periodic reconcile', { error: e });
     return undefined;

@@ -5,8 +5,9 @@
 //   transact(fd, requests, stopOnError) -> Buffer   send each request, collect its replies
 //   transactBatch(fd, requests) -> Buffer   many requests per sendmsg; only failures and the
 //     last request of each send are acknowledged, so thousands of entries cost a few syscalls
-//   subscribe(nsPath | null, groups, callback) -> id   RTNLGRP_* multicast events, read on a
-//     thread of ours and handed to `callback(Buffer | null, errno)` on the JS thread
+//   subscribe(nsPath | null, groups, callback, filter?) -> id   RTNLGRP_* multicast events, read
+//     on a thread of ours and handed to `callback(Buffer | null, errno)` on the JS thread;
+//     `filter` (classic BPF, [code, jt, jf, k] flattened) drops messages in the kernel
 //   unsubscribe(id)
 //   openIn(nsPath, path, writable) -> fd   a file opened from inside that namespace: a
 //     /proc/sys/net file names the sysctl of the namespace it was opened in, for its life
@@ -25,6 +26,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <node_api.h>
 
@@ -373,52 +375,62 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
 // (the daemon's own batch writes cause thousands) instead of one per message.
 static void *sub_thread(void *arg) {
   struct sub *s = arg;
-  size_t cap = 256 * 1024;
-  for (;;) {
+  const size_t cap = 256 * 1024;
+  char *scratch = malloc(cap);
+  while (scratch) {
     struct pollfd p[2] = {{.fd = s->fd, .events = POLLIN}, {.fd = s->stop_r, .events = POLLIN}};
     if (poll(p, 2, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
     if (p[1].revents) break;
-    struct chunk *c = calloc(1, sizeof *c);
-    if (!c) break;
-    c->data = malloc(cap);
-    if (!c->data) { free(c); break; }
-    while (c->len + 65536 <= cap) {
-      ssize_t n = recv(s->fd, c->data + c->len, 65536, MSG_DONTWAIT);
+    size_t len = 0;
+    int err = 0;
+    while (len + 65536 <= cap) {
+      ssize_t n = recv(s->fd, scratch + len, 65536, MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) c->err = errno; // ENOBUFS: events were lost
+        if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno; // ENOBUFS: events were lost
         break;
       }
-      c->len += (size_t)n;
+      len += (size_t)n;
     }
-    if (c->len == 0) { free(c->data); c->data = NULL; }
-    if (c->len == 0 && c->err == 0) { free(c); continue; }
+    if (len == 0 && err == 0) continue;
+    // what was read, exactly: a queue of chunks waiting for a busy JS thread costs only that
+    struct chunk *c = calloc(1, sizeof *c);
+    if (!c) break;
+    c->err = err;
+    c->len = len;
+    if (len) {
+      c->data = malloc(len);
+      if (!c->data) { free(c); break; }
+      memcpy(c->data, scratch, len);
+    }
     if (napi_call_threadsafe_function(s->tsfn, c, napi_tsfn_blocking) != napi_ok) {
       free(c->data);
       free(c);
       break;
     }
   }
+  free(scratch);
   napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
   return NULL;
 }
 
 static napi_value subscribe(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char path[4096] = "";
   napi_valuetype t = napi_undefined;
-  bool is_array = false;
+  bool is_array = false, has_filter = false;
+  if (argc >= 4) napi_is_array(env, argv[3], &has_filter);
   if (argc >= 1) napi_typeof(env, argv[0], &t);
   if (argc >= 2) napi_is_array(env, argv[1], &is_array);
   napi_valuetype cbt = napi_undefined;
   if (argc >= 3) napi_typeof(env, argv[2], &cbt);
   if (argc < 3 || !is_array || cbt != napi_function || (t != napi_string && t != napi_null && t != napi_undefined)) {
-    napi_throw_type_error(env, NULL, "subscribe(nsPath | null, groups: number[], callback)");
+    napi_throw_type_error(env, NULL, "subscribe(nsPath | null, groups: number[], callback, filter?: number[])");
     return NULL;
   }
   if (t == napi_string && !get_path(env, argv[0], path, sizeof path, "subscribe: namespace path")) return NULL;
@@ -455,6 +467,35 @@ static napi_value subscribe(napi_env env, napi_callback_info info) {
       err = errno;
       close(fd);
       return throw_errno(env, "subscribe: NETLINK_ADD_MEMBERSHIP", err);
+    }
+  }
+  if (has_filter) {
+    uint32_t len = 0;
+    napi_get_array_length(env, argv[3], &len);
+    if (len == 0 || len % 4 != 0 || len / 4 > 256) {
+      close(fd);
+      napi_throw_range_error(env, NULL, "subscribe: filter must be [code, jt, jf, k] quadruples, at most 256");
+      return NULL;
+    }
+    struct sock_filter prog[256];
+    for (uint32_t i = 0; i < len; i++) {
+      napi_value v;
+      uint32_t x = 0;
+      napi_get_element(env, argv[3], i, &v);
+      napi_get_value_uint32(env, v, &x);
+      struct sock_filter *ins = &prog[i / 4];
+      switch (i % 4) {
+        case 0: ins->code = (uint16_t)x; break;
+        case 1: ins->jt = (uint8_t)x; break;
+        case 2: ins->jf = (uint8_t)x; break;
+        default: ins->k = x;
+      }
+    }
+    struct sock_fprog fprog = {.len = (unsigned short)(len / 4), .filter = prog};
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) < 0) {
+      err = errno;
+      close(fd);
+      return throw_errno(env, "subscribe: SO_ATTACH_FILTER", err);
     }
   }
   int pipefd[2];

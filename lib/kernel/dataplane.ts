@@ -2,9 +2,14 @@
 // twillctl doctor alike: one dump each of links, routes, neighbours and FDB entries, and a
 // plan's operations written as one netlink batch (thousands of entries in a few sends, every
 // failure reported with its errno). No process is spawned.
+import type { ActualEntries, ActualFdb, ActualNeigh, ActualRoute } from '../dataplane/entries.js';
 import type { DataplaneOp } from '../dataplane/plan.js';
+import { Cidr, Ip } from '../ip/cidr.js';
+import { Mac } from '../ip/mac.js';
+import type { Lease } from '../schema/lease.js';
+import type { NetworkConfig } from '../schema/network-config.js';
 import { opText } from '../dataplane/plan.js';
-import { AF_BRIDGE, AF_INET, AF_INET6, RTM_NEWNEIGH } from './netlink/constants.js';
+import { AF_BRIDGE, AF_INET, AF_INET6, NUD_PERMANENT, RTM_NEWNEIGH } from './netlink/constants.js';
 import { decodeNeigh, NlLink, NlNeigh, NlRoute } from './netlink/decode.js';
 import { ENOENT, errnoName } from './netlink/errors.js';
 import { dumpLinksOn, dumpRoutesOn } from './netlink/query.js';
@@ -89,4 +94,47 @@ export function applyDataplaneOps(s: NetlinkSocket, ops: readonly DataplaneOp[],
     failures.push({ op: opText(sent[i]), errno: e.errno, code: errnoName(e.errno), message: e.message });
   });
   return failures;
+}
+
+/** IPv6 link-local routes and neighbours belong to the kernel's own neighbour discovery. */
+const LINK_LOCAL6 = Cidr.parse('fe80::/10');
+
+/**
+ * The kernel's entries that are ours to keep right, as typed entries (twilld's reconcile and
+ * twillctl doctor read them alike): routes on our devices or to another node's pod subnet
+ * (never the node's own pod subnet on the bridge, nor kernel routes), neighbours and FDB
+ * entries of our devices. An entry whose fields do not parse is not one we wrote: left alone.
+ */
+export function ourEntries(k: KernelDataplane, devs: readonly string[], config: NetworkConfig, own: Lease): ActualEntries {
+  const v6 = config.EnableIPv6 && config.IPv6Network ? config.IPv6Network : undefined;
+  // a route is ours when it uses one of our devices, or goes to another node's pod subnet
+  const ownSubnets = [own.subnet, ...(own.subnet6 ? [own.subnet6] : [])];
+  const podNetwork = (c: Cidr) => (c.family === 4 ? config.Network : v6)?.contains(c) && !ownSubnets.some((s) => s.equals(c) || s.contains(c));
+  const routes: ActualRoute[] = [];
+  for (const r of k.routes) {
+    if (r.protocol === 'kernel' || r.dst === 'default' || !r.dev || r.type !== 'unicast') continue;
+    const c = Cidr.tryParse(r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`);
+    if (!c) continue;
+    if (c.family === 6 && !v6) continue;
+    if (!devs.includes(r.dev) && !podNetwork(c)) continue;
+    if (LINK_LOCAL6.contains(c)) continue; // the kernel's link-local routes
+    routes.push({ dst: c, via: r.gateway ? Ip.tryParse(r.gateway) : undefined, dev: r.dev, onlink: r.flags.includes('onlink') });
+  }
+  const neighs: ActualNeigh[] = [];
+  for (const n of k.neighs) {
+    const ip = n.dst ? Ip.tryParse(n.dst) : undefined;
+    // IPv6 link-local neighbours are the kernel's own (router discovery), not ours
+    if (!ip || LINK_LOCAL6.contains(ip)) continue;
+    const lladdr = n.lladdr ? Mac.tryParse(n.lladdr, { unicastOnly: false }) : undefined;
+    neighs.push({ dst: ip, dev: n.dev, lladdr, permanent: (n.state & NUD_PERMANENT) !== 0 });
+  }
+  const fdb: ActualFdb[] = [];
+  for (const f of k.fdb) {
+    const ip = f.dst ? Ip.tryParse(f.dst) : undefined;
+    // the all-zero MAC is how the kernel spells a default (flooding) entry: ours to prune too
+    const mac = f.lladdr ? Mac.tryParse(f.lladdr, { unicastOnly: false }) : undefined;
+    if (!ip || !mac) continue;
+    fdb.push({ mac, dst: ip, dev: f.dev, permanent: (f.state & NUD_PERMANENT) !== 0 });
+  }
+  return { routes, neighs, fdb };
 }

@@ -8,7 +8,7 @@ import { runIn } from '../../lib/kernel/ns.js';
 import { readKernelDataplane } from '../../lib/kernel/dataplane.js';
 import * as C from '../../lib/kernel/netlink/constants.js';
 import { ENOENT } from '../../lib/kernel/netlink/errors.js';
-import { KernelEvent, subscribeKernel } from '../../lib/kernel/netlink/events.js';
+import { dropOwnWritesFilter, KernelEvent, subscribeKernel } from '../../lib/kernel/netlink/events.js';
 import { getLinkOn } from '../../lib/kernel/netlink/query.js';
 import { delFdb, delNeigh, delRoute, replaceNeigh, replaceRoute, setFdb } from '../../lib/kernel/netlink/requests.js';
 import { NetlinkSocket } from '../../lib/kernel/netlink/socket.js';
@@ -154,6 +154,26 @@ describe('netlink dataplane requests against the kernel', function () {
       assert.equal(r.route.dst, `${sub(3)}.0/24`);
       assert.equal(r.route.oif, vx);
       assert.deepEqual(lost, []);
+    } finally {
+      subscription.stop();
+    }
+  });
+
+  it('with the own-writes filter, the kernel drops new routes and permanent entries; deletions and non-permanent neighbours pass', async () => {
+    const events: KernelEvent[] = [];
+    const subscription = subscribeKernel(ns, [C.RTNLGRP_NEIGH, C.RTNLGRP_IPV4_ROUTE], (e) => events.push(...e), () => {}, dropOwnWritesFilter());
+    try {
+      s.batch([
+        replaceRoute({ dst: '10.98.0.0/24', gw: '10.98.0.0', oif: vx, dev: 'vx1', onlink: true }),
+        replaceNeigh({ index: vx, dev: 'vx1', dst: '10.98.0.0', lladdr: '0e:00:00:00:98:00' }),
+        setFdb({ index: vx, dev: 'vx1', mac: '0e:00:00:00:98:00', dst: '198.19.98.0' }),
+      ]).forEach((o) => assert.equal(o.error, undefined));
+      await runIn(ns, 'ip', ['neigh', 'replace', '10.98.0.1', 'lladdr', '0e:00:00:00:98:01', 'dev', 'vx1', 'nud', 'reachable']);
+      await runIn(ns, 'ip', ['route', 'del', '10.98.0.0/24', 'dev', 'vx1']);
+      await waitFor('the deletion', () => events.some((e) => e.kind === 'route' && e.deleted), 10000, 10);
+      assert.deepEqual(events.filter((e) => e.kind === 'route').map((e) => e.deleted), [true]);
+      const neighs = events.filter((e): e is Extract<KernelEvent, { kind: 'neigh' }> => e.kind === 'neigh');
+      assert.deepEqual(neighs.map((e) => [e.neigh.dst, e.deleted]), [['10.98.0.1', false]], 'only the non-permanent neighbour');
     } finally {
       subscription.stop();
     }

@@ -16,9 +16,11 @@ export interface NetlinkAddon {
   transactBatch(fd: number, requests: Buffer): Buffer;
   /**
    * Joins the RTNLGRP_* groups on a socket in that namespace; `onData` gets each burst of
-   * messages, or null and an errno (ENOBUFS) when the kernel dropped some. Returns an id.
+   * messages, or null and an errno (ENOBUFS) when the kernel dropped some. `filter`: a
+   * classic BPF program ([code, jt, jf, k] flattened) run by the kernel on every message.
+   * Returns an id.
    */
-  subscribe(netns: string | null, groups: number[], onData: (data: Buffer | null, errno: number) => void): number;
+  subscribe(netns: string | null, groups: number[], onData: (data: Buffer | null, errno: number) => void, filter?: number[]): number;
   unsubscribe(id: number): void;
   /** A file opened from inside the namespace at `netns` (for /proc/sys/net: that namespace's sysctl). */
   openIn(netns: string, path: string, writable: boolean): number;

@@ -5,7 +5,7 @@
 // and a full look at the kernel is the answer.
 import { netlinkAddon } from './addon.js';
 import {
-  RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE,
+  NUD_PERMANENT, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE,
 } from './constants.js';
 import { decodeAddr, decodeLink, decodeNeigh, decodeRoute, NlAddr, NlLink, NlNeigh, NlRoute } from './decode.js';
 import { parseMessages } from './wire.js';
@@ -39,16 +39,44 @@ export function decodeEvents(buf: Buffer): KernelEvent[] {
   return out;
 }
 
+// classic BPF (linux/filter.h): the kernel runs it on each multicast message (one per skb)
+const BPF_LDB_ABS = 0x30;
+const BPF_JEQ_K = 0x15;
+const BPF_JSET_K = 0x45;
+const BPF_RET_K = 0x06;
+
+/**
+ * A socket filter that drops, in the kernel, what a reconciler writes itself: new routes,
+ * new addresses and permanent neighbours/FDB entries. Thousands of entries programmed in one
+ * pass would otherwise come back as thousands of events (and fill the socket buffer).
+ * Deletions, link changes and non-permanent neighbours pass. nlmsg_type and ndm_state are
+ * little-endian: their low bytes are at offsets 4 and 16 + 8 (every type here is < 256).
+ */
+export function dropOwnWritesFilter(): number[] {
+  return [
+    BPF_LDB_ABS, 0, 0, 4, // A = nlmsg_type
+    BPF_JEQ_K, 5, 0, RTM_NEWROUTE, // -> drop
+    BPF_JEQ_K, 4, 0, RTM_NEWADDR, // -> drop
+    BPF_JEQ_K, 0, 2, RTM_NEWNEIGH, // else -> accept
+    BPF_LDB_ABS, 0, 0, 16 + 8, // A = ndm_state (low byte)
+    BPF_JSET_K, 1, 0, NUD_PERMANENT, // permanent -> drop, else accept
+    BPF_RET_K, 0, 0, 0xffffffff, // accept
+    BPF_RET_K, 0, 0, 0, // drop
+  ];
+}
+
 export interface Subscription {
   stop(): void;
 }
 
 /**
- * Events of the RTNLGRP_* `groups` in the namespace at `netns` (undefined: our own). An idle
- * subscription does not keep the process alive.
+ * Events of the RTNLGRP_* `groups` in the namespace at `netns` (undefined: our own), with an
+ * optional socket filter (dropOwnWritesFilter). An idle subscription does not keep the
+ * process alive.
  */
 export function subscribeKernel(
   netns: string | undefined, groups: readonly number[], onEvents: (events: KernelEvent[]) => void, onLost: (errno: number) => void,
+  filter?: number[],
 ): Subscription {
   const addon = netlinkAddon();
   let stopped = false;
@@ -64,7 +92,7 @@ export function subscribeKernel(
       if (events?.length) onEvents(events);
     }
     if (errno) onLost(errno);
-  });
+  }, ...(filter ? [filter] : []));
   return {
     stop() {
       if (stopped) return;
