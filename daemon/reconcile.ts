@@ -11,7 +11,7 @@
 // doctor reads with too).
 import { ActualEntries, DataplaneEntries, fdbKey, neighKey, PeerEntries, routeKey } from '../lib/dataplane/entries.js';
 import { isPeer } from '../lib/dataplane/peers.js';
-import { Change, DataplaneOp, planDataplane, planPeerChange } from '../lib/dataplane/plan.js';
+import { Change, DataplaneOp, opText, planDataplane, planPeerChange } from '../lib/dataplane/plan.js';
 import { applyDataplaneOps, KernelDataplane, ourEntries, readKernelDataplane } from '../lib/kernel/dataplane.js';
 import { getLinkOn } from '../lib/kernel/netlink/query.js';
 import { NetlinkSocket } from '../lib/kernel/netlink/socket.js';
@@ -20,6 +20,9 @@ import type { NetworkConfig } from '../lib/schema/network-config.js';
 import type { Backend } from './backend/backend.js';
 import type { Logger } from './log.js';
 import type { DaemonMetrics } from './metrics.js';
+
+/** How many of a pass's operations its log line spells out. */
+const OPS_LOGGED = 50;
 
 export interface ReconcileResult {
   peers: number;
@@ -140,7 +143,11 @@ export class Reconciler {
     this.metrics.peers.set(next.size);
     if (repairs) this.log.warn('reconcile repaired kernel state', { repairs, changes: changes.length });
     if (failures) this.log.warn('some dataplane changes failed; the next reconcile retries them', { failures });
-    else if (changes.length) this.log.info('dataplane programmed', { peers: next.size, changes: changes.length, quick });
+    else if (changes.length) {
+      // what was changed, as the commands an operator would have typed (twillctl doctor's fixes)
+      const shown = ops.slice(0, OPS_LOGGED).map(opText);
+      this.log.info('dataplane programmed', { peers: next.size, changes: changes.length, quick, ops: shown, ...(ops.length > OPS_LOGGED ? { more: ops.length - OPS_LOGGED } : {}) });
+    }
     return { peers: next.size, changes, repairs, deviceRecreated, failures };
   }
 

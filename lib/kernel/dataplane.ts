@@ -9,7 +9,7 @@ import { Mac } from '../ip/mac.js';
 import type { Lease } from '../schema/lease.js';
 import type { NetworkConfig } from '../schema/network-config.js';
 import { opText } from '../dataplane/plan.js';
-import { AF_BRIDGE, AF_INET, AF_INET6, NUD_PERMANENT, RTM_NEWNEIGH } from './netlink/constants.js';
+import { AF_BRIDGE, AF_INET, AF_INET6, NUD_NOARP, NUD_PERMANENT, RTM_NEWNEIGH } from './netlink/constants.js';
 import { decodeNeigh, NlLink, NlNeigh, NlRoute } from './netlink/decode.js';
 import { ENOENT, errnoName } from './netlink/errors.js';
 import { dumpLinksOn, dumpRoutesOn } from './netlink/query.js';
@@ -98,6 +98,7 @@ export function applyDataplaneOps(s: NetlinkSocket, ops: readonly DataplaneOp[],
 
 /** IPv6 link-local routes and neighbours belong to the kernel's own neighbour discovery. */
 const LINK_LOCAL6 = Cidr.parse('fe80::/10');
+const MULTICAST = [Cidr.parse('224.0.0.0/4'), Cidr.parse('ff00::/8')];
 
 /**
  * The kernel's entries that are ours to keep right, as typed entries (twilld's reconcile and
@@ -123,8 +124,10 @@ export function ourEntries(k: KernelDataplane, devs: readonly string[], config: 
   const neighs: ActualNeigh[] = [];
   for (const n of k.neighs) {
     const ip = n.dst ? Ip.tryParse(n.dst) : undefined;
-    // IPv6 link-local neighbours are the kernel's own (router discovery), not ours
-    if (!ip || LINK_LOCAL6.contains(ip)) continue;
+    // IPv6 link-local neighbours are the kernel's own (router discovery), and so are NOARP
+    // ones (multicast groups such as ff02::16, on a device with IPv6 turned on), not ours
+    if (!ip || LINK_LOCAL6.contains(ip) || MULTICAST.some((m) => m.contains(ip)) || (n.state & NUD_NOARP) !== 0) continue;
+    if (ip.family === 6 && !v6) continue;
     const lladdr = n.lladdr ? Mac.tryParse(n.lladdr, { unicastOnly: false }) : undefined;
     neighs.push({ dst: ip, dev: n.dev, lladdr, permanent: (n.state & NUD_PERMANENT) !== 0 });
   }
