@@ -36,8 +36,11 @@ interface Programmed {
   /** the lease object the entries were made from: the watch keeps unchanged leases' objects */
   lease: Lease;
   entries: PeerEntries;
-  sig: string;
+  /** the entries serialised, made when first compared (a start-up's thousands never are) */
+  sig?: string;
 }
+
+const sigOf = (p: Programmed): string => (p.sig ??= JSON.stringify(p.entries));
 
 export class Reconciler {
   /** per peer lease key: what the last pass programmed (or tried to) */
@@ -96,9 +99,9 @@ export class Reconciler {
       }
       const entries = this.backend.peerEntries(l);
       if (!entries) continue;
-      const sig = JSON.stringify(entries);
-      next.set(l.key, { lease: l, entries, sig });
-      if (prev?.sig !== sig) changed.push(l.key);
+      const p: Programmed = { lease: l, entries };
+      next.set(l.key, p);
+      if (!prev || sigOf(prev) !== sigOf(p)) changed.push(l.key);
     }
     const gone = [...this.programmed.keys()].filter((k) => !next.has(k));
 
@@ -172,7 +175,8 @@ export class Reconciler {
     const before = new Map<string, string>();
     const stillWanted = new Set<string>();
     for (const [k, p] of this.programmed) {
-      const same = next.get(k)?.sig === p.sig;
+      const now = next.get(k);
+      const same = now === p || (now !== undefined && sigOf(now) === sigOf(p));
       for (const r of p.entries.routes) { before.set(`route|${routeKey(r)}`, k); if (same) stillWanted.add(`route|${routeKey(r)}`); }
       for (const n of p.entries.neighs) { before.set(`neigh|${neighKey(n)}`, k); if (same) stillWanted.add(`neigh|${neighKey(n)}`); }
       for (const f of p.entries.fdb) { before.set(`fdb|${fdbKey(f)}`, k); if (same) stillWanted.add(`fdb|${fdbKey(f)}`); }

@@ -9,11 +9,16 @@ import { Mac } from '../ip/mac.js';
 import type { Lease } from '../schema/lease.js';
 import type { NetworkConfig } from '../schema/network-config.js';
 import { opText } from '../dataplane/plan.js';
-import { AF_BRIDGE, AF_INET, AF_INET6, NUD_NOARP, NUD_PERMANENT, RTM_NEWNEIGH } from './netlink/constants.js';
+import {
+  AF_BRIDGE, AF_INET, AF_INET6, NDA_DST, NDA_LLADDR, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, NTF_SELF, NUD_NOARP, NUD_PERMANENT,
+  RTA_DST, RTA_GATEWAY, RTA_OIF, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT,
+  RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
+} from './netlink/constants.js';
 import { decodeNeigh, NlLink, NlNeigh, NlRoute } from './netlink/decode.js';
 import { ENOENT, errnoName } from './netlink/errors.js';
 import { dumpLinksOn, dumpRoutesOn } from './netlink/query.js';
-import { delFdb, delNeigh, delRoute, dumpFdb, dumpNeighs, replaceNeigh, replaceRoute, setFdb } from './netlink/requests.js';
+import { dumpFdb, dumpNeighs } from './netlink/requests.js';
+import { attr, attrU32, ndmsg, rtmsg } from './netlink/wire.js';
 import type { NetlinkSocket, Request } from './netlink/socket.js';
 
 export const ESRCH = 3;
@@ -52,20 +57,75 @@ export interface OpFailure {
   message: string;
 }
 
-/** The netlink request of one typed operation, given the devices' ifindexes. */
+/** An address's network-order bytes straight from its value (no text round trip). */
+function ipBytesOf(ip: Ip): Buffer {
+  if (ip.family === 4) {
+    const b = Buffer.allocUnsafe(4);
+    b.writeUInt32BE(Number(ip.value), 0);
+    return b;
+  }
+  const b = Buffer.allocUnsafe(16);
+  b.writeBigUInt64BE(ip.value >> 64n, 0);
+  b.writeBigUInt64BE(ip.value & 0xffffffffffffffffn, 8);
+  return b;
+}
+
+/**
+ * The netlink request of one typed operation on the device with that ifindex: the same
+ * messages as lib/kernel/netlink/requests.ts's replaceRoute/delRoute, replaceNeigh/delNeigh
+ * and setFdb/delFdb (the unit tests hold the two to the same bytes), encoded from the typed
+ * values directly, since a pass may carry tens of thousands. The `ip` spelling is made only
+ * when an error asks for it.
+ */
 export function opRequest(o: DataplaneOp, index: number): Request {
+  const lazyOp = { get op() { return opText(o).replace(/^(ip|bridge) /, ''); } };
   switch (o.kind) {
     case 'route': {
-      const r = { dst: o.entry.dst.toString(), gw: o.entry.via?.toString(), oif: index, dev: o.entry.dev, onlink: o.entry.onlink };
-      return o.op === 'del' ? delRoute(r) : replaceRoute(r);
+      const e = o.entry;
+      const v6 = e.dst.family === 6;
+      const del = o.op === 'del';
+      const attrs = [
+        ...(e.dst.prefix > 0 ? [attr(RTA_DST, ipBytesOf(e.dst.first))] : []),
+        ...(e.via ? [attr(RTA_GATEWAY, ipBytesOf(e.via))] : []),
+        attrU32(RTA_OIF, index),
+      ];
+      return Object.assign(lazyOp, {
+        type: del ? RTM_DELROUTE : RTM_NEWROUTE,
+        flags: del ? 0 : NLM_F_CREATE | NLM_F_REPLACE,
+        header: rtmsg({
+          family: v6 ? AF_INET6 : AF_INET,
+          dstLen: e.dst.prefix,
+          table: RT_TABLE_MAIN,
+          protocol: del ? 0 : RTPROT_BOOT,
+          scope: del ? (v6 ? RT_SCOPE_UNIVERSE : RT_SCOPE_NOWHERE) : e.via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
+          type: del ? 0 : RTN_UNICAST,
+          flags: e.onlink && !del ? RTNH_F_ONLINK : 0,
+        }),
+        attrs,
+      });
     }
-    case 'neigh':
-      return o.op === 'del'
-        ? delNeigh({ index, dev: o.entry.dev, dst: o.entry.dst.toString() })
-        : replaceNeigh({ index, dev: o.entry.dev, dst: o.entry.dst.toString(), lladdr: o.entry.lladdr.toString() });
+    case 'neigh': {
+      const e = o.entry;
+      const family = e.dst.family === 6 ? AF_INET6 : AF_INET;
+      if (o.op === 'del') {
+        return Object.assign(lazyOp, { type: RTM_DELNEIGH, flags: 0, header: ndmsg({ family, index }), attrs: [attr(NDA_DST, ipBytesOf(e.dst))] });
+      }
+      return Object.assign(lazyOp, {
+        type: RTM_NEWNEIGH,
+        flags: NLM_F_CREATE | NLM_F_REPLACE,
+        header: ndmsg({ family, index, state: NUD_PERMANENT }),
+        attrs: [attr(NDA_DST, ipBytesOf(e.dst)), attr(NDA_LLADDR, Buffer.from(o.entry.lladdr.bytes))],
+      });
+    }
     case 'fdb': {
-      const f = { index, dev: o.entry.dev, mac: o.entry.mac.toString(), dst: o.entry.dst.toString() };
-      return o.op === 'del' ? delFdb(f) : setFdb(f, o.op);
+      const e = o.entry;
+      const del = o.op === 'del';
+      return Object.assign(lazyOp, {
+        type: del ? RTM_DELNEIGH : RTM_NEWNEIGH,
+        flags: del ? 0 : NLM_F_CREATE | (o.op === 'append' ? NLM_F_APPEND : NLM_F_REPLACE),
+        header: ndmsg({ family: AF_BRIDGE, index, ...(del ? {} : { state: NUD_PERMANENT }), flags: NTF_SELF }),
+        attrs: [attr(NDA_LLADDR, Buffer.from(e.mac.bytes)), attr(NDA_DST, ipBytesOf(e.dst))],
+      });
     }
   }
 }

@@ -159,7 +159,7 @@ describe('netlink dataplane requests against the kernel', function () {
     }
   });
 
-  it('with the own-writes filter, the kernel drops new routes and permanent entries; deletions and non-permanent neighbours pass', async () => {
+  it('with the own-writes filter, the kernel drops new routes, other tables and permanent entries; deletions and non-permanent neighbours pass', async () => {
     const events: KernelEvent[] = [];
     const subscription = subscribeKernel(ns, [C.RTNLGRP_NEIGH, C.RTNLGRP_IPV4_ROUTE], (e) => events.push(...e), () => {}, dropOwnWritesFilter());
     try {
@@ -169,9 +169,11 @@ describe('netlink dataplane requests against the kernel', function () {
         setFdb({ index: vx, dev: 'vx1', mac: '0e:00:00:00:98:00', dst: '198.19.98.0' }),
       ]).forEach((o) => assert.equal(o.error, undefined));
       await runIn(ns, 'ip', ['neigh', 'replace', '10.98.0.1', 'lladdr', '0e:00:00:00:98:01', 'dev', 'vx1', 'nud', 'reachable']);
+      await runIn(ns, 'ip', ['route', 'add', '10.97.0.0/24', 'dev', 'vx1', 'table', '97']);
+      await runIn(ns, 'ip', ['route', 'del', '10.97.0.0/24', 'dev', 'vx1', 'table', '97']);
       await runIn(ns, 'ip', ['route', 'del', '10.98.0.0/24', 'dev', 'vx1']);
       await waitFor('the deletion', () => events.some((e) => e.kind === 'route' && e.deleted), 10000, 10);
-      assert.deepEqual(events.filter((e) => e.kind === 'route').map((e) => e.deleted), [true]);
+      assert.deepEqual(events.filter((e) => e.kind === 'route').map((e) => e.kind === 'route' && [e.route.dst, e.deleted]), [['10.98.0.0/24', true]], 'only the main table\'s deletion');
       const neighs = events.filter((e): e is Extract<KernelEvent, { kind: 'neigh' }> => e.kind === 'neigh');
       assert.deepEqual(neighs.map((e) => [e.neigh.dst, e.deleted]), [['10.98.0.1', false]], 'only the non-permanent neighbour');
     } finally {

@@ -2,7 +2,12 @@
 // ndmsg (12 bytes) with NDA_* attributes, route replace/delete as `ip route` sends them, and
 // multicast events decoded back into typed values.
 import assert from 'node:assert/strict';
+import { planPeerChange } from '../../lib/dataplane/plan.js';
+import { Cidr, Ip } from '../../lib/ip/cidr.js';
+import { Mac } from '../../lib/ip/mac.js';
+import { opRequest } from '../../lib/kernel/dataplane.js';
 import * as C from '../../lib/kernel/netlink/constants.js';
+import { encodeAll } from '../../lib/kernel/netlink/socket.js';
 import { decodeNeigh } from '../../lib/kernel/netlink/decode.js';
 import { decodeEvents } from '../../lib/kernel/netlink/events.js';
 import { delFdb, delNeigh, delRoute, dumpFdb, dumpNeighs, replaceNeigh, replaceRoute, setFdb } from '../../lib/kernel/netlink/requests.js';
@@ -101,5 +106,42 @@ describe('netlink neighbour replies and events', () => {
     assert.ok(evs[0].kind === 'link' && evs[0].link.ifname === 'twill.1' && evs[0].link.mtu === 1450);
     assert.ok(evs[1].kind === 'route' && evs[1].route.dst === '10.244.2.0/24' && evs[1].route.oif === 7 && evs[1].route.flags[0] === 'onlink');
     assert.ok(evs[2].kind === 'neigh' && evs[2].neigh.state === C.NUD_REACHABLE);
+  });
+});
+
+describe('the daemon\'s typed operations as netlink requests', () => {
+  const entries = (v6: boolean) => {
+    const sub = Cidr.parse(v6 ? 'fd00:10:2::/64' : '10.244.2.0/24');
+    const mac = Mac.parse('02:aa:bb:cc:dd:ee');
+    return { routes: [{ dst: sub, via: sub.first, dev: 'twill.1', onlink: true }], neighs: [{ dst: sub.first, lladdr: mac, dev: 'twill.1' }],
+      fdb: [{ mac, dst: Ip.parse(v6 ? 'fd00::12' : '198.18.0.12'), dev: 'twill.1' }] };
+  };
+  const bytes = (r: { type: number; flags: number; header: Buffer; attrs?: Buffer[] }) => message(r.type, r.flags, 1, r.header, r.attrs);
+
+  for (const v6 of [false, true]) {
+    it(`encodes each operation as the request builders do (IPv${v6 ? 6 : 4}), spelling it only for messages`, () => {
+      const add = planPeerChange(undefined, entries(v6)).ops;
+      const del = planPeerChange(entries(v6), undefined).ops;
+      const sub = v6 ? 'fd00:10:2::/64' : '10.244.2.0/24';
+      const gw = v6 ? 'fd00:10:2::' : '10.244.2.0';
+      const dst = v6 ? 'fd00::12' : '198.18.0.12';
+      const f = { index: 7, dev: 'twill.1', mac: '02:aa:bb:cc:dd:ee', dst };
+      const want = [
+        replaceRoute({ dst: sub, gw, oif: 7, dev: 'twill.1', onlink: true }), replaceNeigh({ index: 7, dev: 'twill.1', dst: gw, lladdr: '02:aa:bb:cc:dd:ee' }), setFdb(f),
+        delRoute({ dst: sub, gw, oif: 7, dev: 'twill.1' }), delNeigh({ index: 7, dev: 'twill.1', dst: gw }), delFdb(f),
+      ];
+      const got = [...add, ...del].map((o) => opRequest(o, 7));
+      assert.deepEqual(got.map(bytes), want.map(bytes));
+      assert.deepEqual(got.map((r) => r.op), want.map((r) => r.op));
+    });
+  }
+
+  it('frames a batch as consecutive messages with consecutive sequence numbers', () => {
+    const reqs = planPeerChange(undefined, entries(false)).ops.map((o) => opRequest(o, 7));
+    const msgs = parseMessages(encodeAll(reqs, 41));
+    assert.deepEqual(msgs.map((m) => m.seq), [41, 42, 43]);
+    assert.deepEqual(msgs.map((m) => m.type), [C.RTM_NEWROUTE, C.RTM_NEWNEIGH, C.RTM_NEWNEIGH]);
+    assert.ok(msgs.every((m) => (m.flags & C.NLM_F_REQUEST) && !(m.flags & C.NLM_F_ACK)), 'the addon acks only the last of each send');
+    assert.deepEqual(encodeAll(reqs, 41), Buffer.concat(reqs.map((r, i) => message(r.type, C.NLM_F_REQUEST | r.flags, 41 + i, r.header, r.attrs))));
   });
 });

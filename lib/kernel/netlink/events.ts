@@ -5,7 +5,7 @@
 // and a full look at the kernel is the answer.
 import { netlinkAddon } from './addon.js';
 import {
-  NUD_PERMANENT, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE,
+  NUD_PERMANENT, RT_TABLE_MAIN, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE,
 } from './constants.js';
 import { decodeAddr, decodeLink, decodeNeigh, decodeRoute, NlAddr, NlLink, NlNeigh, NlRoute } from './decode.js';
 import { parseMessages } from './wire.js';
@@ -48,20 +48,24 @@ const BPF_RET_K = 0x06;
 /**
  * A socket filter that drops, in the kernel, what a reconciler writes itself: new routes,
  * new addresses and permanent neighbours/FDB entries. Thousands of entries programmed in one
- * pass would otherwise come back as thousands of events (and fill the socket buffer).
- * Deletions, link changes and non-permanent neighbours pass. nlmsg_type and ndm_state are
- * little-endian: their low bytes are at offsets 4 and 16 + 8 (every type here is < 256).
+ * pass would otherwise come back as thousands of events (and fill the socket buffer). Route
+ * deletions pass for the main table only (other tables are not ours). Deletions, link changes
+ * and non-permanent neighbours pass. nlmsg_type and ndm_state are little-endian: their low
+ * bytes are at offsets 4 and 16 + 8 (every type here is < 256); rtm_table is the byte at 16 + 4.
  */
 export function dropOwnWritesFilter(): number[] {
   return [
-    BPF_LDB_ABS, 0, 0, 4, // A = nlmsg_type
-    BPF_JEQ_K, 5, 0, RTM_NEWROUTE, // -> drop
-    BPF_JEQ_K, 4, 0, RTM_NEWADDR, // -> drop
-    BPF_JEQ_K, 0, 2, RTM_NEWNEIGH, // else -> accept
-    BPF_LDB_ABS, 0, 0, 16 + 8, // A = ndm_state (low byte)
-    BPF_JSET_K, 1, 0, NUD_PERMANENT, // permanent -> drop, else accept
-    BPF_RET_K, 0, 0, 0xffffffff, // accept
-    BPF_RET_K, 0, 0, 0, // drop
+    /* 0 */ BPF_LDB_ABS, 0, 0, 4, // A = nlmsg_type
+    /* 1 */ BPF_JEQ_K, 8, 0, RTM_NEWROUTE, // -> drop
+    /* 2 */ BPF_JEQ_K, 7, 0, RTM_NEWADDR, // -> drop
+    /* 3 */ BPF_JEQ_K, 1, 0, RTM_DELROUTE, // -> 5
+    /* 4 */ BPF_JEQ_K, 2, 4, RTM_NEWNEIGH, // -> 7, else accept
+    /* 5 */ BPF_LDB_ABS, 0, 0, 16 + 4, // A = rtm_table
+    /* 6 */ BPF_JEQ_K, 2, 3, RT_TABLE_MAIN, // main -> accept, else drop
+    /* 7 */ BPF_LDB_ABS, 0, 0, 16 + 8, // A = ndm_state (low byte)
+    /* 8 */ BPF_JSET_K, 1, 0, NUD_PERMANENT, // permanent -> drop, else accept
+    /* 9 */ BPF_RET_K, 0, 0, 0xffffffff, // accept
+    /* 10 */ BPF_RET_K, 0, 0, 0, // drop
   ];
 }
 

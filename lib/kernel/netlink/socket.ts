@@ -59,8 +59,7 @@ export class NetlinkSocket {
     if (this.closed) throw new Error('netlink socket already closed');
     if (requests.length === 0) return [];
     const first = this.takeSeqs(requests.length);
-    const wire = requests.map((r, i) => message(r.type, NLM_F_REQUEST | r.flags, (first + i) >>> 0, r.header, r.attrs));
-    return this.outcomes(requests, first, netlinkAddon().transactBatch(this.fd, Buffer.concat(wire)));
+    return this.outcomes(requests, first, netlinkAddon().transactBatch(this.fd, encodeAll(requests, first)));
   }
 
   /** One dump request; returns its messages. */
@@ -107,6 +106,30 @@ export class NetlinkSocket {
     }
     return outcomes;
   }
+}
+
+/** Every request as one nlmsghdr-framed message, written into one buffer (a batch can be large). */
+export function encodeAll(requests: readonly Request[], firstSeq: number): Buffer {
+  let total = 0;
+  for (const r of requests) {
+    let len = 16 + r.header.length;
+    for (const a of r.attrs ?? []) len += a.length;
+    total += (len + 3) & ~3;
+  }
+  const out = Buffer.alloc(total);
+  let off = 0;
+  requests.forEach((r, i) => {
+    const start = off;
+    off += 16;
+    off += r.header.copy(out, off);
+    for (const a of r.attrs ?? []) off += a.copy(out, off);
+    out.writeUInt32LE(off - start, start);
+    out.writeUInt16LE(r.type, start + 4);
+    out.writeUInt16LE(NLM_F_REQUEST | r.flags, start + 6);
+    out.writeUInt32LE((firstSeq + i) >>> 0, start + 8);
+    off = (off + 3) & ~3;
+  });
+  return out;
 }
 
 /** NLMSGERR_ATTR_MSG from an error carrying extended-ack attributes. */
