@@ -38,10 +38,11 @@ async function countRoutes(ns: string): Promise<number> {
   return routes.filter((r) => r.dst.startsWith('10.') && r.dst.endsWith('/24')).length;
 }
 
-function rssMiB(pid: number): { rss: number; hwm: number } {
+/** RSS, its peak, and its two halves: anonymous (heap, buffers) and file-backed (the executable's pages, shared). */
+function rssMiB(pid: number): { rss: number; hwm: number; anon: number; file: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)![1]);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
 }
 
 /** Reference: the same N peers' neighbour/route/FDB entries in one batch each, on a fresh device. */
@@ -107,6 +108,8 @@ interface Row {
   latFloor: number[];
   rss: number;
   hwm: number;
+  anon: number;
+  file: number;
 }
 
 async function main(): Promise<void> {
@@ -160,20 +163,19 @@ async function main(): Promise<void> {
         lat.push(at - Number(sent));
       }
       const latFloor = await referenceOne(node.ns, node.ip, LATENCY_SAMPLES);
-      const { rss, hwm } = rssMiB(node.daemon!.pid!);
-      rows.push({ peers: target, start, startFloor, lat, latFloor, rss, hwm });
+      rows.push({ peers: target, start, startFloor, lat, latFloor, ...rssMiB(node.daemon!.pid!) });
     }
     writer.proc.stdin!.end('quit\n');
     if (process.env.BENCH_SCALE_LOG) writeFileSync(process.env.BENCH_SCALE_LOG, node.log.join('\n') + '\n');
 
     console.log('scale benchmark: one twilld, fake peers written to a real etcd; each row beside its floor, same run');
     printTable([
-      ['peers', 'start -> all routes (ms)', 'floor ip+bridge -batch (ms)', 'ratio', 'new lease p50/p99 (ms)', 'floor p50/p99 (ms)', 'ratio p50/p99', 'RSS (MiB)', 'vs 80 MiB'],
+      ['peers', 'start -> all routes (ms)', 'floor ip+bridge -batch (ms)', 'ratio', 'new lease p50/p99 (ms)', 'floor p50/p99 (ms)', 'ratio p50/p99', 'RSS (MiB)', 'anon / file (MiB)', 'vs 80 MiB'],
       ...rows.map((r) => {
         const [p50, p99, f50, f99] = [percentile(r.lat, 50), percentile(r.lat, 99), percentile(r.latFloor, 50), percentile(r.latFloor, 99)];
         return [String(r.peers), fmt(r.start, 0), fmt(r.startFloor, 0), fmt(r.start / r.startFloor, 2) + 'x',
           `${fmt(p50, 1)} / ${fmt(p99, 1)}`, `${fmt(f50, 1)} / ${fmt(f99, 1)}`, `${fmt(p50 / f50, 2)}x / ${fmt(p99 / f99, 2)}x`,
-          `${fmt(r.rss, 1)} (peak ${fmt(r.hwm, 1)})`, fmt(r.rss / 80, 2) + 'x'];
+          `${fmt(r.rss, 1)} (peak ${fmt(r.hwm, 1)})`, `${fmt(r.anon, 1)} / ${fmt(r.file, 1)}`, fmt(r.rss / 80, 2) + 'x'];
       }),
     ]);
     console.log(`(${LATENCY_SAMPLES} new-lease samples per row; RSS after them)`);
