@@ -1,9 +1,13 @@
-// Control-plane scale: time for one real twilld to program 1000 and 5000 peers at start-up,
-// its RSS at 5000 peers, and the latency from a new lease in etcd to its route in the kernel.
-// Reference, same run: the same entries written straight with one `ip -batch` + one
-// `bridge -batch` (the floor any daemon built on the kernel's tools can reach).
+// Control-plane scale, at 100, 1000, 5000 and 10 000 peers: time for one real twilld to
+// program every peer at start-up, the latency from a new lease in etcd to its route in the
+// kernel, and twilld's RSS. Every row is printed beside its floor, measured in the same run:
+// the same entries written straight with one `ip -batch` + one `bridge -batch` (start-up),
+// one peer's entries the same way (a new lease), and the 80 MiB target (RSS).
+// Start-up ends at twilld's log line saying its first pass programmed them all (then the
+// route count is checked once): polling the kernel meanwhile would compete for the CPU.
+//   BENCH_PEERS=100,1000,5000,10000 (default)  BENCH_LATENCY_SAMPLES=50  BENCH_SCALE_LOG=<file>: twilld's log
 import { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface, Interface } from 'node:readline';
 import { bridgeBatch, ipBatch, ipJson, Route } from '../lib/kernel/ip.js';
@@ -34,10 +38,11 @@ async function countRoutes(ns: string): Promise<number> {
   return routes.filter((r) => r.dst.startsWith('10.') && r.dst.endsWith('/24')).length;
 }
 
-function rssMiB(pid: number): { rss: number; hwm: number } {
+/** RSS, its peak, and its two halves: anonymous (heap, buffers) and file-backed (the executable's pages, shared). */
+function rssMiB(pid: number): { rss: number; hwm: number; anon: number; file: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)![1]);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
 }
 
 /** Reference: the same N peers' neighbour/route/FDB entries in one batch each, on a fresh device. */
@@ -64,37 +69,61 @@ async function referenceProgram(world: World, nodeNs: string, nodeIp: string, n:
   }
 }
 
+/** The floor of one new peer: its route and neighbour in one `ip -batch`, its FDB entry in one `bridge -batch`. */
+async function referenceOne(nodeNs: string, nodeIp: string, samples: number): Promise<number[]> {
+  const ns = netnsPath(nodeNs);
+  await ipBatch(ns, [`link add refvx type vxlan id 99 dev eth0 local ${nodeIp} dstport 4790 nolearning`, 'link set refvx up']);
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      const mac = `0e:00:00:01:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+      const sub = `10.${150 + ((i >> 8) & 255)}.${i & 255}`;
+      const t0 = performance.now();
+      await ipBatch(ns, [`neigh replace ${sub}.0 lladdr ${mac} dev refvx nud permanent`, `route replace ${sub}.0/24 via ${sub}.0 dev refvx onlink table 99`]);
+      await bridgeBatch(ns, [`fdb replace ${mac} dev refvx dst 198.20.${(i >> 8) & 255}.${i & 255} self permanent`]);
+      out.push(performance.now() - t0);
+    }
+  } finally {
+    await ipBatch(ns, ['link del refvx']).catch(() => {});
+  }
+  return out;
+}
+
+/** twilld's first pass is done when it logs the peers it programmed. */
+function programmedAll(log: string[], from: number, peers: number): boolean {
+  for (let i = from; i < log.length; i++) {
+    const l = log[i];
+    if (!l.includes('"dataplane programmed"') && !l.includes('"ready"')) continue;
+    const m = /"peers":(\d+)/.exec(l);
+    if (m && Number(m[1]) >= peers) return true;
+  }
+  return false;
+}
+
+interface Row {
+  peers: number;
+  start: number;
+  startFloor: number;
+  lat: number[];
+  latFloor: number[];
+  rss: number;
+  hwm: number;
+  anon: number;
+  file: number;
+}
+
 async function main(): Promise<void> {
   const world = new World('bs');
   process.on('SIGINT', () => void world.cleanup().then(() => process.exit(130)));
+  const targets = (process.env.BENCH_PEERS ?? '100,1000,5000,10000').split(',').map(Number);
   try {
     const cluster = new Cluster(world, { nodes: 1, network: '10.0.0.0/8' });
-    // keep the node's own subnet apart from the fake peers' 10.0-19.x.0/24
+    // keep the node's own subnet apart from the fake peers' 10.0-39.x.0/24
     cluster.netConfig = () => ({ Network: '10.0.0.0/8', SubnetLen: 24, SubnetMin: '10.200.0.0', SubnetMax: '10.200.255.0', Backend: { Type: 'vxlan' } });
     await cluster.create();
     const node = cluster.nodes[0];
     const writer = new Writer(world.spawnIn(cluster.ul.ns, process.execPath, [WRITER, cluster.etcdEndpoint, '/coreos.com/network'], undefined, { stdin: true }));
     writer.proc.stdin!.on('error', () => {});
-
-    const startup: [number, number, number][] = [];
-    let written = 0;
-    for (const target of [1000, 5000]) {
-      await writer.ask(`bulk ${written} ${target - written}`);
-      written = target;
-      if (node.daemon) {
-        // restart from a clean kernel: removing the device drops its routes, neighbours and FDB
-        node.daemon.kill('SIGTERM');
-        await waitFor('twilld to stop', () => node.daemon!.exitCode !== null || node.daemon!.signalCode !== null);
-        await ipBatch(netnsPath(node.ns), ['link del twill.1']);
-      }
-      const t0 = performance.now();
-      cluster.startDaemon(node);
-      await waitFor(`${target} routes`, async () => (await countRoutes(node.ns)) >= target, 120000, 20);
-      const took = performance.now() - t0;
-      const ref = await referenceProgram(world, node.ns, node.ip, target);
-      startup.push([target, took, ref]);
-    }
-    const { rss, hwm } = rssMiB(node.daemon!.pid!);
 
     // latency: one new lease at a time, timed from just before the etcd put to the route's
     // appearance in `ip monitor` inside the node
@@ -104,22 +133,52 @@ async function main(): Promise<void> {
       const m = /^(10\.\d+\.\d+\.0\/24) via/.exec(l);
       if (m && !seen.has(m[1])) seen.set(m[1], Date.now());
     });
-    await new Promise((r) => setTimeout(r, 300));
-    const lat: number[] = [];
-    for (let i = 0; i < LATENCY_SAMPLES; i++) {
-      const [, subnet, sent] = (await writer.ask(`one ${written + i}`)).split(' ');
-      const at = (await waitFor(`route for ${subnet}`, () => seen.get(subnet), 30000, 2)) as number;
-      lat.push(at - Number(sent));
+
+    const rows: Row[] = [];
+    let written = 0;
+    let next = 60000; // latency samples' indexes: 10.234.96.0/24 on, clear of the bulk peers
+    for (const target of targets) {
+      await writer.ask(`bulk ${written} ${target - written}`);
+      written = target;
+      if (node.daemon) {
+        // restart from a clean kernel: removing the device drops its routes, neighbours and FDB
+        node.daemon.kill('SIGTERM');
+        await waitFor('twilld to stop', () => node.daemon!.exitCode !== null || node.daemon!.signalCode !== null);
+        await ipBatch(netnsPath(node.ns), ['link del twill.1']);
+      }
+      // the floor first, while no daemon runs: neither disturbs the other's figures
+      const startFloor = await referenceProgram(world, node.ns, node.ip, target);
+      const from = node.log.length;
+      const t0 = performance.now();
+      cluster.startDaemon(node);
+      await waitFor(`twilld to program ${target} peers`, () => programmedAll(node.log, from, target), 180000, 5);
+      const start = performance.now() - t0;
+      const routes = await countRoutes(node.ns);
+      if (routes < target) throw new Error(`twilld said it programmed ${target} peers, the kernel has ${routes} routes`);
+      await new Promise((r) => setTimeout(r, 1000)); // let the start-up's own events settle
+      const lat: number[] = [];
+      for (let i = 0; i < LATENCY_SAMPLES; i++) {
+        const [, subnet, sent] = (await writer.ask(`one ${next++}`)).split(' ');
+        const at = (await waitFor(`route for ${subnet}`, () => seen.get(subnet), 30000, 1)) as number;
+        lat.push(at - Number(sent));
+      }
+      const latFloor = await referenceOne(node.ns, node.ip, LATENCY_SAMPLES);
+      rows.push({ peers: target, start, startFloor, lat, latFloor, ...rssMiB(node.daemon!.pid!) });
     }
     writer.proc.stdin!.end('quit\n');
+    if (process.env.BENCH_SCALE_LOG) writeFileSync(process.env.BENCH_SCALE_LOG, node.log.join('\n') + '\n');
 
-    console.log('scale benchmark: one twilld, fake peers written to a real etcd');
+    console.log('scale benchmark: one twilld, fake peers written to a real etcd; each row beside its floor, same run');
     printTable([
-      ['peers', 'twilld start -> all routes (ms)', 'reference ip/bridge -batch (ms)', 'ratio'],
-      ...startup.map(([n, t, r]) => [String(n), fmt(t, 0), fmt(r, 0), fmt(t / r, 1) + 'x']),
+      ['peers', 'start -> all routes (ms)', 'floor ip+bridge -batch (ms)', 'ratio', 'new lease p50/p99 (ms)', 'floor p50/p99 (ms)', 'ratio p50/p99', 'RSS (MiB)', 'anon / file (MiB)', 'vs 80 MiB'],
+      ...rows.map((r) => {
+        const [p50, p99, f50, f99] = [percentile(r.lat, 50), percentile(r.lat, 99), percentile(r.latFloor, 50), percentile(r.latFloor, 99)];
+        return [String(r.peers), fmt(r.start, 0), fmt(r.startFloor, 0), fmt(r.start / r.startFloor, 2) + 'x',
+          `${fmt(p50, 1)} / ${fmt(p99, 1)}`, `${fmt(f50, 1)} / ${fmt(f99, 1)}`, `${fmt(p50 / f50, 2)}x / ${fmt(p99 / f99, 2)}x`,
+          `${fmt(r.rss, 1)} (peak ${fmt(r.hwm, 1)})`, `${fmt(r.anon, 1)} / ${fmt(r.file, 1)}`, fmt(r.rss / 80, 2) + 'x'];
+      }),
     ]);
-    console.log(`\nnew lease -> route on the node, ${LATENCY_SAMPLES} samples at 5000 peers: p50 ${fmt(percentile(lat, 50), 0)} ms, p99 ${fmt(percentile(lat, 99), 0)} ms`);
-    console.log(`twilld RSS at ${written + LATENCY_SAMPLES} peers: ${fmt(rss, 1)} MiB (peak ${fmt(hwm, 1)} MiB)`);
+    console.log(`(${LATENCY_SAMPLES} new-lease samples per row; RSS after them)`);
   } finally {
     await world.cleanup();
   }

@@ -43,7 +43,7 @@ export class DataplaneLoop {
   onLeases(leases: Lease[]): void {
     this.leases = leases;
     this.seenAt ??= Date.now();
-    this.trigger.kick();
+    this.trigger.kick(false);
   }
 
   /** Something may have drifted (timer, kernel event): diff against the kernel. */

@@ -1,24 +1,28 @@
-// Reconcile: desired state from the lease set, actual state from the kernel, one diff, one
-// `ip -batch` plus one `bridge -batch` for all of it (thousands of peers cost two processes).
-// Runs periodically and on every lease or kernel change; whatever drifted (a deleted route,
-// neighbour, FDB entry, the device itself) is put back and gone peers are pruned. Only our
-// entries are read as "actual": routes on our device or for subnets of the cluster Network
-// (never the node's own pod subnet on the bridge or kernel routes), and neighbours and FDB
-// entries of our device.
-import { Cidr, Ip } from '../lib/ip/cidr.js';
-import { Mac } from '../lib/ip/mac.js';
-import { batchKeepGoing, listFdb, listNeighbours, listRoutes } from '../lib/kernel/ip.js';
-import { Lease, sameNode } from '../lib/schema/lease.js';
+// Reconcile: desired state from the lease set, actual state from the kernel, one plan of typed
+// operations (lib/dataplane/plan.ts), written over netlink as one batch (lib/kernel/dataplane.ts).
+// Two kinds of pass:
+//  - full (start-up, the timer, kernel events, after a failure): dumps our entries from the
+//    kernel and diffs every peer against them; whatever drifted (a deleted route, neighbour,
+//    FDB entry, the device itself) is put back and gone peers are pruned.
+//  - leases (the watch): only peers whose lease object changed are looked at, each diffed
+//    against what was programmed for it: a new lease costs its own few entries, whatever the
+//    number of peers.
+// Only our entries are read as "actual" (lib/kernel/dataplane.ts ourEntries, which twillctl
+// doctor reads with too).
+import { ActualEntries, DataplaneEntries, fdbKey, neighKey, PeerEntries, routeKey } from '../lib/dataplane/entries.js';
+import { isPeer } from '../lib/dataplane/peers.js';
+import { Change, DataplaneOp, opText, planDataplane, planPeerChange } from '../lib/dataplane/plan.js';
+import { applyDataplaneOps, KernelDataplane, ourEntries, readKernelDataplane } from '../lib/kernel/dataplane.js';
+import { getLinkOn } from '../lib/kernel/netlink/query.js';
+import { NetlinkSocket } from '../lib/kernel/netlink/socket.js';
+import type { Lease } from '../lib/schema/lease.js';
 import type { NetworkConfig } from '../lib/schema/network-config.js';
 import type { Backend } from './backend/backend.js';
-import {
-  ActualEntries, ActualFdb, ActualNeigh, ActualRoute, Change, DataplaneEntries, fdbKey, neighKey, planDataplane, routeKey,
-} from './dataplane-diff.js';
 import type { Logger } from './log.js';
 import type { DaemonMetrics } from './metrics.js';
 
-/** IPv6 link-local routes and neighbours belong to the kernel's own neighbour discovery. */
-const LINK_LOCAL6 = Cidr.parse('fe80::/10');
+/** How many of a pass's operations its log line spells out. */
+const OPS_LOGGED = 50;
 
 export interface ReconcileResult {
   peers: number;
@@ -28,19 +32,30 @@ export interface ReconcileResult {
   failures?: string;
 }
 
-interface PeerState {
-  /** serialised entries, to tell a changed peer from an unchanged one */
-  sig: string;
+interface Programmed {
+  /** the lease object the entries were made from: the watch keeps unchanged leases' objects */
+  lease: Lease;
+  entries: PeerEntries;
+  /** the entries serialised, made when first compared (a start-up's thousands never are) */
+  sig?: string;
 }
 
+const sigOf = (p: Programmed): string => (p.sig ??= JSON.stringify(p.entries));
+
 export class Reconciler {
-  /** What the last pass programmed: a later difference for these keys is drift (a repair). */
-  private lastApplied?: Map<string, string>;
-  private lastDesired?: DataplaneEntries;
+  /** per peer lease key: what the last pass programmed (or tried to) */
+  private programmed = new Map<string, Programmed>();
+  private first = true;
   /** the own subnet and outcome of the last pass: a quick pass needs both unchanged and clean */
   private lastOwn?: string;
   private lastFailed = false;
-  private peers = new Map<string, PeerState>();
+  private socket?: NetlinkSocket;
+  /** every link's ifindex by name, from the last full read (direct routes use the uplink) */
+  private linkIndexes = new Map<string, number>();
+  /** our devices' ifindexes */
+  private indexes = new Map<string, number>();
+  /** keys (`kind|key`) deleted by the last pass: their kernel events are our own doing */
+  recentlyDeleted = new Set<string>();
 
   constructor(
     private readonly backend: Backend,
@@ -49,14 +64,19 @@ export class Reconciler {
     private readonly metrics: DaemonMetrics,
   ) {}
 
+  /** The ifindex of each of our devices, as of the last pass. */
+  get deviceIndexes(): ReadonlyMap<string, number> {
+    return this.indexes;
+  }
+
   /**
    * `full`: diff against the kernel (periodic, kernel events, start-up): repairs drift.
-   * `leases`: only the lease set changed; diff against what the last pass programmed, which
-   * skips reading thousands of kernel entries, so a new peer is in within milliseconds. Falls
-   * back to a full pass when there is no clean previous pass to diff against.
+   * `leases`: only the lease set changed; each changed peer is diffed against what the last
+   * pass programmed for it, without reading the kernel. Falls back to a full pass when there
+   * is no clean previous pass to build on.
    */
   async run(own: Lease, leases: readonly Lease[], leasesSeenAt?: number, mode: 'full' | 'leases' = 'full'): Promise<ReconcileResult> {
-    const first = this.lastApplied === undefined;
+    const first = this.first;
     const quick = mode === 'leases' && !first && !this.lastFailed && this.lastOwn === own.key;
     let deviceRecreated = false;
     if (!quick) {
@@ -67,112 +87,116 @@ export class Reconciler {
       }
     }
 
-    const desired: DataplaneEntries = { routes: [], neighs: [], fdb: [] };
-    const peers = new Map<string, PeerState>();
+    // the peers of this lease set, reusing the entries of every lease object seen before
+    const next = new Map<string, Programmed>();
+    const changed: string[] = [];
     for (const l of leases) {
-      if (l.key === own.key || l.subnet.equals(own.subnet) || sameNode(l.attrs, own.attrs)) continue;
-      if (own.subnet6 && l.subnet6?.equals(own.subnet6)) continue;
-      const e = this.backend.peerEntries(l);
-      if (!e) continue;
-      desired.routes.push(...e.routes);
-      desired.neighs.push(...e.neighs);
-      desired.fdb.push(...e.fdb);
-      peers.set(l.key, { sig: JSON.stringify(e) });
-    }
-
-    this.backend.syncPeers?.(leases.filter((l) => peers.has(l.key)));
-
-    const actual = quick ? asProgrammed(this.lastDesired!) : await this.readKernel(own);
-    const plan = planDataplane(desired, actual);
-    const [ipErr, brErr] = await Promise.all([
-      batchKeepGoing(undefined, 'ip', plan.ipLines),
-      batchKeepGoing(undefined, 'bridge', plan.bridgeLines),
-    ]);
-    const failures = [ipErr, brErr].filter(Boolean).join('; ') || undefined;
-
-    const applied = new Map<string, string>();
-    for (const r of desired.routes) applied.set(`route|${routeKey(r)}`, JSON.stringify(r));
-    for (const n of desired.neighs) applied.set(`neigh|${neighKey(n)}`, JSON.stringify(n));
-    for (const f of desired.fdb) applied.set(`fdb|${fdbKey(f)}`, JSON.stringify(f));
-    let repairs = 0;
-    if (!first && !quick) {
-      for (const c of plan.changes) {
-        const k = `${c.kind}|${c.key}`;
-        // drift = the kernel lost or changed what we had programmed and still want, or holds
-        // an entry of ours that we did not just drop on purpose
-        const drift = c.op === 'set' ? this.lastApplied!.get(k) === applied.get(k) : !this.lastApplied!.has(k);
-        if (drift) {
-          repairs++;
-          this.metrics.repairs.inc({ kind: c.kind });
-        }
+      if (!isPeer(own, l)) continue;
+      const prev = this.programmed.get(l.key);
+      if (prev && prev.lease === l) {
+        next.set(l.key, prev);
+        continue;
       }
-      if (repairs) this.log.warn('reconcile repaired kernel state', { repairs, changes: plan.changes.length });
+      const entries = this.backend.peerEntries(l);
+      if (!entries) continue;
+      const p: Programmed = { lease: l, entries };
+      next.set(l.key, p);
+      if (!prev || sigOf(prev) !== sigOf(p)) changed.push(l.key);
     }
+    const gone = [...this.programmed.keys()].filter((k) => !next.has(k));
+
+    this.backend.syncPeers?.(leases.filter((l) => next.has(l.key)));
+
+    const s = (this.socket ??= NetlinkSocket.open());
+    let ops: DataplaneOp[];
+    let changes: Change[];
+    let repairs = 0;
+    if (quick) {
+      ops = [];
+      for (const k of [...gone, ...changed]) ops.push(...planPeerChange(this.programmed.get(k)?.entries, next.get(k)?.entries).ops);
+      changes = ops.map((o) => ({ kind: o.kind, op: o.op === 'del' ? 'del' : 'set', key: o.key }));
+    } else {
+      const kernel = readKernelDataplane(s, this.backend.devices, !!(this.config.EnableIPv6 && this.config.IPv6Network));
+      this.linkIndexes = new Map(kernel.links.map((l) => [l.ifname, l.ifindex]));
+      this.indexes = new Map(kernel.links.filter((l) => this.backend.devices.includes(l.ifname)).map((l) => [l.ifname, l.ifindex]));
+      const desired: DataplaneEntries = { routes: [], neighs: [], fdb: [] };
+      for (const p of next.values()) {
+        desired.routes.push(...p.entries.routes);
+        desired.neighs.push(...p.entries.neighs);
+        desired.fdb.push(...p.entries.fdb);
+      }
+      const plan = planDataplane(desired, this.ours(own, kernel));
+      ops = plan.ops;
+      changes = plan.changes;
+      if (!first) repairs = this.countDrift(ops, next);
+    }
+
+    const failed = applyDataplaneOps(s, ops, (dev) => this.linkIndexes.get(dev) ?? this.lookUp(s, dev));
+    const failures = failed.length ? failed.slice(0, 10).map((f) => f.message).join('; ') + (failed.length > 10 ? `; and ${failed.length - 10} more` : '') : undefined;
+    this.recentlyDeleted = new Set(ops.filter((o) => o.op === 'del').map((o) => `${o.kind}|${o.key}`));
+
     if (leasesSeenAt !== undefined && !failures) {
       const secs = (Date.now() - leasesSeenAt) / 1000;
-      for (const [k, p] of peers) if (this.peers.get(k)?.sig !== p.sig) this.metrics.programSeconds.observe(secs);
+      for (let i = 0; i < changed.length; i++) this.metrics.programSeconds.observe(secs);
     }
-    this.lastApplied = applied;
-    this.lastDesired = desired;
+    this.programmed = next;
+    this.first = false;
     this.lastOwn = own.key;
     this.lastFailed = !!failures;
-    this.peers = peers;
-    this.metrics.peers.set(peers.size);
+    this.metrics.peers.set(next.size);
+    if (repairs) this.log.warn('reconcile repaired kernel state', { repairs, changes: changes.length });
     if (failures) this.log.warn('some dataplane changes failed; the next reconcile retries them', { failures });
-    else if (plan.changes.length) this.log.info('dataplane programmed', { peers: peers.size, changes: plan.changes.length, quick });
-    return { peers: peers.size, changes: plan.changes, repairs, deviceRecreated, failures };
+    else if (changes.length) {
+      // what was changed, as the commands an operator would have typed (twillctl doctor's fixes)
+      const shown = ops.slice(0, OPS_LOGGED).map(opText);
+      this.log.info('dataplane programmed', { peers: next.size, changes: changes.length, quick, ops: shown, ...(ops.length > OPS_LOGGED ? { more: ops.length - OPS_LOGGED } : {}) });
+    }
+    return { peers: next.size, changes, repairs, deviceRecreated, failures };
+  }
+
+  /** A link no full read has seen yet (quick passes only use what the last one found). */
+  private lookUp(s: NetlinkSocket, dev: string): number | undefined {
+    const index = getLinkOn(s, dev)?.ifindex;
+    if (index !== undefined) this.linkIndexes.set(dev, index);
+    return index;
+  }
+
+  /** Releases the netlink socket (the kernel state stays). */
+  close(): void {
+    this.socket?.close();
+    this.socket = undefined;
+  }
+
+  /**
+   * Drift = the kernel lost or changed what we had programmed and still want, or holds an
+   * entry of ours that we did not just drop on purpose.
+   */
+  private countDrift(ops: readonly DataplaneOp[], next: ReadonlyMap<string, Programmed>): number {
+    const before = new Map<string, string>();
+    const stillWanted = new Set<string>();
+    for (const [k, p] of this.programmed) {
+      const now = next.get(k);
+      const same = now === p || (now !== undefined && sigOf(now) === sigOf(p));
+      for (const r of p.entries.routes) { before.set(`route|${routeKey(r)}`, k); if (same) stillWanted.add(`route|${routeKey(r)}`); }
+      for (const n of p.entries.neighs) { before.set(`neigh|${neighKey(n)}`, k); if (same) stillWanted.add(`neigh|${neighKey(n)}`); }
+      for (const f of p.entries.fdb) { before.set(`fdb|${fdbKey(f)}`, k); if (same) stillWanted.add(`fdb|${fdbKey(f)}`); }
+    }
+    let repairs = 0;
+    for (const o of ops) {
+      const k = `${o.kind}|${o.key}`;
+      if (o.op === 'del' ? !before.has(k) : stillWanted.has(k)) {
+        repairs++;
+        this.metrics.repairs.inc({ kind: o.kind });
+      }
+    }
+    return repairs;
   }
 
   /**
    * Our entries as the kernel holds them, parsed into the same types as the desired ones;
    * an entry whose fields do not parse is not one we wrote, so it is left alone.
    */
-  private async readKernel(own: Lease): Promise<ActualEntries> {
-    const devs = this.backend.devices;
-    const v6 = this.config.EnableIPv6 && this.config.IPv6Network ? this.config.IPv6Network : undefined;
-    const [routes4, routes6, neighs, fdb] = await Promise.all([
-      listRoutes(undefined, 4),
-      v6 ? listRoutes(undefined, 6) : Promise.resolve([]),
-      Promise.all(devs.map((d) => listNeighbours(undefined, d).then((ns) => ns.map((n) => ({ ...n, dev: n.dev ?? d }))))).then((x) => x.flat()),
-      Promise.all(devs.map((d) => listFdb(undefined, d).then((fs) => fs.map((f) => ({ ...f, ifname: f.ifname ?? d }))))).then((x) => x.flat()),
-    ]);
-    // a route is ours when it uses one of our devices, or goes to another node's pod subnet
-    const ownSubnets = [own.subnet, ...(own.subnet6 ? [own.subnet6] : [])];
-    const podNetwork = (c: Cidr) => (c.family === 4 ? this.config.Network : v6)?.contains(c) && !ownSubnets.some((s) => s.equals(c) || s.contains(c));
-    const ours: ActualRoute[] = [];
-    for (const r of [...routes4, ...routes6]) {
-      if (r.protocol === 'kernel' || r.dst === 'default' || !r.dev) continue;
-      const c = Cidr.tryParse(r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`);
-      if (!c) continue;
-      if (!devs.includes(r.dev) && !podNetwork(c)) continue;
-      if (LINK_LOCAL6.contains(c)) continue; // the kernel's link-local routes
-      ours.push({ dst: c, via: r.gateway ? Ip.tryParse(r.gateway) : undefined, dev: r.dev, onlink: r.flags.includes('onlink') });
-    }
-    const actualNeighs: ActualNeigh[] = [];
-    for (const n of neighs) {
-      const ip = n.dst ? Ip.tryParse(n.dst) : undefined;
-      // IPv6 link-local neighbours are the kernel's own (router discovery), not ours
-      if (!ip || LINK_LOCAL6.contains(ip)) continue;
-      const lladdr = n.lladdr ? Mac.tryParse(n.lladdr, { unicastOnly: false }) : undefined;
-      actualNeighs.push({ dst: ip, dev: n.dev, lladdr, permanent: (n.state ?? []).includes('PERMANENT') });
-    }
-    const actualFdb: ActualFdb[] = [];
-    for (const f of fdb) {
-      const ip = f.dst ? Ip.tryParse(f.dst) : undefined;
-      // the all-zero MAC is how the kernel spells a default (flooding) entry: ours to prune too
-      const mac = Mac.tryParse(f.mac, { unicastOnly: false });
-      if (!ip || !mac) continue;
-      actualFdb.push({ mac, dst: ip, dev: f.ifname, permanent: f.state === 'permanent' });
-    }
-    return { routes: ours, neighs: actualNeighs, fdb: actualFdb };
+  private ours(own: Lease, k: KernelDataplane): ActualEntries {
+    return ourEntries(k, this.backend.devices, this.config, own);
   }
-}
-
-/** The entries a clean pass programmed, as the kernel held them right after it. */
-function asProgrammed(d: DataplaneEntries): ActualEntries {
-  return {
-    routes: d.routes,
-    neighs: d.neighs.map((n) => ({ ...n, permanent: true })),
-    fdb: d.fdb.map((f) => ({ ...f, permanent: true })),
-  };
 }

@@ -5,9 +5,14 @@
 // the daemon restarts, and the restarted daemon finds its lease by public IP.
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { monitorKernel, KernelMonitor } from '../lib/kernel/monitor.js';
+import { Cidr } from '../lib/ip/cidr.js';
+import {
+  RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE, RTNLGRP_LINK, RTNLGRP_NEIGH,
+} from '../lib/kernel/netlink/constants.js';
+import { dropOwnWritesFilter, subscribeKernel, Subscription } from '../lib/kernel/netlink/events.js';
+import type { NetworkConfig } from '../lib/schema/network-config.js';
 import { detectIptablesBackend } from '../lib/kernel/iptables-backend.js';
-import { LeaseSubnets, subnetOf } from '../lib/schema/lease.js';
+import { Lease, LeaseSubnets, subnetOf } from '../lib/schema/lease.js';
 import { screenLeases } from '../lib/schema/subnet-pool.js';
 import { readSubnetEnv } from '../lib/schema/subnet-env.js';
 import { createBackend } from './backend/registry.js';
@@ -92,9 +97,9 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     const lease = await keeper.acquire(signal);
     log.info('subnet lease acquired', { subnet: String(lease.subnet), expiresAt: lease.expiresAt, key: lease.key });
 
+    const reconciler = new Reconciler(backend, config, log.with({ component: 'reconcile' }), metrics);
     const dataplane = new DataplaneLoop({
-      config, backend, keeper, metrics,
-      reconciler: new Reconciler(backend, config, log.with({ component: 'reconcile' }), metrics),
+      config, backend, keeper, metrics, reconciler,
       masquerade: iptables ? new Masquerade(() => {
         const subnet = config.EnableIPv4 ? subnetOf(keeper.lease, 4) : undefined;
         const subnet6 = config.EnableIPv6 ? subnetOf(keeper.lease, 6) : undefined;
@@ -118,13 +123,14 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
       dataplane.onLeases(leases);
     }, signal);
     const renewing = keeper.run(signal);
-    const monitors = startMonitors(backend.devices, () => dataplane.kickFull(), log);
+    const events = watchKernel(backend.devices, reconciler, config, () => keeper.lease, () => dataplane.kickFull(), log);
     const timer = setInterval(() => dataplane.kickFull(), opts.reconcileIntervalMs);
     try {
       await dataplane.run(signal);
     } finally {
       clearInterval(timer);
-      for (const m of monitors) m.stop();
+      events?.stop();
+      reconciler.close();
       backend.stop?.();
       await Promise.allSettled([watching, renewing]);
     }
@@ -151,10 +157,27 @@ function previousSubnet(file: string, log: Logger): LeaseSubnets | undefined {
 }
 
 /** Kernel events make repairs immediate; the periodic pass covers anything they miss. */
-function startMonitors(devices: readonly string[], kick: () => void, log: Logger): KernelMonitor[] {
-  const onExit = (why: string) => log.warn('kernel monitor stopped; relying on periodic reconcile', { why });
-  const onLine = (l: string) => (devices.length ? devices.some((d) => isDriftEvent(l, d)) : isDriftEvent(l, undefined)) && kick();
-  const monitors = [monitorKernel(undefined, 'ip', ['link', 'route', 'neigh'], onLine, onExit)];
-  if (devices.length) monitors.push(monitorKernel(undefined, 'bridge', ['fdb'], onLine, onExit));
-  return monitors;
+function watchKernel(
+  devices: readonly string[], reconciler: Reconciler, config: NetworkConfig, own: () => Lease, kick: () => void, log: Logger,
+): Subscription | undefined {
+  const v6 = config.EnableIPv6 ? config.IPv6Network : undefined;
+  const podRoute = (dst: Cidr) => {
+    const l = own();
+    const mine = [l.subnet, ...(l.subnet6 ? [l.subnet6] : [])];
+    return !!(dst.family === 4 ? config.Network : v6)?.contains(dst) && !mine.some((s) => s.contains(dst));
+  };
+  const groups = [RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, ...(v6 ? [RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE] : [])];
+  try {
+    return subscribeKernel(undefined, groups, (evs) => {
+      const view = { devices, indexes: reconciler.deviceIndexes, podRoute, recentlyDeleted: reconciler.recentlyDeleted };
+      if (evs.some((e) => isDriftEvent(e, view))) kick();
+    }, (errno) => {
+      // the kernel dropped events (ENOBUFS): anything may have happened meanwhile
+      log.warn('kernel events were lost; reconciling against the kernel', { errno });
+      kick();
+    }, dropOwnWritesFilter());
+  } catch (e) {
+    log.warn('cannot subscribe to kernel events; relying on periodic reconcile', { error: e });
+    return undefined;
+  }
 }

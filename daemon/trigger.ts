@@ -1,13 +1,17 @@
 // A coalescing wake-up: any number of kick()s while the loop is busy or asleep become one
-// pass. The short settle delay gathers a burst (a watch batch, a flurry of netlink events).
+// pass. The short settle delay gathers a burst (a flurry of kernel events, a timer tick);
+// a kick without it (a lease set, which the watch already delivers once per burst) goes at
+// once, unless a settling kick is pending too.
 export class Trigger {
   private pending = false;
+  private settle = false;
   private waiter?: () => void;
 
   constructor(private readonly settleMs = 20) {}
 
-  kick(): void {
+  kick(settle = true): void {
     this.pending = true;
+    this.settle ||= settle;
     const w = this.waiter;
     this.waiter = undefined;
     w?.();
@@ -26,7 +30,8 @@ export class Trigger {
         };
       });
     }
-    if (this.settleMs > 0 && !signal.aborted) await new Promise((r) => setTimeout(r, this.settleMs));
+    if (this.settle && this.settleMs > 0 && !signal.aborted) await new Promise((r) => setTimeout(r, this.settleMs));
     this.pending = false;
+    this.settle = false;
   }
 }

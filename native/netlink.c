@@ -1,8 +1,14 @@
-// twill_netlink: the few system calls Node cannot make, so the CNI plugin can talk rtnetlink
-// in-process instead of spawning `ip`. Only three entry points; every message is built and
-// parsed in TypeScript (lib/kernel/netlink/), this file only moves bytes:
+// twill_netlink: the few system calls Node cannot make, so the CNI plugin and the daemon can
+// talk rtnetlink in-process instead of spawning `ip`. Every message is built and parsed in
+// TypeScript (lib/kernel/netlink/), this file only moves bytes:
 //   socketIn(nsPath | null) -> fd   a NETLINK_ROUTE socket bound to that network namespace
 //   transact(fd, requests, stopOnError) -> Buffer   send each request, collect its replies
+//   transactBatch(fd, requests) -> Buffer   many requests per sendmsg; only failures and the
+//     last request of each send are acknowledged, so thousands of entries cost a few syscalls
+//   subscribe(nsPath | null, groups, callback, filter?) -> id   RTNLGRP_* multicast events, read
+//     on a thread of ours and handed to `callback(Buffer | null, errno)` on the JS thread;
+//     `filter` (classic BPF, [code, jt, jf, k] flattened) drops messages in the kernel
+//   unsubscribe(id)
 //   openIn(nsPath, path, writable) -> fd   a file opened from inside that namespace: a
 //     /proc/sys/net file names the sysctl of the namespace it was opened in, for its life
 //   close(fd)
@@ -16,8 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <node_api.h>
 
@@ -265,6 +274,289 @@ static napi_value transact(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// One send carries at most this much (the kernel refuses a send above its socket's sndbuf,
+// 208 KiB by default), and the receive buffer is made big enough for the errors of a send.
+#define BATCH_CHUNK (64 * 1024)
+#define BATCH_RCVBUF (8 * 1024 * 1024)
+
+// The kernel runs every message of one send in order and answers each failure (nlmsgerr)
+// whatever its flags; NLM_F_ACK on the last message of each send makes one success answer
+// that says "all of this send is done". The caller decodes failures by sequence number.
+static napi_value transact_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  void *req;
+  size_t req_len;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_buffer_info(env, argv[1], &req, &req_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "transactBatch(fd, Buffer)");
+    return NULL;
+  }
+  int rcvbuf = BATCH_RCVBUF;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+
+  struct growbuf out = {0};
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  size_t off = 0;
+  while (off + sizeof(struct nlmsghdr) <= req_len) {
+    size_t start = off, end = off;
+    struct nlmsghdr *last = NULL;
+    while (end + sizeof(struct nlmsghdr) <= req_len) {
+      struct nlmsghdr *h = (struct nlmsghdr *)((char *)req + end);
+      if (h->nlmsg_len < sizeof(struct nlmsghdr) || end + h->nlmsg_len > req_len) {
+        free(out.data);
+        napi_throw_range_error(env, NULL, "transactBatch: malformed request buffer");
+        return NULL;
+      }
+      size_t next = end + NLMSG_ALIGN(h->nlmsg_len);
+      if (last && next - start > BATCH_CHUNK) break;
+      last = h;
+      end = next > req_len ? req_len : next;
+    }
+    last->nlmsg_flags |= NLM_F_ACK;
+    ssize_t sent;
+    do sent = sendto(fd, (char *)req + start, end - start, 0, (struct sockaddr *)&kernel, sizeof kernel);
+    while (sent < 0 && errno == EINTR);
+    int kerr = 0;
+    if (sent < 0 || await_reply(fd, last->nlmsg_seq, &out, &kerr) < 0) {
+      int err = errno;
+      free(out.data);
+      return throw_errno(env, sent < 0 ? "transactBatch: sendto" : "transactBatch: recv", err);
+    }
+    off = end;
+  }
+  napi_value result;
+  void *copy;
+  napi_create_buffer_copy(env, out.len, out.data ? out.data : "", &copy, &result);
+  free(out.data);
+  return result;
+}
+
+// A subscription: a socket joined to multicast groups, a thread blocked in poll() on it and
+// on a pipe (written to stop it), and a thread-safe function that runs the JS callback.
+struct sub {
+  int fd, stop_w, stop_r, id;
+  pthread_t thread;
+  napi_threadsafe_function tsfn;
+  struct sub *next;
+};
+struct chunk {
+  char *data;
+  size_t len;
+  int err;
+};
+static struct sub *subs = NULL;
+static int next_sub_id = 1;
+
+// Runs on the JS thread: hands the bytes over (or null and the errno of a lost stream).
+static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
+  (void)ctx;
+  struct chunk *c = data;
+  if (env && cb) {
+    napi_value argv[2], undef;
+    napi_get_undefined(env, &undef);
+    if (c->data) {
+      void *copy;
+      napi_create_buffer_copy(env, c->len, c->data, &copy, &argv[0]);
+    } else {
+      napi_get_null(env, &argv[0]);
+    }
+    napi_create_int32(env, c->err, &argv[1]);
+    napi_call_function(env, undef, cb, 2, argv, NULL);
+  }
+  free(c->data);
+  free(c);
+}
+
+// Drains whatever is queued into one chunk per wake-up: one JS call for a burst of events
+// (the daemon's own batch writes cause thousands) instead of one per message.
+static void *sub_thread(void *arg) {
+  struct sub *s = arg;
+  const size_t cap = 256 * 1024;
+  char *scratch = malloc(cap);
+  while (scratch) {
+    struct pollfd p[2] = {{.fd = s->fd, .events = POLLIN}, {.fd = s->stop_r, .events = POLLIN}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[1].revents) break;
+    size_t len = 0;
+    int err = 0;
+    while (len + 65536 <= cap) {
+      ssize_t n = recv(s->fd, scratch + len, 65536, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno; // ENOBUFS: events were lost
+        break;
+      }
+      len += (size_t)n;
+    }
+    if (len == 0 && err == 0) continue;
+    // what was read, exactly: a queue of chunks waiting for a busy JS thread costs only that
+    struct chunk *c = calloc(1, sizeof *c);
+    if (!c) break;
+    c->err = err;
+    c->len = len;
+    if (len) {
+      c->data = malloc(len);
+      if (!c->data) { free(c); break; }
+      memcpy(c->data, scratch, len);
+    }
+    if (napi_call_threadsafe_function(s->tsfn, c, napi_tsfn_blocking) != napi_ok) {
+      free(c->data);
+      free(c);
+      break;
+    }
+  }
+  free(scratch);
+  napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
+  return NULL;
+}
+
+static napi_value subscribe(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[4096] = "";
+  napi_valuetype t = napi_undefined;
+  bool is_array = false, has_filter = false;
+  if (argc >= 4) napi_is_array(env, argv[3], &has_filter);
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (argc >= 2) napi_is_array(env, argv[1], &is_array);
+  napi_valuetype cbt = napi_undefined;
+  if (argc >= 3) napi_typeof(env, argv[2], &cbt);
+  if (argc < 3 || !is_array || cbt != napi_function || (t != napi_string && t != napi_null && t != napi_undefined)) {
+    napi_throw_type_error(env, NULL, "subscribe(nsPath | null, groups: number[], callback, filter?: number[])");
+    return NULL;
+  }
+  if (t == napi_string && !get_path(env, argv[0], path, sizeof path, "subscribe: namespace path")) return NULL;
+  int own = -1;
+  if (path[0]) {
+    own = enter_ns(env, "subscribe", path);
+    if (own < 0) return NULL;
+  }
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int err = fd < 0 ? errno : 0;
+  if (own >= 0) leave_ns(own);
+  if (fd < 0) return throw_errno(env, "subscribe: socket(AF_NETLINK)", err);
+  struct sockaddr_nl local = {.nl_family = AF_NETLINK};
+  if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) {
+    err = errno;
+    close(fd);
+    return throw_errno(env, "subscribe: bind", err);
+  }
+  int rcvbuf = BATCH_RCVBUF;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[1], &n);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    int32_t group = 0;
+    napi_get_element(env, argv[1], i, &v);
+    if (napi_get_value_int32(env, v, &group) != napi_ok || group <= 0) {
+      close(fd);
+      napi_throw_type_error(env, NULL, "subscribe: groups must be positive numbers (RTNLGRP_*)");
+      return NULL;
+    }
+    if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0) {
+      err = errno;
+      close(fd);
+      return throw_errno(env, "subscribe: NETLINK_ADD_MEMBERSHIP", err);
+    }
+  }
+  if (has_filter) {
+    uint32_t len = 0;
+    napi_get_array_length(env, argv[3], &len);
+    if (len == 0 || len % 4 != 0 || len / 4 > 256) {
+      close(fd);
+      napi_throw_range_error(env, NULL, "subscribe: filter must be [code, jt, jf, k] quadruples, at most 256");
+      return NULL;
+    }
+    struct sock_filter prog[256];
+    for (uint32_t i = 0; i < len; i++) {
+      napi_value v;
+      uint32_t x = 0;
+      napi_get_element(env, argv[3], i, &v);
+      napi_get_value_uint32(env, v, &x);
+      struct sock_filter *ins = &prog[i / 4];
+      switch (i % 4) {
+        case 0: ins->code = (uint16_t)x; break;
+        case 1: ins->jt = (uint8_t)x; break;
+        case 2: ins->jf = (uint8_t)x; break;
+        default: ins->k = x;
+      }
+    }
+    struct sock_fprog fprog = {.len = (unsigned short)(len / 4), .filter = prog};
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) < 0) {
+      err = errno;
+      close(fd);
+      return throw_errno(env, "subscribe: SO_ATTACH_FILTER", err);
+    }
+  }
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) < 0) {
+    err = errno;
+    close(fd);
+    return throw_errno(env, "subscribe: pipe", err);
+  }
+  struct sub *s = calloc(1, sizeof *s);
+  s->fd = fd;
+  s->stop_r = pipefd[0];
+  s->stop_w = pipefd[1];
+  s->id = next_sub_id++;
+  napi_value name;
+  napi_create_string_utf8(env, "twill_netlink.subscribe", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &s->tsfn) != napi_ok) {
+    close(fd); close(pipefd[0]); close(pipefd[1]); free(s);
+    napi_throw_error(env, NULL, "subscribe: cannot create the thread-safe function");
+    return NULL;
+  }
+  // an idle subscription must not keep the process alive
+  napi_unref_threadsafe_function(env, s->tsfn);
+  if ((err = pthread_create(&s->thread, NULL, sub_thread, s)) != 0) {
+    napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
+    close(fd); close(pipefd[0]); close(pipefd[1]); free(s);
+    return throw_errno(env, "subscribe: pthread_create", err);
+  }
+  s->next = subs;
+  subs = s;
+  napi_value out;
+  napi_create_int32(env, s->id, &out);
+  return out;
+}
+
+static napi_value unsubscribe(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t id;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &id) != napi_ok) {
+    napi_throw_type_error(env, NULL, "unsubscribe(id)");
+    return NULL;
+  }
+  for (struct sub **pp = &subs; *pp; pp = &(*pp)->next) {
+    struct sub *s = *pp;
+    if (s->id != id) continue;
+    *pp = s->next;
+    char one = 1;
+    ssize_t w;
+    do w = write(s->stop_w, &one, 1);
+    while (w < 0 && errno == EINTR);
+    pthread_join(s->thread, NULL);
+    close(s->fd);
+    close(s->stop_r);
+    close(s->stop_w);
+    free(s);
+    return NULL;
+  }
+  return NULL;
+}
+
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -282,6 +574,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"socketIn", NULL, socket_in, NULL, NULL, NULL, napi_default, NULL},
       {"transact", NULL, transact, NULL, NULL, NULL, napi_default, NULL},
+      {"transactBatch", NULL, transact_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"subscribe", NULL, subscribe, NULL, NULL, NULL, napi_default, NULL},
+      {"unsubscribe", NULL, unsubscribe, NULL, NULL, NULL, napi_default, NULL},
       {"openIn", NULL, open_in, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
   };

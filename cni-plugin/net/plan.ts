@@ -12,6 +12,7 @@
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { CniRoute } from '../../lib/cni/result.js';
 import { addAddr, addBridge, addRoute, addVeth, getLink, setAddrGenModeNone, setHairpin, setLink } from '../../lib/kernel/netlink/requests.js';
+import { NLM_F_CREATE, RTM_NEWLINK } from '../../lib/kernel/netlink/constants.js';
 import type { Request } from '../../lib/kernel/netlink/socket.js';
 import { linkLocalFromMac, macFromIp } from './names.js';
 
@@ -72,7 +73,7 @@ export function hostRequests(l: PodLink, bridgeIndex: number, podNetnsFd: number
 
 /** Position of the veth creation in hostRequests: failures after it leave a pair to undo. */
 export function vethRequestIndex(requests: Request[]): number {
-  return requests.findIndex((r) => r.op.startsWith('link add '));
+  return requests.findIndex((r) => r.type === RTM_NEWLINK && (r.flags & NLM_F_CREATE) !== 0);
 }
 
 /** The pod-side sequence once the index of the pod's interface is known. */

@@ -1,7 +1,6 @@
-// The VXLAN device and, per remote node, the three entries that make its subnet reachable:
-// an onlink route to <peer subnet>.0 via the device, a neighbour entry resolving that .0 to
-// the peer's VtepMAC (the kernel never ARPs over a nolearning VXLAN), and an FDB entry telling
-// the device which public IP to tunnel that MAC to. Missing any one drops the traffic silently.
+// The VXLAN device (kind, VNI, port, local address, learning, up, MAC, /32 address, MTU,
+// offloads) and which leases are VXLAN peers. The three entries per peer (route, neighbour,
+// FDB) are check-dataplane.ts's: the daemon's planner, run dry.
 import { vxlanData, Lease } from '../../lib/schema/lease.js';
 import { DoctorInput, expectedDeviceMtu, gatewayOf, vxlanDeviceName } from './context.js';
 import { Findings } from './findings.js';
@@ -72,40 +71,4 @@ export function vxlanPeers(i: DoctorInput, f: Findings): Lease[] {
     if (vxlanData(p.attrs)) out.push(p);
   }
   return out;
-}
-
-export function checkVxlanPeers(i: DoctorInput, peers: readonly Lease[], f: Findings): void {
-  const dev = i.state.device!;
-  const name = dev.link.ifname;
-  for (const p of peers) {
-    const { VtepMAC } = vxlanData(p.attrs)!;
-    const gw = gatewayOf(p);
-    const subject = `${p.subnet} (node ${p.attrs.PublicIP})`;
-    const neigh = dev.neighbours.find((n) => n.dst === gw);
-    const neighFix = `ip neigh replace ${gw} lladdr ${VtepMAC} dev ${name} nud permanent`;
-    if (!neigh) f.error('neighbour', subject, `no neighbour entry for ${gw} on ${name}`, neighFix);
-    else if (!macEq(neigh.lladdr, VtepMAC.toString())) f.error('neighbour', subject, `neighbour ${gw} resolves to ${neigh.lladdr ?? 'nothing'}, the lease says ${VtepMAC}`, neighFix);
-    else if (!(neigh.state ?? []).includes('PERMANENT')) f.warning('neighbour', subject, `neighbour ${gw} is ${(neigh.state ?? []).join(',') || 'not permanent'}`, neighFix);
-
-    const fdbFix = `bridge fdb replace ${VtepMAC} dev ${name} dst ${p.attrs.PublicIP} self permanent`;
-    const fdb = dev.fdb.filter((e) => macEq(e.mac, VtepMAC.toString()));
-    if (fdb.length === 0) f.error('fdb', subject, `no FDB entry for ${VtepMAC} on ${name}`, fdbFix);
-    else if (!fdb.some((e) => e.dst === p.attrs.PublicIP.toString())) {
-      f.error('fdb', subject, `FDB sends ${VtepMAC} to ${fdb.map((e) => e.dst ?? '?').join(',')}, the lease says ${p.attrs.PublicIP}`, fdbFix);
-    }
-  }
-  // Entries for nodes that are gone: twilld's reconcile removes them, so their presence means it is not
-  // running; and a new node reusing the address would be sent to the old MAC.
-  const gws = new Set(peers.map(gatewayOf));
-  for (const n of dev.neighbours) {
-    if (!gws.has(n.dst) && n.lladdr) {
-      f.error('stale-neighbour', n.dst, `neighbour ${n.dst} (${n.lladdr}) on ${name} belongs to no lease`, `ip neigh del ${n.dst} dev ${name}`);
-    }
-  }
-  const macs = new Set(peers.map((p) => vxlanData(p.attrs)!.VtepMAC.toString()));
-  for (const e of dev.fdb) {
-    if (e.dst && !macs.has(e.mac.toLowerCase()) && e.mac !== '00:00:00:00:00:00') {
-      f.error('stale-fdb', e.mac, `FDB entry ${e.mac} -> ${e.dst} on ${name} belongs to no lease`, `bridge fdb del ${e.mac} dev ${name} dst ${e.dst} self`);
-    }
-  }
 }

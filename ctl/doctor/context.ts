@@ -1,6 +1,6 @@
 // Everything a doctor check compares: this node's lease, the other leases, the network config,
 // the kernel state and subnet.env — gathered once, so every check is a pure function of it.
-import { vxlanDeviceName as deviceName, VXLAN6_OVERHEAD, VXLAN_OVERHEAD } from '../../lib/dataplane/devices.js';
+import { overlayMtu, vxlanDeviceName as deviceName } from '../../lib/dataplane/devices.js';
 import type { Link } from '../../lib/kernel/ip.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import type { NetworkConfig } from '../../lib/schema/network-config.js';
@@ -30,9 +30,7 @@ export function vxlanDeviceName(c: NetworkConfig): string {
 export function expectedDeviceMtu(input: DoctorInput, family: 4 | 6 = 4): number | undefined {
   const { config, iface } = input;
   if (config.Backend.MTU !== undefined) return config.Backend.MTU;
-  if (!iface) return undefined;
-  if (config.Backend.Type !== 'vxlan') return iface.mtu;
-  return iface.mtu - (family === 4 ? VXLAN_OVERHEAD : VXLAN6_OVERHEAD);
+  return iface ? overlayMtu(config.Backend, iface.mtu, family) : undefined;
 }
 
 /** The MTU pods must use: the smallest of the network's families' overlays. */

@@ -7,8 +7,11 @@ import { NetworkConfig, parseNetworkConfig } from '../../lib/schema/network-conf
 import { parseSubnetEnv, subnetEnvGateway, SubnetEnv } from '../../lib/schema/subnet-env.js';
 import { CtlError } from '../errors.js';
 import { checkIpForward, checkMasquerade, checkSubnetEnv } from './check-node.js';
-import { checkHostGwRoutes, checkStaleRoutes, checkVxlanRoutes } from './check-routes.js';
-import { checkVxlanDevice, checkVxlanPeers, vxlanPeers } from './check-vxlan.js';
+import { explainPlan } from './check-dataplane.js';
+import { checkHostGwPeers } from './check-routes.js';
+import { checkVxlanDevice, vxlanPeers } from './check-vxlan.js';
+import { readKernelDataplane } from '../../lib/kernel/dataplane.js';
+import { withSocket } from '../../lib/kernel/netlink/socket.js';
 import { DoctorInput, vxlanDeviceName } from './context.js';
 import { Findings } from './findings.js';
 import { interfaceOf, readNodeState, readNodeState6 } from './node-state.js';
@@ -99,17 +102,16 @@ export async function diagnose(config: NetworkConfig, all: readonly Lease[], o: 
   if (v4) {
     checkSubnetEnv(input, f);
     checkIpForward(input, f);
+    // the per-peer entries: twilld's own planner, run dry (a missing device is one finding)
+    const kernel = withSocket(undefined, (s) => readKernelDataplane(s, vxlan ? [vxlanDeviceName(config)] : [], false));
     if (vxlan) {
       const peers = vxlanPeers(input, f);
       peerCount = peers.length;
-      if (checkVxlanDevice(input, f)) {
-        checkVxlanPeers(input, peers, f);
-        checkVxlanRoutes(input, peers, f);
-      }
+      if (checkVxlanDevice(input, f)) explainPlan(input, kernel, f);
     } else {
-      checkHostGwRoutes(input, f);
+      checkHostGwPeers(input, f);
+      explainPlan(input, kernel, f);
     }
-    checkStaleRoutes(input, f);
     checkMasquerade(input, f);
   }
   if (state6) {

@@ -2,40 +2,15 @@
 // makes the node-local part (vxlan: the device and its address) and, per remote lease, the
 // entries that reach that node. reconcile.ts owns the diff against the kernel and applies
 // them for every backend alike, so backends stay declarative.
-import type { Cidr, Ip } from '../../lib/ip/cidr.js';
-import type { Mac } from '../../lib/ip/mac.js';
+import type { PeerEntries } from '../../lib/dataplane/entries.js';
 import type { Lease, LeaseAttrs } from '../../lib/schema/lease.js';
 import type { BackendType, NetworkConfig } from '../../lib/schema/network-config.js';
 import type { ExternalInterface } from '../iface.js';
 import type { Logger } from '../log.js';
 
-// Entries are typed values, never text: they are printed into `ip`/`bridge` lines only by
-// dataplane-diff.ts, and a Cidr, an Ip or a Mac cannot print as anything but itself.
-export interface RouteSpec {
-  dst: Cidr;
-  via: Ip;
-  dev: string;
-  onlink: boolean;
-}
-
-export interface NeighSpec {
-  dst: Ip;
-  lladdr: Mac;
-  dev: string;
-}
-
-export interface FdbSpec {
-  mac: Mac;
-  /** the remote VTEP's underlay address */
-  dst: Ip;
-  dev: string;
-}
-
-export interface PeerEntries {
-  routes: RouteSpec[];
-  neighs: NeighSpec[];
-  fdb: FdbSpec[];
-}
+// Entries are typed values, never text (lib/dataplane/entries.ts): the daemon writes them
+// over netlink, and only messages spell them as `ip` commands.
+export type { FdbSpec, NeighSpec, PeerEntries, RouteSpec } from '../../lib/dataplane/entries.js';
 
 export interface BackendContext {
   config: NetworkConfig;

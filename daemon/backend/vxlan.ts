@@ -1,4 +1,5 @@
 // vxlan backend: one kernel VXLAN device `twill.<VNI>` (learning off) on the chosen interface.
+// The entries per peer are lib/dataplane/peer-entries.ts's (twillctl doctor uses the same).
 //
 // Why each remote node needs three entries (flannel's layout, so the nodes interoperate):
 //  - route    <peer subnet> via <peer subnet>.0 dev twill.1 onlink
@@ -15,13 +16,13 @@
 // Dual stack: a second device `twill6.<VNI>` on the interface's IPv6 address carries the
 // IPv6 pod subnets with the same three entries per peer (route, permanent neighbour, FDB to
 // the peer's PublicIPv6); its VtepMAC is published as BackendV6Data, as flannel does.
-import { vxlan6DeviceName, vxlanDeviceName, VXLAN6_OVERHEAD, VXLAN_OVERHEAD } from '../../lib/dataplane/devices.js';
+import { overlayMtu, vxlan6DeviceName, vxlanDeviceName } from '../../lib/dataplane/devices.js';
 import { getLink, ipBatch, listAddrs } from '../../lib/kernel/ip.js';
 import { Cidr, Family, Ip } from '../../lib/ip/cidr.js';
 import type { Mac } from '../../lib/ip/mac.js';
-import { hasIpv4Endpoint, Lease, LeaseAttrs, NO_IPV4, subnetOf, vxlanData } from '../../lib/schema/lease.js';
+import { Lease, LeaseAttrs, NO_IPV4, subnetOf } from '../../lib/schema/lease.js';
+import { LocalSide, vxlanPeerEntries } from '../../lib/dataplane/peer-entries.js';
 import type { Backend, BackendContext, PeerEntries } from './backend.js';
-import { directRoute, directRoute6 } from './host-gw.js';
 import { vtepMac } from './mac.js';
 
 
@@ -42,16 +43,17 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
   if (config.EnableIPv4 && !iface.address) throw new Error(`the network is IPv4 but interface ${iface.name} has no IPv4 address`);
   const v4: Tunnel | undefined = config.EnableIPv4 ? {
     family: 4, dev: vxlanDeviceName(vni), local: iface.address!, mac: vtepMac(vni, iface.publicIp),
-    mtu: config.Backend.MTU ?? iface.mtu - VXLAN_OVERHEAD, network: config.Network,
+    mtu: overlayMtu(config.Backend, iface.mtu, 4), network: config.Network,
   } : undefined;
   if (config.EnableIPv6 && (!iface.address6 || !iface.publicIp6)) {
     throw new Error(`the network is dual stack but interface ${iface.name} has no global IPv6 address (pass --iface, or --public-ipv6)`);
   }
   const v6: Tunnel | undefined = config.EnableIPv6 ? {
     family: 6, dev: vxlan6DeviceName(vni), local: iface.address6!, mac: vtepMac(vni, iface.publicIp6!),
-    mtu: config.Backend.MTU ?? iface.mtu - VXLAN6_OVERHEAD, network: config.IPv6Network!,
+    mtu: overlayMtu(config.Backend, iface.mtu, 6), network: config.IPv6Network!,
   } : undefined;
   const tunnels = [v4, v6].filter((t): t is Tunnel => !!t);
+  const local: LocalSide = { ifaceName: iface.name, network: iface.network, network6: iface.network6 };
 
   /** Creates the device, or re-creates it when it exists with other tunnel parameters. */
   async function ensureDevice(t: Tunnel): Promise<boolean> {
@@ -102,33 +104,7 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
       }
       return created;
     },
-    peerEntries(peer: Lease): PeerEntries | undefined {
-      if (peer.attrs.BackendType !== 'vxlan') return undefined;
-      const out: PeerEntries = { routes: [], neighs: [], fdb: [] };
-      const data = vxlanData(peer.attrs);
-      const s4 = subnetOf(peer, 4);
-      if (v4 && s4 && data && data.VNI === vni && hasIpv4Endpoint(peer.attrs)) {
-        if (config.Backend.DirectRouting && iface.network?.contains(peer.attrs.PublicIP)) {
-          out.routes.push(directRoute(peer, iface.name));
-        } else {
-          out.routes.push({ dst: s4, via: s4.first, dev: v4.dev, onlink: true });
-          out.neighs.push({ dst: s4.first, lladdr: data.VtepMAC, dev: v4.dev });
-          out.fdb.push({ mac: data.VtepMAC, dst: peer.attrs.PublicIP, dev: v4.dev });
-        }
-      }
-      const data6 = peer.attrs.BackendV6Data;
-      const s6 = subnetOf(peer, 6);
-      if (v6 && s6 && peer.attrs.PublicIPv6 && data6 && data6.VNI === vni) {
-        if (config.Backend.DirectRouting && iface.network6?.contains(peer.attrs.PublicIPv6)) {
-          out.routes.push(directRoute6(peer, iface.name)!);
-        } else {
-          out.routes.push({ dst: s6, via: s6.first, dev: v6.dev, onlink: true });
-          out.neighs.push({ dst: s6.first, lladdr: data6.VtepMAC, dev: v6.dev });
-          out.fdb.push({ mac: data6.VtepMAC, dst: peer.attrs.PublicIPv6, dev: v6.dev });
-        }
-      }
-      return out.routes.length ? out : undefined;
-    },
+    peerEntries: (peer: Lease): PeerEntries | undefined => vxlanPeerEntries(config, local, peer),
   };
 }
 

@@ -14,3 +14,13 @@ export function vxlanDeviceName(vni: number): string {
 export function vxlan6DeviceName(vni: number): string {
   return `twill6.${vni}`;
 }
+
+/**
+ * The MTU of the family's overlay device (and of pods, for host-gw): Backend.MTU when set,
+ * else the uplink's minus the tunnel header. twilld sets it, twillctl doctor expects it.
+ */
+export function overlayMtu(backend: { Type: string; MTU?: number }, uplinkMtu: number, family: 4 | 6 = 4): number {
+  if (backend.MTU !== undefined) return backend.MTU;
+  if (backend.Type !== 'vxlan') return uplinkMtu;
+  return uplinkMtu - (family === 4 ? VXLAN_OVERHEAD : VXLAN6_OVERHEAD);
+}

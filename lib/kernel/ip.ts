@@ -1,8 +1,12 @@
-// The daemon's, tests' and tools' way into the kernel through iproute2 (the CNI plugin
-// speaks rtnetlink in-process, lib/kernel/netlink/). Changes are sent as one `ip -batch` /
-// `bridge -batch` process per namespace (thousands of lines cost one process), reads come
-// back as `-json`. A batch runs every line it reads, `netns exec` included, so each script
-// is checked first (assertSafeBatch): one command per line, printable words only.
+// iproute2 as an independent reader and writer, for tests, benchmarks and scripts (which
+// check the kernel through a second implementation), plus the `ip -json` shapes (Link, Route,
+// ...) that lib/kernel/netlink/decode.ts produces too. The per-peer dataplane (routes,
+// neighbours, FDB, drift events) goes through netlink (lib/kernel/dataplane.ts,
+// lib/kernel/netlink/); the daemon's device set-up (vxlan.ts, iface.ts) and twillctl doctor's
+// reads still come through here. Changes are sent as one `ip -batch` / `bridge -batch`
+// process per namespace, reads come back as `-json`. A batch runs every line it reads,
+// `netns exec` included, so each script is checked first (assertSafeBatch): one command per
+// line, printable words only.
 // Sync write: loading node:fs/promises costs the CNI plugin ~1 ms of start-up, and a sysctl
 // write never blocks for long.
 import { writeFileSync } from 'node:fs';

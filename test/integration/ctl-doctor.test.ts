@@ -132,7 +132,7 @@ describe('twillctl doctor (node namespaces, real etcd)', function () {
   it('a deleted FDB entry', async () => {
     await bridgeBatch(ns, [`fdb del ${P3.vtepMAC} dev ${DEV} dst ${P3.publicIP} self`]);
     await expectFindings([{ severity: 'error', check: 'fdb', subject: '10.244.3.0/24 (node 198.18.0.13)',
-      problem: `no FDB entry for ${P3.vtepMAC} on ${DEV}`, fix: `bridge fdb replace ${P3.vtepMAC} dev ${DEV} dst 198.18.0.13 self permanent` }]);
+      problem: `no FDB entry for ${P3.vtepMAC} on ${DEV}`, fix: `bridge fdb append ${P3.vtepMAC} dev ${DEV} dst 198.18.0.13 self permanent` }]);
   });
 
   it('a deleted neighbour entry', async () => {
@@ -145,13 +145,14 @@ describe('twillctl doctor (node namespaces, real etcd)', function () {
     const moved = { ...P2, vtepMAC: '0a:58:0a:f4:02:99' };
     await etcd.ctl(['put', leaseKey(PREFIX, P2.subnet), leaseValue(moved)]); // keeps no lease: fine for doctor
     try {
+      // the planner's order: deletions first (a stale entry must not block its replacement)
       await expectFindings([
+        { severity: 'error', check: 'stale-fdb', subject: P2.vtepMAC,
+          problem: `FDB entry ${P2.vtepMAC} -> 198.18.0.12 on ${DEV} belongs to no lease`, fix: `bridge fdb del ${P2.vtepMAC} dev ${DEV} dst 198.18.0.12 self` },
         { severity: 'error', check: 'neighbour', subject: '10.244.2.0/24 (node 198.18.0.12)',
           problem: `neighbour 10.244.2.0 resolves to ${P2.vtepMAC}, the lease says ${moved.vtepMAC}`, fix: `ip neigh replace 10.244.2.0 lladdr ${moved.vtepMAC} dev ${DEV} nud permanent` },
         { severity: 'error', check: 'fdb', subject: '10.244.2.0/24 (node 198.18.0.12)',
-          problem: `no FDB entry for ${moved.vtepMAC} on ${DEV}`, fix: `bridge fdb replace ${moved.vtepMAC} dev ${DEV} dst 198.18.0.12 self permanent` },
-        { severity: 'error', check: 'stale-fdb', subject: P2.vtepMAC,
-          problem: `FDB entry ${P2.vtepMAC} -> 198.18.0.12 on ${DEV} belongs to no lease`, fix: `bridge fdb del ${P2.vtepMAC} dev ${DEV} dst 198.18.0.12 self` },
+          problem: `no FDB entry for ${moved.vtepMAC} on ${DEV}`, fix: `bridge fdb append ${moved.vtepMAC} dev ${DEV} dst 198.18.0.12 self permanent` },
       ]);
     } finally {
       await seedLease(etcd, PREFIX, P2);
@@ -162,9 +163,9 @@ describe('twillctl doctor (node namespaces, real etcd)', function () {
     await ip([`neigh replace 10.244.7.0 lladdr 0a:58:0a:f4:07:00 dev ${DEV} nud permanent`, `route replace 10.244.7.0/24 via 10.244.7.0 dev ${DEV} onlink`]);
     await bridgeBatch(ns, [`fdb replace 0a:58:0a:f4:07:00 dev ${DEV} dst 198.18.0.17 self permanent`]);
     await expectFindings([
+      { severity: 'error', check: 'stale-route', subject: '10.244.7.0/24', problem: `route "10.244.7.0/24 via 10.244.7.0 dev ${DEV} onlink" leads to a subnet no node holds`, fix: `ip route del 10.244.7.0/24 via 10.244.7.0 dev ${DEV}` },
       { severity: 'error', check: 'stale-neighbour', subject: '10.244.7.0', problem: `neighbour 10.244.7.0 (0a:58:0a:f4:07:00) on ${DEV} belongs to no lease`, fix: `ip neigh del 10.244.7.0 dev ${DEV}` },
       { severity: 'error', check: 'stale-fdb', subject: '0a:58:0a:f4:07:00', problem: `FDB entry 0a:58:0a:f4:07:00 -> 198.18.0.17 on ${DEV} belongs to no lease`, fix: `bridge fdb del 0a:58:0a:f4:07:00 dev ${DEV} dst 198.18.0.17 self` },
-      { severity: 'error', check: 'stale-route', subject: '10.244.7.0/24', problem: `route "10.244.7.0/24 via 10.244.7.0 dev ${DEV} onlink" leads to a subnet no node holds`, fix: `ip route del 10.244.7.0/24 dev ${DEV}` },
     ]);
   });
 
@@ -226,10 +227,10 @@ describe('twillctl doctor (node namespaces, real etcd)', function () {
     await expectFindings([
       { severity: 'error', check: 'vxlan-device', subject: DEV, problem: 'address 10.244.1.0/32 is missing: replies from this node to other subnets get the wrong source',
         fix: `ip addr add 10.244.1.0/32 dev ${DEV}` },
-      ...PEERS.map((p) => ({ severity: 'error', check: 'neighbour', subject: `${p.subnet} (node ${p.publicIP})`,
-        problem: `no neighbour entry for ${p.subnet.replace('/24', '')} on ${DEV}`, fix: `ip neigh replace ${p.subnet.replace('/24', '')} lladdr ${p.vtepMAC} dev ${DEV} nud permanent` })),
       ...PEERS.map((p) => ({ severity: 'error', check: 'route', subject: `${p.subnet} (node ${p.publicIP})`,
         problem: `no route to ${p.subnet}: pods on node ${p.publicIP} are unreachable`, fix: `ip route replace ${p.subnet} via ${p.subnet.replace('/24', '')} dev ${DEV} onlink` })),
+      ...PEERS.map((p) => ({ severity: 'error', check: 'neighbour', subject: `${p.subnet} (node ${p.publicIP})`,
+        problem: `no neighbour entry for ${p.subnet.replace('/24', '')} on ${DEV}`, fix: `ip neigh replace ${p.subnet.replace('/24', '')} lladdr ${p.vtepMAC} dev ${DEV} nud permanent` })),
     ]);
   });
 
@@ -281,7 +282,7 @@ describe('twillctl doctor (node namespaces, real etcd)', function () {
       const bad = await run();
       assert.equal(bad.code, 1);
       assert.deepEqual(bad.json.findings, [{ severity: 'error', check: 'route', subject: '10.245.2.0/24 (node 198.18.0.12)',
-        problem: 'no route to 10.245.2.0/24: pods on node 198.18.0.12 are unreachable', fix: 'ip route replace 10.245.2.0/24 via 198.18.0.12' }]);
+        problem: 'no route to 10.245.2.0/24: pods on node 198.18.0.12 are unreachable', fix: 'ip route replace 10.245.2.0/24 via 198.18.0.12 dev eth0' }]);
     });
   });
 });

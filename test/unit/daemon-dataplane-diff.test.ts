@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
-import { planDataplane } from '../../daemon/dataplane-diff.js';
+import { DataplaneOp, opText, planDataplane as plan, planPeerChange } from '../../lib/dataplane/plan.js';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { Mac } from '../../lib/ip/mac.js';
+
+/** The plan's operations as the `ip`/`bridge` commands that would do the same. */
+function planDataplane(...args: Parameters<typeof plan>) {
+  const p = plan(...args);
+  const lines = (tool: string) => p.ops.map(opText).filter((l) => l.startsWith(`${tool} `)).map((l) => l.slice(tool.length + 1));
+  return { ipLines: lines('ip'), bridgeLines: lines('bridge'), changes: p.changes, ops: p.ops as DataplaneOp[] };
+}
 
 const route = (dst: string, via: string, dev = 'twill.1', onlink = true) => ({ dst: Cidr.parse(dst), via: Ip.parse(via), dev, onlink });
 const neigh = (dst: string, lladdr: string, permanent = true) => ({ dst: Ip.parse(dst), lladdr: Mac.parse(lladdr), dev: 'twill.1', permanent });
 const fdb = (mac: string, dst: string, permanent = true) => ({ mac: Mac.parse(mac), dst: Ip.parse(dst), dev: 'twill.1', permanent });
 
-describe('dataplane diff', () => {
+describe('dataplane plan (typed operations)', () => {
   it('programs every entry of a new peer in one ip and one bridge script', () => {
     const p = planDataplane(
       { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02')], fdb: [fdb('02:aa:00:00:00:02', '198.18.0.12')] },
@@ -24,7 +31,7 @@ describe('dataplane diff', () => {
   it('changes nothing when the kernel already matches', () => {
     const want = { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02')], fdb: [fdb('02:aa:00:00:00:02', '198.18.0.12')] };
     const p = planDataplane(want, { routes: want.routes, neighs: [neigh('10.244.2.0', '02:AA:00:00:00:02')], fdb: want.fdb });
-    assert.deepEqual(p, { ipLines: [], bridgeLines: [], changes: [] });
+    assert.deepEqual(p, { ipLines: [], bridgeLines: [], changes: [], ops: [] });
   });
 
   it('fixes drifted entries and prunes stale ones, deletions first', () => {
@@ -50,7 +57,7 @@ describe('dataplane diff', () => {
     assert.deepEqual(p.changes.filter((c) => c.op === 'del').map((c) => c.kind).sort(), ['fdb', 'fdb', 'neigh', 'route']);
   });
 
-  it('plans 5000 peers as two scripts', () => {
+  it('plans 5000 peers as 15000 operations, routes and neighbours before FDB entries', () => {
     const want = { routes: [] as ReturnType<typeof route>[], neighs: [] as ReturnType<typeof neigh>[], fdb: [] as ReturnType<typeof fdb>[] };
     for (let i = 0; i < 5000; i++) {
       const s = `10.${100 + (i >> 8)}.${i & 255}`;
@@ -62,5 +69,25 @@ describe('dataplane diff', () => {
     const p = planDataplane(want, { routes: [], neighs: [], fdb: [] });
     assert.equal(p.ipLines.length, 10000);
     assert.equal(p.bridgeLines.length, 5000);
+  });
+
+  it('one peer\'s change touches only that peer\'s entries: new, changed MAC, gone', () => {
+    const a = { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [{ dst: Ip.parse('10.244.2.0'), lladdr: Mac.parse('02:aa:00:00:00:02'), dev: 'twill.1' }], fdb: [{ mac: Mac.parse('02:aa:00:00:00:02'), dst: Ip.parse('198.18.0.12'), dev: 'twill.1' }] };
+    assert.deepEqual(planPeerChange(undefined, a).ops.map(opText), [
+      'ip route replace 10.244.2.0/24 via 10.244.2.0 dev twill.1 onlink',
+      'ip neigh replace 10.244.2.0 lladdr 02:aa:00:00:00:02 dev twill.1 nud permanent',
+      'bridge fdb append 02:aa:00:00:00:02 dev twill.1 dst 198.18.0.12 self permanent',
+    ]);
+    const b = { ...a, neighs: [{ ...a.neighs[0], lladdr: Mac.parse('02:aa:00:00:00:03') }], fdb: [{ ...a.fdb[0], mac: Mac.parse('02:aa:00:00:00:03') }] };
+    assert.deepEqual(planPeerChange(a, b).ops.map(opText), [
+      'bridge fdb del 02:aa:00:00:00:02 dev twill.1 dst 198.18.0.12 self',
+      'ip neigh replace 10.244.2.0 lladdr 02:aa:00:00:00:03 dev twill.1 nud permanent',
+      'bridge fdb append 02:aa:00:00:00:03 dev twill.1 dst 198.18.0.12 self permanent',
+    ]);
+    assert.deepEqual(planPeerChange(b, undefined).ops.map(opText), [
+      'ip route del 10.244.2.0/24 via 10.244.2.0 dev twill.1',
+      'ip neigh del 10.244.2.0 dev twill.1',
+      'bridge fdb del 02:aa:00:00:00:03 dev twill.1 dst 198.18.0.12 self',
+    ]);
   });
 });

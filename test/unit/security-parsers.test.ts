@@ -3,7 +3,8 @@
 // try, and property-based fuzzing (fast-check) that nothing parses unless it is valid.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { planDataplane } from '../../daemon/dataplane-diff.js';
+import { opText, planDataplane } from '../../lib/dataplane/plan.js';
+import { opRequest } from '../../lib/kernel/dataplane.js';
 import { annotationNames, leaseAnnotations, readNodeLease } from '../../lib/kube/annotations.js';
 import { terminalSafe } from '../../ctl/output.js';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
@@ -264,7 +265,7 @@ describe('security: batch scripts and terminal output', () => {
     assert.doesNotThrow(() => assertSafeBatch('ip', ['route replace 10.244.2.0/24 via 10.244.2.0 dev twill.1 onlink']));
   });
 
-  it('fuzz: every plan built from typed entries is a safe batch', () => {
+  it('fuzz: every plan built from typed entries encodes, and spells as one safe command per operation', () => {
     const ip4 = fc.ipV4().map((s) => Ip.parse(s));
     const mac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => {
       b[0] = (b[0] & 0xfe) | 0x02;
@@ -277,8 +278,9 @@ describe('security: batch scripts and terminal output', () => {
         neighs: es.map((e) => ({ dst: e.via, lladdr: e.mac, dev: 'twill.1' })),
         fdb: es.map((e) => ({ mac: e.mac, dst: e.dst, dev: 'twill.1' })),
       }, { routes: [], neighs: [], fdb: [] });
-      assertSafeBatch('ip', plan.ipLines);
-      assertSafeBatch('bridge', plan.bridgeLines);
+      // messages spell each operation as one command of printable words, and each encodes
+      assertSafeBatch('ip', plan.ops.map(opText));
+      for (const o of plan.ops) assert.ok(opRequest(o, 7).header.length > 0);
     }), { numRuns: 500 });
   });
 

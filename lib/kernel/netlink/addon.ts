@@ -12,6 +12,16 @@ export interface NetlinkAddon {
   socketIn(netns: string | null): number;
   /** Sends each request in turn and returns every reply received, raw. */
   transact(fd: number, requests: Buffer, stopOnError: boolean): Buffer;
+  /** Sends the requests many per sendmsg; returns the failures' errors and one ack per send, raw. */
+  transactBatch(fd: number, requests: Buffer): Buffer;
+  /**
+   * Joins the RTNLGRP_* groups on a socket in that namespace; `onData` gets each burst of
+   * messages, or null and an errno (ENOBUFS) when the kernel dropped some. `filter`: a
+   * classic BPF program ([code, jt, jf, k] flattened) run by the kernel on every message.
+   * Returns an id.
+   */
+  subscribe(netns: string | null, groups: number[], onData: (data: Buffer | null, errno: number) => void, filter?: number[]): number;
+  unsubscribe(id: number): void;
   /** A file opened from inside the namespace at `netns` (for /proc/sys/net: that namespace's sysctl). */
   openIn(netns: string, path: string, writable: boolean): number;
   close(fd: number): void;
@@ -32,7 +42,8 @@ export function netlinkAddon(): NetlinkAddon {
     throw new Error(`cannot load the netlink addon ${file}: ${(e as Error).message}`);
   }
   const a = mod.exports;
-  if (typeof a.socketIn !== 'function' || typeof a.transact !== 'function' || typeof a.openIn !== 'function' || typeof a.close !== 'function') {
+  if (typeof a.socketIn !== 'function' || typeof a.transact !== 'function' || typeof a.openIn !== 'function' || typeof a.close !== 'function'
+    || typeof a.transactBatch !== 'function' || typeof a.subscribe !== 'function') {
     throw new Error(`${file} is not the twill netlink addon`);
   }
   loaded = a as NetlinkAddon;

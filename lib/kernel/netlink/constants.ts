@@ -1,5 +1,5 @@
-// rtnetlink numbers the plugin uses, from linux/netlink.h, rtnetlink.h, if_link.h, if_addr.h
-// and veth.h (checked against this machine's headers). Only what twill sends or reads.
+// rtnetlink numbers twill uses, from linux/netlink.h, rtnetlink.h, if_link.h, if_addr.h,
+// neighbour.h and veth.h (checked against this machine's headers). Only what twill sends or reads.
 
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
@@ -11,6 +11,7 @@ export const NLM_F_DUMP = 0x300;
 export const NLM_F_REPLACE = 0x100;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
+export const NLM_F_APPEND = 0x800;
 /** In an ack: the kernel appended extended-ack attributes after the (capped) request. */
 export const NLM_F_CAPPED = 0x100;
 export const NLM_F_ACK_TLVS = 0x200;
@@ -24,9 +25,36 @@ export const RTM_DELLINK = 17;
 export const RTM_GETLINK = 18;
 export const RTM_SETLINK = 19;
 export const RTM_NEWADDR = 20;
+export const RTM_DELADDR = 21;
 export const RTM_GETADDR = 22;
 export const RTM_NEWROUTE = 24;
+export const RTM_DELROUTE = 25;
 export const RTM_GETROUTE = 26;
+export const RTM_NEWNEIGH = 28;
+export const RTM_DELNEIGH = 29;
+export const RTM_GETNEIGH = 30;
+
+/** Multicast groups (rtnetlink.h enum rtnetlink_groups), for event subscriptions. */
+export const RTNLGRP_LINK = 1;
+export const RTNLGRP_NEIGH = 3;
+export const RTNLGRP_IPV4_IFADDR = 5;
+export const RTNLGRP_IPV4_ROUTE = 7;
+export const RTNLGRP_IPV6_IFADDR = 9;
+export const RTNLGRP_IPV6_ROUTE = 11;
+
+/** ndmsg attributes (neighbour.h): the same message carries ARP/ND entries and bridge FDB entries. */
+export const NDA_DST = 1;
+export const NDA_LLADDR = 2;
+export const NDA_IFINDEX = 8;
+export const NDA_MASTER = 9;
+export const NUD_INCOMPLETE = 0x01;
+export const NUD_REACHABLE = 0x02;
+export const NUD_STALE = 0x04;
+export const NUD_NOARP = 0x40;
+export const NUD_PERMANENT = 0x80;
+/** The entry belongs to the device itself (a VXLAN device's remote), not to a bridge master. */
+export const NTF_SELF = 0x02;
+export const NTF_MASTER = 0x04;
 
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
@@ -83,6 +111,8 @@ export const RTPROT_BOOT = 3;
 export const RT_SCOPE_UNIVERSE = 0;
 export const RT_SCOPE_LINK = 253;
 export const RT_SCOPE_HOST = 254;
+/** In a delete: match a route of any scope (what `ip route del` sends). */
+export const RT_SCOPE_NOWHERE = 255;
 export const RTN_UNICAST = 1;
 export const RTNH_F_ONLINK = 0x4;
 

@@ -1,10 +1,10 @@
-// Reads rtnetlink answers into the same shapes `ip -json` gives (lib/kernel/ip.ts Link,
-// AddrInfo, Route), so code can move between the two without changing its checks.
+// Reads rtnetlink answers (and events, which are the same messages) into the same shapes
+// `ip -json` gives (lib/kernel/ip.ts Link, AddrInfo, Route), plus neighbour/FDB entries.
 import type { Link, Route } from '../ip.js';
 import {
   AF_INET6, IFA_ADDRESS, IFA_FLAGS, IFA_LABEL, IFA_LOCAL, IFF_NAMES, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME,
   IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINKINFO, IFLA_LINK_NETNSID, IFLA_MASTER,
-  IFLA_MTU, IFLA_OPERSTATE, OPERSTATES, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_TABLE, RTNH_F_ONLINK,
+  IFLA_MTU, IFLA_OPERSTATE, NDA_DST, NDA_LLADDR, NDA_MASTER, OPERSTATES, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_TABLE, RTNH_F_ONLINK,
 } from './constants.js';
 import { formatIp, formatMac, parseAttrs, RawMessage, readString } from './wire.js';
 
@@ -117,4 +117,33 @@ export function decodeRoute(m: RawMessage): NlRoute {
   const src = a.get(RTA_PREFSRC);
   if (src) route.prefsrc = formatIp(src);
   return route;
+}
+
+/** A neighbour (ARP/ND) entry or, with family AF_BRIDGE, an FDB entry: the same ndmsg. */
+export interface NlNeigh {
+  family: number;
+  ifindex: number;
+  /** NUD_* bits */
+  state: number;
+  /** NTF_* bits */
+  flags: number;
+  /** NDA_DST: the neighbour's address, or an FDB entry's remote VTEP */
+  dst?: string;
+  /** NDA_LLADDR */
+  lladdr?: string;
+  /** NDA_MASTER: the bridge of an FDB entry learnt on a port */
+  master?: number;
+}
+
+export function decodeNeigh(m: RawMessage): NlNeigh {
+  const p = m.payload;
+  const a = parseAttrs(p.subarray(12));
+  const n: NlNeigh = { family: p.readUInt8(0), ifindex: p.readInt32LE(4), state: p.readUInt16LE(8), flags: p.readUInt8(10) };
+  const dst = a.get(NDA_DST);
+  if (dst && (dst.length === 4 || dst.length === 16)) n.dst = formatIp(dst);
+  const ll = a.get(NDA_LLADDR);
+  if (ll && ll.length === 6) n.lladdr = formatMac(ll);
+  const master = a.get(NDA_MASTER);
+  if (master) n.master = master.readUInt32LE(0);
+  return n;
 }

@@ -1,6 +1,6 @@
-// In-process rtnetlink for short-lived callers (the CNI plugin): encode requests, send them
-// through the twill_netlink addon, decode answers and errors. The daemon keeps `ip -batch`
-// (lib/kernel/ip.ts), which programs thousands of peers in one process.
+// In-process rtnetlink, the one way into the kernel for the CNI plugin and the daemon: encode
+// requests, send them through the twill_netlink addon (one at a time, or thousands per send),
+// decode answers, errors and multicast events.
 export * from './constants.js';
 export * from './errors.js';
 export * from './socket.js';
@@ -8,3 +8,4 @@ export * from './requests.js';
 export * from './decode.js';
 export * from './query.js';
 export { netlinkAddon } from './addon.js';
+export * from './events.js';

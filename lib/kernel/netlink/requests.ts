@@ -1,14 +1,15 @@
-// Builders for the rtnetlink requests twill sends, each with its `ip` spelling for errors.
-// Pure: they only encode; NetlinkSocket sends them.
+// Builders for the rtnetlink requests twill sends, each with its `ip` (or `bridge`) spelling
+// for errors and logs. Pure: they only encode; NetlinkSocket sends them.
 import {
   AF_INET, AF_INET6, IFA_ADDRESS, IFA_FLAGS, IFA_F_NODAD, IFA_LOCAL, IFF_UP, IFLA_AF_SPEC, IFLA_INET6_ADDR_GEN_MODE, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME, IFLA_INFO_DATA,
   IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, NLM_F_CREATE,
-  NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, RTA_DST, RTA_GATEWAY, RTA_OIF, RTM_DELLINK, RTM_GETADDR, RTM_GETLINK,
+  NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_APPEND, AF_BRIDGE, AF_UNSPEC, NDA_DST, NDA_LLADDR, NTF_SELF, NUD_PERMANENT,
+  RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH, RTM_DELROUTE, RT_SCOPE_NOWHERE, RTA_DST, RTA_GATEWAY, RTA_OIF, RTM_DELLINK, RTM_GETADDR, RTM_GETLINK,
   RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RTNH_F_ONLINK, RTN_UNICAST, RTPROT_BOOT,
   RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, VETH_INFO_PEER, IN6_ADDR_GEN_MODE_NONE,
 } from './constants.js';
 import { Request } from './socket.js';
-import { attr, attrNested, attrString, attrU32, attrU8, ifaddrmsg, ifinfomsg, ipBytes, macBytes, rtmsg } from './wire.js';
+import { attr, attrNested, attrString, attrU32, attrU8, ifaddrmsg, ifinfomsg, ipBytes, macBytes, ndmsg, rtmsg } from './wire.js';
 
 /**
  * A link is named by its name, or by its index when that is already known (with its name,
@@ -208,24 +209,40 @@ export interface RouteSpec {
 
 /** `route add`: create, and fail with EEXIST when the route is already there. */
 export function addRoute(r: RouteSpec): Request {
+  return routeRequest(r, 'add');
+}
+
+/** `route replace`: create or overwrite the route to that destination (one round trip, no EEXIST). */
+export function replaceRoute(r: RouteSpec): Request {
+  return routeRequest(r, 'replace');
+}
+
+/** `route del`: the route to that destination through that device (and gateway, when given). */
+export function delRoute(r: RouteSpec): Request {
+  return routeRequest(r, 'del');
+}
+
+function routeRequest(r: RouteSpec, mode: 'add' | 'replace' | 'del'): Request {
   const v6 = r.dst === 'default' ? (r.gw ?? '').includes(':') : r.dst.includes(':');
   const max = v6 ? 128 : 32;
   const [net, len] = r.dst === 'default' ? [v6 ? '::' : '0.0.0.0', '0'] : r.dst.split('/');
   const dstLen = len === undefined ? max : Number(len);
   if (!Number.isInteger(dstLen) || dstLen < 0 || dstLen > max) throw new Error(`bad route destination "${r.dst}"`);
   if (r.gw && r.gw.includes(':') !== v6) throw new Error(`route ${r.dst} via ${r.gw}: the gateway is not of the destination's family`);
+  const del = mode === 'del';
   return {
-    op: `route add ${dstLen === 0 ? 'default' : r.dst}${r.gw ? ` via ${r.gw}` : ''} dev ${r.dev}${r.onlink ? ' onlink' : ''}`,
-    type: RTM_NEWROUTE,
-    flags: NLM_F_CREATE | NLM_F_EXCL,
+    op: `route ${mode} ${dstLen === 0 ? 'default' : r.dst}${r.gw ? ` via ${r.gw}` : ''} dev ${r.dev}${r.onlink && !del ? ' onlink' : ''}`,
+    type: del ? RTM_DELROUTE : RTM_NEWROUTE,
+    flags: del ? 0 : NLM_F_CREATE | (mode === 'replace' ? NLM_F_REPLACE : NLM_F_EXCL),
+    // a delete matches any protocol, type and (IPv4) scope, as `ip route del` does
     header: rtmsg({
       family: v6 ? AF_INET6 : AF_INET,
       dstLen,
       table: RT_TABLE_MAIN,
-      protocol: RTPROT_BOOT,
-      scope: r.gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
-      type: RTN_UNICAST,
-      flags: r.onlink ? RTNH_F_ONLINK : 0,
+      protocol: del ? 0 : RTPROT_BOOT,
+      scope: del ? (v6 ? RT_SCOPE_UNIVERSE : RT_SCOPE_NOWHERE) : r.gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
+      type: del ? 0 : RTN_UNICAST,
+      flags: r.onlink && !del ? RTNH_F_ONLINK : 0,
     }),
     attrs: [
       ...(dstLen > 0 ? [attr(RTA_DST, ipBytes(net))] : []),
@@ -237,4 +254,82 @@ export function addRoute(r: RouteSpec): Request {
 
 export function dumpRoutes(family: number = AF_INET): Request {
   return { op: 'route show', type: RTM_GETROUTE, flags: NLM_F_DUMP, header: rtmsg({ family }) };
+}
+
+export interface NeighSpec {
+  /** ifindex of the device */
+  index: number;
+  /** for messages only */
+  dev: string;
+  /** IPv4 or IPv6 (the family follows the address) */
+  dst: string;
+  lladdr: string;
+}
+
+/** `ip neigh replace DST lladdr MAC dev DEV nud permanent`: create or overwrite. */
+export function replaceNeigh(n: NeighSpec): Request {
+  const dst = ipBytes(n.dst);
+  return {
+    op: `neigh replace ${n.dst} lladdr ${n.lladdr} dev ${n.dev} nud permanent`,
+    type: RTM_NEWNEIGH,
+    flags: NLM_F_CREATE | NLM_F_REPLACE,
+    header: ndmsg({ family: dst.length === 16 ? AF_INET6 : AF_INET, index: n.index, state: NUD_PERMANENT }),
+    attrs: [attr(NDA_DST, dst), attr(NDA_LLADDR, macBytes(n.lladdr))],
+  };
+}
+
+/** `ip neigh del DST dev DEV` */
+export function delNeigh(n: Omit<NeighSpec, 'lladdr'>): Request {
+  const dst = ipBytes(n.dst);
+  return {
+    op: `neigh del ${n.dst} dev ${n.dev}`,
+    type: RTM_DELNEIGH,
+    flags: 0,
+    header: ndmsg({ family: dst.length === 16 ? AF_INET6 : AF_INET, index: n.index }),
+    attrs: [attr(NDA_DST, dst)],
+  };
+}
+
+/** Neighbours of every family and device (callers filter by ifindex). */
+export function dumpNeighs(family: number = AF_UNSPEC): Request {
+  return { op: 'neigh show', type: RTM_GETNEIGH, flags: NLM_F_DUMP, header: ndmsg({ family, index: 0 }) };
+}
+
+export interface FdbSpec {
+  /** ifindex of the VXLAN device */
+  index: number;
+  dev: string;
+  mac: string;
+  /** the remote VTEP's underlay address */
+  dst: string;
+}
+
+/**
+ * `bridge fdb append|replace MAC dev DEV dst IP self permanent`. A VXLAN device keeps a list
+ * of remotes per MAC: append adds this one beside the others, replace overwrites the first.
+ */
+export function setFdb(f: FdbSpec, mode: 'append' | 'replace' = 'append'): Request {
+  return {
+    op: `fdb ${mode} ${f.mac} dev ${f.dev} dst ${f.dst} self permanent`,
+    type: RTM_NEWNEIGH,
+    flags: NLM_F_CREATE | (mode === 'append' ? NLM_F_APPEND : NLM_F_REPLACE),
+    header: ndmsg({ family: AF_BRIDGE, index: f.index, state: NUD_PERMANENT, flags: NTF_SELF }),
+    attrs: [attr(NDA_LLADDR, macBytes(f.mac)), attr(NDA_DST, ipBytes(f.dst))],
+  };
+}
+
+/** `bridge fdb del MAC dev DEV dst IP self`: that one remote of the MAC. */
+export function delFdb(f: FdbSpec): Request {
+  return {
+    op: `fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self`,
+    type: RTM_DELNEIGH,
+    flags: 0,
+    header: ndmsg({ family: AF_BRIDGE, index: f.index, flags: NTF_SELF }),
+    attrs: [attr(NDA_LLADDR, macBytes(f.mac)), attr(NDA_DST, ipBytes(f.dst))],
+  };
+}
+
+/** Every bridge FDB entry of every device (callers filter by ifindex). */
+export function dumpFdb(): Request {
+  return { op: 'fdb show', type: RTM_GETNEIGH, flags: NLM_F_DUMP, header: ndmsg({ family: AF_BRIDGE, index: 0 }) };
 }

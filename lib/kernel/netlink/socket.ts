@@ -1,5 +1,6 @@
-// A route netlink socket in one network namespace. Requests go to the kernel one after the
-// other in a single call into the addon; each one's answer is matched by sequence number.
+// A route netlink socket in one network namespace. Requests go to the kernel in a single call
+// into the addon, one after the other (run, runAll) or many per send (batch); each one's
+// answer is matched by sequence number.
 import { NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSGERR_ATTR_MSG } from './constants.js';
 import { netlinkAddon } from './addon.js';
 import { NetlinkError } from './errors.js';
@@ -49,6 +50,18 @@ export class NetlinkSocket {
     return this.exchange(requests, false);
   }
 
+  /**
+   * Many independent requests in as few sends as fit (the daemon's thousands of entries):
+   * the kernel runs all of them, and answers only failures plus one ack per send. Every
+   * request's outcome comes back, with its errno when it failed.
+   */
+  batch(requests: Request[]): Outcome[] {
+    if (this.closed) throw new Error('netlink socket already closed');
+    if (requests.length === 0) return [];
+    const first = this.takeSeqs(requests.length);
+    return this.outcomes(requests, first, netlinkAddon().transactBatch(this.fd, encodeAll(requests, first)));
+  }
+
   /** One dump request; returns its messages. */
   dump(request: Request): RawMessage[] {
     return this.run([{ ...request, flags: request.flags | NLM_F_DUMP }])[0];
@@ -63,13 +76,23 @@ export class NetlinkSocket {
   private exchange(requests: Request[], stopOnError: boolean): Outcome[] {
     if (this.closed) throw new Error('netlink socket already closed');
     if (requests.length === 0) return [];
-    const first = nextSeq;
-    nextSeq = (nextSeq + requests.length) >>> 0;
+    const first = this.takeSeqs(requests.length);
     const wire = requests.map((r, i) => {
       const isDump = (r.flags & NLM_F_DUMP) === NLM_F_DUMP;
       return message(r.type, NLM_F_REQUEST | r.flags | (isDump ? 0 : NLM_F_ACK), (first + i) >>> 0, r.header, r.attrs);
     });
-    const replies = parseMessages(netlinkAddon().transact(this.fd, Buffer.concat(wire), stopOnError));
+    // With stopOnError the addon sent nothing after the failure: those requests did not run.
+    return this.outcomes(requests, first, netlinkAddon().transact(this.fd, Buffer.concat(wire), stopOnError));
+  }
+
+  private takeSeqs(n: number): number {
+    const first = nextSeq;
+    nextSeq = (nextSeq + n) >>> 0;
+    return first;
+  }
+
+  private outcomes(requests: Request[], first: number, raw: Buffer): Outcome[] {
+    const replies = parseMessages(raw);
     const outcomes: Outcome[] = requests.map(() => ({ messages: [] }));
     for (const m of replies) {
       const i = (m.seq - first) >>> 0;
@@ -81,9 +104,32 @@ export class NetlinkSocket {
         outcomes[i].messages.push(m);
       }
     }
-    // With stopOnError the addon sent nothing after the failure: those requests did not run.
     return outcomes;
   }
+}
+
+/** Every request as one nlmsghdr-framed message, written into one buffer (a batch can be large). */
+export function encodeAll(requests: readonly Request[], firstSeq: number): Buffer {
+  let total = 0;
+  for (const r of requests) {
+    let len = 16 + r.header.length;
+    for (const a of r.attrs ?? []) len += a.length;
+    total += (len + 3) & ~3;
+  }
+  const out = Buffer.alloc(total);
+  let off = 0;
+  requests.forEach((r, i) => {
+    const start = off;
+    off += 16;
+    off += r.header.copy(out, off);
+    for (const a of r.attrs ?? []) off += a.copy(out, off);
+    out.writeUInt32LE(off - start, start);
+    out.writeUInt16LE(r.type, start + 4);
+    out.writeUInt16LE(NLM_F_REQUEST | r.flags, start + 6);
+    out.writeUInt32LE((firstSeq + i) >>> 0, start + 8);
+    off = (off + 3) & ~3;
+  });
+  return out;
 }
 
 /** NLMSGERR_ATTR_MSG from an error carrying extended-ack attributes. */

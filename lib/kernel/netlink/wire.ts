@@ -100,6 +100,27 @@ export function rtmsg(r: RtMsg): Buffer {
   return b;
 }
 
+export interface NdMsg {
+  family: number;
+  index: number;
+  /** NUD_* */
+  state?: number;
+  /** NTF_* */
+  flags?: number;
+  type?: number;
+}
+
+/** struct ndmsg: family, 3 pad bytes, ifindex, state (u16), flags (u8), type (u8): 12 bytes. */
+export function ndmsg(n: NdMsg): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeUInt8(n.family, 0);
+  b.writeInt32LE(n.index, 4);
+  b.writeUInt16LE(n.state ?? 0, 8);
+  b.writeUInt8(n.flags ?? 0, 10);
+  b.writeUInt8(n.type ?? 0, 11);
+  return b;
+}
+
 /** nlmsghdr + family header + attributes; port id 0 lets the kernel fill in ours. */
 export function message(type: number, flags: number, seq: number, header: Buffer, attrs: Attr[] = []): Buffer {
   const body = Buffer.concat([header, ...attrs]);
