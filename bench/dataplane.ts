@@ -124,9 +124,14 @@ async function rtt(world: World, ns: string, ip: string): Promise<number> {
 /** iperf3 client against a one-shot server; the parsed JSON report. */
 async function iperf(world: World, p: Path, args: string[]): Promise<{ end: Record<string, any> }> {
   const server = world.spawnIn(p.serverNs, 'iperf3', ['-s', '-1', '-B', p.serverIp]);
+  let said = '';
+  server.stdout!.on('data', (d) => (said += d));
+  server.stderr!.on('data', (d) => (said += d));
   try {
     const listening = p.serverIp.includes(':') ? `[${p.serverIp}]:5201` : `${p.serverIp}:5201`;
-    await waitFor('iperf3 server', async () => (await world.exec(p.serverNs, 'ss', ['-lntu'])).includes(listening), 5000, 50);
+    await waitFor('iperf3 server', async () => (await world.exec(p.serverNs, 'ss', ['-lntu'])).includes(listening), 15000, 50).catch((e: Error) => {
+      throw new Error(`${p.name}: ${e.message} (exit ${server.exitCode ?? 'none yet'}; it said: ${said.trim().slice(-500) || 'nothing'})`);
+    });
     return JSON.parse(await world.exec(p.clientNs, 'iperf3', ['-c', p.serverIp, '-t', String(SECONDS), '-J', ...args]));
   } finally {
     server.kill('SIGKILL');
