@@ -173,7 +173,7 @@ static napi_value engine_stats_js(napi_env env, napi_callback_info info) {
   napi_value o, v;
   napi_create_object(env, &o);
 #define PUT(f, name) put_num(env, o, name, (double)s.f)
-  PUT(tx_frames, "txFrames"); PUT(tx_packets, "txPackets"); PUT(tx_bytes, "txBytes"); PUT(tx_sends, "txSends");
+  PUT(tx_frames, "txFrames"); PUT(tx_by_receiver, "txByReceiver"); PUT(tx_packets, "txPackets"); PUT(tx_bytes, "txBytes"); PUT(tx_sends, "txSends");
   PUT(tx_gso_frames, "txGsoFrames"); PUT(tx_drop_unknown_mac, "txDropUnknownMac"); PUT(tx_drop_bad_frame, "txDropBadFrame");
   PUT(tx_drop_send_error, "txDropSendError"); PUT(rx_packets, "rxPackets"); PUT(rx_bytes, "rxBytes"); PUT(rx_frames, "rxFrames");
   PUT(rx_writes, "rxWrites"); PUT(rx_coalesced, "rxCoalesced"); PUT(rx_drop_malformed, "rxDropMalformed");

