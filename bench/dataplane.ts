@@ -17,9 +17,10 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 /**
  * BENCH_PATHS=userspace: only the rows the userspace targets are computed from (twill VXLAN,
  * userspace <-> userspace, the per-packet reference), and no IPv6 rows: for iterating on the
- * engine. Unset: every row.
+ * engine. BENCH_PATHS=ipv6: only the IPv6 rows. Unset: every row.
  */
 const ONLY_USERSPACE = process.env.BENCH_PATHS === 'userspace';
+const ONLY_IPV6 = process.env.BENCH_PATHS === 'ipv6';
 const USERSPACE_ROWS = new Set(['twill VXLAN', 'userspace <-> userspace', 'per-packet reference']);
 
 interface Path {
@@ -163,6 +164,7 @@ async function measure(world: World, p: Path): Promise<Sample> {
 }
 
 async function main(): Promise<void> {
+  if (ONLY_IPV6) return ipv6Rows();
   const world = new World('bd');
   const onSignal = () => void world.cleanup().then(() => process.exit(130));
   process.on('SIGINT', onSignal);
