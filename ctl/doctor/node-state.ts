@@ -68,21 +68,17 @@ export async function interfaceOf(state: NodeState, ip: string): Promise<Link | 
   return getLink(undefined, holder.ifname);
 }
 
-/** The IPv6 VXLAN device, as far as doctor looks at it. */
-export interface Device6State {
-  link: Link;
-  neighbours: Neighbour[];
-  fdb: FdbEntry[];
+/** IPv6 forwarding and (vxlan) the IPv6 device's link; the IPv6 entries are read with the IPv4 ones (lib/kernel/dataplane.ts). */
+export interface NodeState6 {
+  forwarding?: string;
+  device?: Link;
 }
 
-/** IPv6 routes, forwarding and (vxlan) the IPv6 device: read only for dual-stack and IPv6-only networks. */
-export async function readNodeState6(device6: string | undefined): Promise<{ routes: Route[]; forwarding?: string; device?: Device6State }> {
-  const [routes, forwarding, link] = await Promise.all([
-    listRoutes(undefined, 6),
+/** Read only for dual-stack and IPv6-only networks. */
+export async function readNodeState6(device6: string | undefined): Promise<NodeState6> {
+  const [forwarding, device] = await Promise.all([
     readSysctl(undefined, 'net.ipv6.conf.all.forwarding').catch(() => undefined),
     device6 ? getLink(undefined, device6) : Promise.resolve(undefined),
   ]);
-  if (!link || !device6) return { routes, forwarding };
-  const [neighbours, fdb] = await Promise.all([listNeighbours(undefined, device6), listFdb(undefined, device6)]);
-  return { routes, forwarding, device: { link, neighbours, fdb } };
+  return { forwarding, ...(device ? { device } : {}) };
 }
