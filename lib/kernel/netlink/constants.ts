@@ -86,6 +86,14 @@ export const IFLA_INFO_SLAVE_DATA = 5;
 export const VETH_INFO_PEER = 1;
 /** IFLA_BRPORT_MODE: 1 = hairpin on */
 export const IFLA_BRPORT_MODE = 4;
+/** Inside IFLA_INFO_DATA of a vxlan link (linux/if_link.h). */
+export const IFLA_VXLAN_ID = 1;
+export const IFLA_VXLAN_LINK = 3;
+export const IFLA_VXLAN_LOCAL = 4;
+export const IFLA_VXLAN_LEARNING = 7;
+/** the UDP destination port, big-endian u16 */
+export const IFLA_VXLAN_PORT = 15;
+export const IFLA_VXLAN_LOCAL6 = 17;
 
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
