@@ -5,8 +5,9 @@ import { readFeatures, Feature } from '../../lib/kernel/ethtool.js';
 import { detectIptablesBackend, IptablesBackend } from '../../lib/kernel/iptables-backend.js';
 import { ChainRules, listIptables } from '../../lib/kernel/iptables-list.js';
 import {
-  FdbEntry, getLink, Link, LinkAddrs, listAddrs, listFdb, listNeighbours, listRoutes, Neighbour, readSysctl, Route,
+  FdbEntry, getLink, Link, LinkAddrs, listAddrs, listFdb, listNeighbours, listRoutes, Neighbour, Route,
 } from '../../lib/kernel/ip.js';
+import { tryReadOwnSysctl } from '../../lib/kernel/sysctl.js';
 
 export interface NodeState {
   addrs: LinkAddrs[];
@@ -29,7 +30,7 @@ export async function readNodeState(deviceName: string | undefined, withIptables
   const [addrs, routes, ipForward] = await Promise.all([
     listAddrs(undefined),
     listRoutes(undefined, 4),
-    readSysctl(undefined, 'net.ipv4.ip_forward').catch(() => undefined),
+    tryReadOwnSysctl('net.ipv4.ip_forward'),
   ]);
   const state: NodeState = { addrs, routes, ipForward };
   if (deviceName) {
@@ -77,7 +78,7 @@ export interface NodeState6 {
 /** Read only for dual-stack and IPv6-only networks. */
 export async function readNodeState6(device6: string | undefined): Promise<NodeState6> {
   const [forwarding, device] = await Promise.all([
-    readSysctl(undefined, 'net.ipv6.conf.all.forwarding').catch(() => undefined),
+    tryReadOwnSysctl('net.ipv6.conf.all.forwarding'),
     device6 ? getLink(undefined, device6) : Promise.resolve(undefined),
   ]);
   return { forwarding, ...(device ? { device } : {}) };
