@@ -102,9 +102,12 @@ export const IFA_BROADCAST = 4;
 /** u32 address flags; the ifaddrmsg header only has room for the low 8 bits */
 export const IFA_FLAGS = 8;
 /** IPv6: skip duplicate address detection, the address is usable (not tentative) at once */
+/** IFA_F_SECONDARY for IPv4: an IPv6 privacy (temporary) address */
+export const IFA_F_TEMPORARY = 0x01;
 export const IFA_F_NODAD = 0x02;
 export const IFA_F_OPTIMISTIC = 0x04;
 export const IFA_F_DADFAILED = 0x08;
+export const IFA_F_DEPRECATED = 0x20;
 export const IFA_F_TENTATIVE = 0x40;
 
 export const RTA_DST = 1;

@@ -91,6 +91,8 @@ export interface NlAddr {
   label?: string;
   /** IFA_F_* (IFA_FLAGS when the kernel sent it, else the header's 8 bits): tentative, dadfailed, nodad */
   flags: number;
+  /** RT_SCOPE_*: 0 global, 253 link, 254 host */
+  scope: number;
 }
 
 export function decodeAddr(m: RawMessage): NlAddr {
@@ -103,6 +105,7 @@ export function decodeAddr(m: RawMessage): NlAddr {
     local: raw ? formatIp(raw) : '',
     prefixlen: p.readUInt8(1),
     flags: a.get(IFA_FLAGS)?.readUInt32LE(0) ?? p.readUInt8(2),
+    scope: p.readUInt8(3),
     ...(a.has(IFA_LABEL) ? { label: readString(a.get(IFA_LABEL)) } : {}),
   };
 }
