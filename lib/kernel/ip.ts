@@ -3,8 +3,8 @@
 // ...) that lib/kernel/netlink/decode.ts produces too. The per-peer dataplane (routes,
 // neighbours, FDB, drift events) goes through netlink (lib/kernel/dataplane.ts,
 // lib/kernel/netlink/), and so do the VXLAN device with its address (daemon/backend/
-// vxlan.ts) and the daemon's interface choice (daemon/iface.ts); twillctl doctor's device
-// reads still come through here. Changes are sent as one `ip -batch` / `bridge -batch`
+// vxlan.ts), the daemon's interface choice (daemon/iface.ts) and twillctl doctor's reads;
+// the userspace VXLAN backend still sets its TAP device up through here. Changes are sent as one `ip -batch` / `bridge -batch`
 // process per namespace, reads come back as `-json`. A batch runs every line it reads,
 // `netns exec` included, so each script is checked first (assertSafeBatch): one command per
 // line, printable words only.
