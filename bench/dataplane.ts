@@ -7,7 +7,8 @@
 // rounds; medians (RTT: the median ping of each round, then the median over rounds). Both "nodes" of a path share this machine's cores, so a userspace
 // dataplane pays for both ends' engines out of the same CPUs as the pods' TCP.
 import { readFileSync } from 'node:fs';
-import { ipBatch, bridgeBatch, writeSysctl } from '../lib/kernel/ip.js';
+import { ipBatch, bridgeBatch } from '../lib/kernel/ip.js';
+import { writeSysctl } from '../lib/kernel/sysctl.js';
 import { Cluster, ClusterNode } from '../harness/cluster.js';
 import { addUnderlayNode, netnsPath, UnderlayNode, waitFor, World } from '../harness/world.js';
 import { fmt, median, printTable } from './stats.js';

@@ -1,9 +1,14 @@
 // Which interface carries the overlay and which address other nodes reach us at, chosen as
 // flannel does: --iface (name or address, first match), --iface-regex, else the interface
 // holding --public-ip, else the interface of the default route. Everything is read through
-// lib/kernel: the daemon may run in a namespace where /sys/class/net shows another one.
+// netlink (one socket, three dumps, no process): the daemon may run in a namespace where
+// /sys/class/net shows another one.
 import { Cidr, Ip } from '../lib/ip/cidr.js';
-import { listAddrs, listLinks, listRoutes } from '../lib/kernel/ip.js';
+import {
+  AF_INET, AF_INET6, AF_UNSPEC, IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TEMPORARY, IFA_F_TENTATIVE, RT_SCOPE_HOST, RT_SCOPE_UNIVERSE,
+} from '../lib/kernel/netlink/constants.js';
+import { dumpAddrsOn, dumpLinksOn, dumpRoutesOn } from '../lib/kernel/netlink/query.js';
+import { withSocket } from '../lib/kernel/netlink/socket.js';
 import { NO_IPV4 } from '../lib/schema/lease.js';
 
 export interface ExternalInterface {
@@ -42,16 +47,20 @@ interface Candidate {
 }
 
 export async function findExternalInterface(sel: IfaceSelection): Promise<ExternalInterface> {
-  const [links, addrs] = await Promise.all([listLinks(), listAddrs(undefined)]);
+  const { links, addrs, defaults } = withSocket(undefined, (s) => ({
+    links: dumpLinksOn(s),
+    addrs: dumpAddrsOn(s, AF_UNSPEC),
+    // the default route's device, IPv4's first
+    defaults: [...dumpRoutesOn(s, AF_INET), ...dumpRoutesOn(s, AF_INET6)].filter((r) => r.dst === 'default' && r.oif !== undefined).map((r) => r.oif!),
+  }));
+  const unusable6 = IFA_F_TEMPORARY | IFA_F_DEPRECATED | IFA_F_TENTATIVE | IFA_F_DADFAILED;
   const cands: Candidate[] = links.map((l) => ({
     name: l.ifname,
     ifindex: l.ifindex,
     mtu: l.mtu,
-    addrs: (addrs.find((a) => a.ifindex === l.ifindex)?.addr_info ?? [])
-      .filter((i) => i.family === 'inet' && i.scope !== 'host')
+    addrs: addrs.filter((a) => a.ifindex === l.ifindex && a.family === 'inet' && a.scope !== RT_SCOPE_HOST)
       .map((i) => ({ local: i.local, prefixlen: i.prefixlen })),
-    addrs6: (addrs.find((a) => a.ifindex === l.ifindex)?.addr_info ?? [])
-      .filter((i) => i.family === 'inet6' && i.scope === 'global' && !i.temporary && !i.deprecated && !i.tentative && !i.dadfailed)
+    addrs6: addrs.filter((a) => a.ifindex === l.ifindex && a.family === 'inet6' && a.scope === RT_SCOPE_UNIVERSE && !(a.flags & unusable6))
       .map((i) => ({ local: i.local, prefixlen: i.prefixlen })),
   }));
   const pick = (c: Candidate, addr?: string): ExternalInterface => {
@@ -95,10 +104,9 @@ export async function findExternalInterface(sel: IfaceSelection): Promise<Extern
     const c = cands.find((x) => x.addrs.some((a) => a.local === want));
     if (c) return pick(c, want);
   }
-  const def = (await listRoutes(undefined, 4)).find((r) => r.dst === 'default' && r.dev)
-    ?? (await listRoutes(undefined, 6)).find((r) => r.dst === 'default' && r.dev);
-  if (!def) throw new Error('no default route to choose an interface from: pass --iface or --iface-regex');
-  const c = cands.find((x) => x.name === def.dev);
-  if (!c) throw new Error(`default route device ${def.dev} not found`);
+  const def = defaults[0];
+  if (def === undefined) throw new Error('no default route to choose an interface from: pass --iface or --iface-regex');
+  const c = cands.find((x) => x.ifindex === def);
+  if (!c) throw new Error(`default route device (ifindex ${def}) not found`);
   return pick(c);
 }

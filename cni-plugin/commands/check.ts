@@ -10,7 +10,7 @@ import { AF_INET, AF_INET6, AF_UNSPEC, IFA_F_DADFAILED, IFA_F_TENTATIVE } from '
 import { NlRoute } from '../../lib/kernel/netlink/decode.js';
 import { dumpAddrsOn, dumpLinksOn, dumpRoutesOn, nlListLinks } from '../../lib/kernel/netlink/query.js';
 import { withSocket } from '../../lib/kernel/netlink/socket.js';
-import { readOwnSysctl } from '../../lib/kernel/sysctl.js';
+import { tryReadOwnSysctl } from '../../lib/kernel/sysctl.js';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { NetConf } from '../config.js';
 import { IpamStore } from '../ipam/store.js';
@@ -71,7 +71,7 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<undefined> {
     const hairpin = hostVeth.linkinfo?.info_slave_data?.hairpin;
     if (conf.hairpinMode && hairpin === false) problems.push(`host veth ${veth} has hairpin mode off`);
   }
-  for (const key of forwardingKeys(families)) if (readSysctl(key) !== '1') problems.push(`${key} is off`);
+  for (const key of forwardingKeys(families)) if (tryReadOwnSysctl(key) !== '1') problems.push(`${key} is off`);
 
   const store = new IpamStore(conf.dataDir);
   for (const ip of ips) {
@@ -90,13 +90,6 @@ function forwardingKeys(families: Set<number>): string[] {
   return [...(families.has(4) ? ['net.ipv4.ip_forward'] : []), ...(families.has(6) ? ['net.ipv6.conf.all.forwarding'] : [])];
 }
 
-function readSysctl(key: string): string {
-  try {
-    return readOwnSysctl(key);
-  } catch {
-    return '';
-  }
-}
 
 /** "fd00:0:0::2/64" and "fd00::2/64" are the same address: compare parsed text. */
 function canonical(cidrText: string): string {

@@ -3,72 +3,91 @@
 // actual ones are read over netlink with the daemon's own notion of "ours" (lib/kernel/
 // dataplane.ts), and the daemon's planner (lib/dataplane/plan.ts) says what a reconcile would
 // change. Each planned operation becomes one finding whose fix is that operation spelled as
-// its `ip`/`bridge` command: what doctor reports is what twilld would repair. IPv4 here; the
-// IPv6 half is check-v6.ts.
-import { vxlanDeviceName } from '../../lib/dataplane/devices.js';
+// its `ip`/`bridge` command: what doctor reports is what twilld would repair. Both families
+// go through one plan, as in the daemon; a family whose VXLAN device is missing is left out
+// (that is one device finding, and the daemon re-creates the device before programming it).
+import { vxlan6DeviceName, vxlanDeviceName } from '../../lib/dataplane/devices.js';
 import { ActualEntries, ActualRoute, DataplaneEntries, fdbKey, neighKey, routeKey } from '../../lib/dataplane/entries.js';
 import { LocalSide, peerEntriesFor } from '../../lib/dataplane/peer-entries.js';
 import { isPeer } from '../../lib/dataplane/peers.js';
 import { DataplaneOp, opText, planDataplane } from '../../lib/dataplane/plan.js';
-import { Cidr } from '../../lib/ip/cidr.js';
+import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { KernelDataplane, ourEntries } from '../../lib/kernel/dataplane.js';
-import type { Lease } from '../../lib/schema/lease.js';
+import { type Lease, subnetOf } from '../../lib/schema/lease.js';
 import type { DoctorInput } from './context.js';
 import type { Findings } from './findings.js';
 
-/** The uplink as twilld sees it: its name and the IPv4 prefix of its address. */
+/** The uplink as twilld sees it: its name and the prefixes of its addresses (the lease's own, else the first global one). */
 export function localSide(i: DoctorInput): LocalSide | undefined {
   if (!i.iface) return undefined;
-  const infos = i.state.addrs.filter((a) => a.ifname === i.iface!.ifname).flatMap((a) => a.addr_info).filter((x) => x.family === 'inet');
-  const mine = infos.find((x) => x.local === i.own.attrs.PublicIP.toString()) ?? infos[0];
-  return { ifaceName: i.iface.ifname, ...(mine ? { network: Cidr.parse(`${mine.local}/${mine.prefixlen}`) } : {}) };
+  const infos = i.state.addrs.filter((a) => a.ifname === i.iface!.ifname).flatMap((a) => a.addr_info);
+  const pick = (family: 'inet' | 'inet6', want?: Ip) => {
+    const of = infos.filter((x) => x.family === family && (family === 'inet' || x.scope !== 'link'));
+    const mine = (want ? of.find((x) => Ip.tryParse(x.local)?.equals(want)) : undefined) ?? of[0];
+    return mine ? Cidr.parse(`${mine.local}/${mine.prefixlen}`) : undefined;
+  };
+  const network = pick('inet', i.own.attrs.PublicIP);
+  const network6 = pick('inet6', i.own.attrs.PublicIPv6);
+  return { ifaceName: i.iface.ifname, ...(network ? { network } : {}), ...(network6 ? { network6 } : {}) };
 }
 
 const describeRoute = (r: ActualRoute) => `${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${r.dev}${r.onlink ? ' onlink' : ''}`;
-const peerSubject = (p: Lease) => `${p.subnet} (node ${p.attrs.PublicIP})`;
+const peerNode = (p: Lease | undefined, family: 4 | 6) => String((family === 6 ? p?.attrs.PublicIPv6 : undefined) ?? p?.attrs.PublicIP);
+const peerSubject = (p: Lease, family: 4 | 6) => `${subnetOf(p, family) ?? p.subnet} (node ${peerNode(p, family)})`;
+/** A route's or neighbour's family is its address's; an FDB entry's is its device's (its dst is the underlay's). */
+const familyOf = (o: DataplaneOp, dev6: string): 4 | 6 => (o.kind === 'fdb' ? (o.entry.dev === dev6 ? 6 : 4) : o.entry.dst.family);
 
 export interface DataplanePlan {
   peers: number;
   ops: DataplaneOp[];
 }
 
-/** What twilld's next full reconcile would change on this node (IPv4 entries). */
-export function planNode(i: DoctorInput, kernel: KernelDataplane): { plan: DataplanePlan; peerOf: Map<string, Lease>; actual: ActualEntries } {
+/**
+ * What twilld's next full reconcile would change on this node, for the given families (the
+ * enabled ones whose device, if the backend has one, exists).
+ */
+export function planNode(i: DoctorInput, kernel: KernelDataplane, families: readonly (4 | 6)[]): { plan: DataplanePlan; peerOf: Map<string, Lease>; actual: ActualEntries } {
   const local = localSide(i) ?? { ifaceName: '' };
-  const devices = i.config.Backend.Type === 'vxlan' ? [vxlanDeviceName(i.config.Backend.VNI)] : [];
+  const config = { ...i.config, EnableIPv4: i.config.EnableIPv4 && families.includes(4), EnableIPv6: i.config.EnableIPv6 && families.includes(6) };
+  const vni = config.Backend.VNI;
+  const devices = config.Backend.Type === 'host-gw' ? []
+    : [...(config.EnableIPv4 ? [vxlanDeviceName(vni)] : []), ...(config.EnableIPv6 ? [vxlan6DeviceName(vni)] : [])];
   const desired: DataplaneEntries = { routes: [], neighs: [], fdb: [] };
   const peerOf = new Map<string, Lease>();
   let peers = 0;
-  const v4 = { ...i.config, EnableIPv6: false };
   for (const p of i.peers) {
     if (!isPeer(i.own, p)) continue;
-    const e = peerEntriesFor(v4, local, p);
+    const e = peerEntriesFor(config, local, p);
     if (!e) continue;
     peers++;
     for (const r of e.routes) { desired.routes.push(r); peerOf.set(`route|${routeKey(r)}`, p); }
     for (const n of e.neighs) { desired.neighs.push(n); peerOf.set(`neigh|${neighKey(n)}`, p); }
     for (const f of e.fdb) { desired.fdb.push(f); peerOf.set(`fdb|${fdbKey(f)}`, p); }
   }
-  const all = ourEntries(kernel, devices, v4, i.own);
+  const all = ourEntries(kernel, devices, config, i.own);
+  const wanted = (ip: Ip) => (ip.family === 4 ? config.EnableIPv4 : config.EnableIPv6);
+  // an FDB entry belongs to its device's family (its dst is the underlay's, which may differ)
+  const fdbWanted = (dev: string) => devices.includes(dev);
   const actual: ActualEntries = {
-    routes: all.routes.filter((r) => r.dst.family === 4),
-    neighs: all.neighs.filter((n) => n.dst.family === 4),
-    fdb: all.fdb.filter((f) => f.dst.family === 4),
+    routes: all.routes.filter((r) => wanted(r.dst.first)),
+    neighs: all.neighs.filter((n) => wanted(n.dst)),
+    fdb: all.fdb.filter((f) => fdbWanted(f.dev)),
   };
   return { plan: { peers, ops: planDataplane(desired, actual).ops }, peerOf, actual };
 }
 
 /** One finding per planned operation, in the planner's order (deletions first). */
-export function explainPlan(i: DoctorInput, kernel: KernelDataplane, f: Findings): number {
-  const { plan, peerOf, actual } = planNode(i, kernel);
+export function explainPlan(i: DoctorInput, kernel: KernelDataplane, families: readonly (4 | 6)[], f: Findings): number {
+  const { plan, peerOf, actual } = planNode(i, kernel, families);
   for (const o of plan.ops) {
     const fix = opText(o);
     const peer = peerOf.get(`${o.kind}|${o.key}`);
-    const subject = peer ? peerSubject(peer) : o.key;
+    const family = familyOf(o, vxlan6DeviceName(i.config.Backend.VNI));
+    const subject = peer ? peerSubject(peer, family) : o.key;
     switch (o.kind) {
       case 'route':
         if (o.op === 'del') f.error('stale-route', o.entry.dst.toString(), `route "${describeRoute(o.entry)}" leads to a subnet no node holds`, fix);
-        else if (!o.have) f.error('route', subject, `no route to ${o.entry.dst}: pods on node ${peer?.attrs.PublicIP} are unreachable`, fix);
+        else if (!o.have) f.error('route', subject, `no route to ${o.entry.dst}: pods on node ${peerNode(peer, family)} are unreachable`, fix);
         else f.error('route', subject, `route is "${describeRoute(o.have)}", expected "${describeRoute(o.entry)}"`, fix);
         break;
       case 'neigh':

@@ -1,5 +1,6 @@
 // Node-wide checks: subnet.env agrees with the lease and the overlay MTU, the kernel forwards
 // packets, and masquerading is in place when subnet.env says it should be.
+import { MASQ_CHAINS } from '../../lib/dataplane/masquerade.js';
 import { jumpsTo } from '../../lib/kernel/iptables-list.js';
 import { DoctorInput, expectedOverlayMtu } from './context.js';
 import { Findings } from './findings.js';
@@ -34,8 +35,6 @@ export function checkIpForward(i: DoctorInput, f: Findings): void {
       'sysctl -w net.ipv4.ip_forward=1 (and persist it in /etc/sysctl.d/)');
   }
 }
-
-export const MASQ_CHAINS = { nat: { chain: 'TWILL-POSTRTG', from: 'POSTROUTING' }, filter: { chain: 'TWILL-FWD', from: 'FORWARD' } } as const;
 
 export function checkMasquerade(i: DoctorInput, f: Findings): void {
   if (!i.subnetEnv?.ipMasq) return;

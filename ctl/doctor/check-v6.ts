@@ -1,32 +1,30 @@
-// The IPv6 half of a dual-stack (or IPv6-only) node: subnet.env's IPv6 keys, IPv6 forwarding,
-// the `twill6.<VNI>` VXLAN device and, per remote node, the same three entries as for IPv4
-// (onlink route via the peer subnet's first address, permanent neighbour to its v6 VtepMAC,
-// FDB entry to its PublicIPv6), or for host-gw a route via its PublicIPv6; and no route into
-// the IPv6 pod network for a subnet nobody holds.
+// The IPv6 half of a dual-stack (or IPv6-only) node, as far as the planner does not cover it:
+// subnet.env's IPv6 keys, IPv6 forwarding, the `twill6.<VNI>` VXLAN device itself and peers
+// that publish no IPv6 VtepMAC. The per-peer IPv6 entries (routes, neighbours, FDB, stale
+// ones) are check-dataplane.ts's: the daemon's planner, run dry over both families at once.
 import { vxlan6DeviceName } from '../../lib/dataplane/devices.js';
-import { Cidr, Ip } from '../../lib/ip/cidr.js';
-import type { Route } from '../../lib/kernel/ip.js';
-import { Lease, subnetOf } from '../../lib/schema/lease.js';
+import { isPeer } from '../../lib/dataplane/peers.js';
+import { Ip } from '../../lib/ip/cidr.js';
+import { subnetOf } from '../../lib/schema/lease.js';
 import { DoctorInput, expectedDeviceMtu, expectedOverlayMtu } from './context.js';
 import { Findings } from './findings.js';
-import type { Device6State } from './node-state.js';
+import type { NodeState6 } from './node-state.js';
 
 const RESTART = 'restart twilld on this node (it rewrites this state) and check its log';
 
+const sameIp = (a: unknown, b: Ip) => typeof a === 'string' && (Ip.tryParse(a)?.equals(b) ?? false);
 
-const sameIp = (a: string | undefined, b: Ip) => !!a && (Ip.tryParse(a)?.equals(b) ?? false);
-
-function routeFor(routes: readonly Route[], subnet: Cidr): Route | undefined {
-  return routes.find((r) => Cidr.tryParse(r.dst)?.equals(subnet));
-}
-
-export function checkIpv6(i: DoctorInput, f: Findings, state: { routes: Route[]; forwarding?: string; device?: Device6State }): number {
+/**
+ * Node-wide IPv6 checks. Returns whether the IPv6 entries can be planned: false when this
+ * node's lease has no IPv6 subnet or (vxlan) the IPv6 device is missing.
+ */
+export function checkIpv6(i: DoctorInput, f: Findings, state: NodeState6): boolean {
   const { config, own } = i;
   const own6 = subnetOf(own, 6);
-  if (!config.EnableIPv6 || !config.IPv6Network) return 0;
+  if (!config.EnableIPv6 || !config.IPv6Network) return false;
   if (!own6) {
     f.error('lease', own.key, 'this node\'s lease has no IPv6 subnet but the network is dual stack', RESTART);
-    return 0;
+    return false;
   }
   const env = i.subnetEnv;
   const wantGw = `${own6.nth(1)}/${own6.prefix}`;
@@ -45,67 +43,28 @@ export function checkIpv6(i: DoctorInput, f: Findings, state: { routes: Route[];
     f.error('ip-forward', 'net.ipv6.conf.all.forwarding', `is ${state.forwarding ?? 'unreadable'}: this node drops IPv6 traffic between pods and the overlay`,
       'sysctl -w net.ipv6.conf.all.forwarding=1 (and persist it in /etc/sysctl.d/)');
   }
-  const peers = i.peers.filter((p) => subnetOf(p, 6) && p.attrs.PublicIPv6 && p.attrs.BackendType === config.Backend.Type);
-  if (config.Backend.Type === 'vxlan') checkVxlan6(i, peers, state.device, state.routes, f);
-  else checkHostGw6(peers, state.routes, f);
-  checkStale6(i, state.routes, f);
-  return peers.length;
+  if (config.Backend.Type !== 'vxlan') return true;
+  for (const p of i.peers) {
+    if (!isPeer(own, p) || p.attrs.BackendType !== 'vxlan' || !subnetOf(p, 6) || !p.attrs.PublicIPv6 || p.attrs.BackendV6Data) continue;
+    f.warning('lease', `${subnetOf(p, 6)} (node ${p.attrs.PublicIPv6})`, 'the lease publishes no IPv6 VtepMAC: this node cannot tunnel IPv6 to it', 'restart twilld on that node');
+  }
+  return checkVxlan6Device(i, state, f);
 }
 
-function checkVxlan6(i: DoctorInput, peers: Lease[], dev: Device6State | undefined, routes: Route[], f: Findings): void {
+/** The IPv6 VXLAN device; false when it is missing (its entries are then not planned). */
+function checkVxlan6Device(i: DoctorInput, state: NodeState6, f: Findings): boolean {
   const name = vxlan6DeviceName(i.config.Backend.VNI);
-  if (!dev) {
+  const link = state.device;
+  if (!link) {
     f.error('vxlan-device', name, 'IPv6 VXLAN device is missing: no IPv6 traffic reaches other nodes', `${RESTART} (it creates the device)`);
-    return;
+    return false;
   }
-  const info = dev.link.linkinfo?.info_data ?? {};
+  const info = link.linkinfo?.info_data ?? {};
   const mtu = expectedDeviceMtu(i, 6);
-  if (mtu !== undefined && dev.link.mtu !== mtu) f.error('mtu', name, `MTU is ${dev.link.mtu}, expected ${mtu} (70 bytes of VXLAN over IPv6 below the interface's)`, `ip link set ${name} mtu ${mtu}`);
-  if (i.own.attrs.PublicIPv6 && !sameIp(info.local6 as string | undefined, i.own.attrs.PublicIPv6)) {
+  if (mtu !== undefined && link.mtu !== mtu) f.error('mtu', name, `MTU is ${link.mtu}, expected ${mtu} (70 bytes of VXLAN over IPv6 below the interface's)`, `ip link set ${name} mtu ${mtu}`);
+  if (i.own.attrs.PublicIPv6 && !sameIp(info.local6, i.own.attrs.PublicIPv6)) {
     f.error('vxlan-device', name, `local address is ${String(info.local6 ?? 'unset')}, the lease publishes ${i.own.attrs.PublicIPv6}`, `ip link del ${name}; then ${RESTART}`);
   }
-  for (const p of peers) {
-    const s6 = subnetOf(p, 6)!;
-    const data = p.attrs.BackendV6Data;
-    const subject = `${s6} (node ${p.attrs.PublicIPv6})`;
-    if (!data) {
-      f.warning('lease', subject, 'the lease publishes no IPv6 VtepMAC: this node cannot tunnel IPv6 to it', 'restart twilld on that node');
-      continue;
-    }
-    const vtep = s6.first;
-    const r = routeFor(routes, s6);
-    const fix = `ip -6 route replace ${s6} via ${vtep} dev ${name} onlink`;
-    if (!r) f.error('route', subject, `no route to ${s6}: IPv6 pods on node ${p.attrs.PublicIPv6} are unreachable`, fix);
-    else if (!(sameIp(r.gateway, vtep) && r.dev === name && r.flags.includes('onlink'))) f.error('route', subject, `route goes via ${r.gateway ?? '-'} dev ${r.dev ?? '-'}`, fix);
-    const n = dev.neighbours.find((x) => sameIp(x.dst, vtep));
-    const neighFix = `ip -6 neigh replace ${vtep} lladdr ${data.VtepMAC} dev ${name} nud permanent`;
-    if (!n) f.error('neighbour', subject, `no neighbour entry for ${vtep} on ${name}`, neighFix);
-    else if (n.lladdr?.toLowerCase() !== data.VtepMAC.toString()) f.error('neighbour', subject, `neighbour ${vtep} resolves to ${n.lladdr ?? 'nothing'}, the lease says ${data.VtepMAC}`, neighFix);
-    const fdbFix = `bridge fdb replace ${data.VtepMAC} dev ${name} dst ${p.attrs.PublicIPv6} self permanent`;
-    if (!dev.fdb.some((e) => e.mac.toLowerCase() === data.VtepMAC.toString() && sameIp(e.dst, p.attrs.PublicIPv6!))) {
-      f.error('fdb', subject, `no FDB entry sending ${data.VtepMAC} to ${p.attrs.PublicIPv6} on ${name}`, fdbFix);
-    }
-  }
-}
-
-function checkHostGw6(peers: Lease[], routes: Route[], f: Findings): void {
-  for (const p of peers) {
-    const s6 = subnetOf(p, 6)!;
-    const r = routeFor(routes, s6);
-    const subject = `${s6} (node ${p.attrs.PublicIPv6})`;
-    const fix = `ip -6 route replace ${s6} via ${p.attrs.PublicIPv6}`;
-    if (!r) f.error('route', subject, `no route to ${s6}: IPv6 pods on node ${p.attrs.PublicIPv6} are unreachable`, fix);
-    else if (!sameIp(r.gateway, p.attrs.PublicIPv6!)) f.error('route', subject, `route goes via ${r.gateway ?? '-'}, expected ${p.attrs.PublicIPv6}`, fix);
-  }
-}
-
-function checkStale6(i: DoctorInput, routes: Route[], f: Findings): void {
-  const net6 = i.config.IPv6Network!;
-  const held = [i.own, ...i.peers].map((l) => subnetOf(l, 6)).filter((s): s is Cidr => !!s);
-  for (const r of routes) {
-    const dst = Cidr.tryParse(r.dst);
-    if (!dst || !net6.contains(dst) || dst.equals(net6)) continue;
-    if (held.some((s) => s.equals(dst) || s.contains(dst))) continue;
-    f.error('stale-route', dst.toString(), `route "${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev ?? '-'}" leads to an IPv6 subnet no node holds`, `ip -6 route del ${dst}`);
-  }
+  if (!link.flags.includes('UP')) f.error('vxlan-device', name, 'device is down', `ip link set ${name} up`);
+  return true;
 }

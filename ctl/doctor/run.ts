@@ -99,24 +99,27 @@ export async function diagnose(config: NetworkConfig, all: readonly Lease[], o: 
       'run doctor on the node that owns the lease (or pass its --public-ip); if the address changed, restart twilld');
   }
   let peerCount = input.peers.length;
+  // the families whose per-peer entries twilld's planner, run dry, explains (a missing
+  // device is one finding, and its entries are not planned)
+  const families: (4 | 6)[] = [];
   if (v4) {
     checkSubnetEnv(input, f);
     checkIpForward(input, f);
-    // the per-peer entries: twilld's own planner, run dry (a missing device is one finding)
-    const kernel = withSocket(undefined, (s) => readKernelDataplane(s, vxlan ? [vxlanDeviceName(config)] : [], false));
     if (vxlan) {
-      const peers = vxlanPeers(input, f);
-      peerCount = peers.length;
-      if (checkVxlanDevice(input, f)) explainPlan(input, kernel, f);
+      peerCount = vxlanPeers(input, f).length;
+      if (checkVxlanDevice(input, f)) families.push(4);
     } else {
       checkHostGwPeers(input, f);
-      explainPlan(input, kernel, f);
+      families.push(4);
     }
     checkMasquerade(input, f);
   }
-  if (state6) {
-    const peers6 = checkIpv6(input, f, state6);
-    if (!v4) peerCount = peers6;
+  if (state6 && checkIpv6(input, f, state6)) families.push(6);
+  if (families.length) {
+    const devices = vxlan ? [...(v4 ? [vxlanDeviceName(config)] : []), ...(config.EnableIPv6 ? [vxlan6DeviceName(config.Backend.VNI)] : [])] : [];
+    const kernel = withSocket(undefined, (s) => readKernelDataplane(s, devices, !!config.EnableIPv6));
+    const planned = explainPlan(input, kernel, families, f);
+    if (!v4) peerCount = planned;
   }
   return {
     node: {

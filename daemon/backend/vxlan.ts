@@ -17,7 +17,10 @@
 // IPv6 pod subnets with the same three entries per peer (route, permanent neighbour, FDB to
 // the peer's PublicIPv6); its VtepMAC is published as BackendV6Data, as flannel does.
 import { overlayMtu, vxlan6DeviceName, vxlanDeviceName } from '../../lib/dataplane/devices.js';
-import { getLink, ipBatch, listAddrs } from '../../lib/kernel/ip.js';
+import { AF_INET, AF_INET6 } from '../../lib/kernel/netlink/constants.js';
+import { dumpAddrsOn, getLinkOn } from '../../lib/kernel/netlink/query.js';
+import { addAddr, addVxlan, delAddr, delLink, setLink } from '../../lib/kernel/netlink/requests.js';
+import { Request, withSocket } from '../../lib/kernel/netlink/socket.js';
 import { Cidr, Family, Ip } from '../../lib/ip/cidr.js';
 import type { Mac } from '../../lib/ip/mac.js';
 import { Lease, LeaseAttrs, NO_IPV4, subnetOf } from '../../lib/schema/lease.js';
@@ -55,30 +58,32 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
   const tunnels = [v4, v6].filter((t): t is Tunnel => !!t);
   const local: LocalSide = { ifaceName: iface.name, network: iface.network, network6: iface.network6 };
 
-  /** Creates the device, or re-creates it when it exists with other tunnel parameters. */
+  /** Creates the device, or re-creates it when it exists with other tunnel parameters (over netlink, no process). */
   async function ensureDevice(t: Tunnel): Promise<boolean> {
     const { dev, mac, mtu } = t;
-    const link = await getLink(undefined, dev);
-    const d = link?.linkinfo?.info_data as Record<string, unknown> | undefined;
-    const local = t.family === 4 ? d?.local : d?.local6;
-    const same = link?.linkinfo?.info_kind === 'vxlan' && d?.id === vni && typeof local === 'string' && Ip.tryParse(local)?.equals(t.local)
-      && d?.port === port && d?.link === iface.name && d?.learning === false;
-    const lines: string[] = [];
-    let created = false;
-    if (!link || !same) {
-      if (link) {
-        log.warn('vxlan device has other parameters; re-creating it', { device: dev, found: d });
-        lines.push(`link del ${dev}`);
+    return withSocket(undefined, (s) => {
+      const link = getLinkOn(s, dev);
+      const d = link?.linkinfo?.info_data;
+      const local = t.family === 4 ? d?.local : d?.local6;
+      const same = link?.linkinfo?.info_kind === 'vxlan' && d?.id === vni && typeof local === 'string' && Ip.tryParse(local)?.equals(t.local)
+        && d?.port === port && d?.linkIndex === iface.ifindex && d?.learning === false;
+      const requests: Request[] = [];
+      let created = false;
+      if (!link || !same) {
+        if (link) {
+          log.warn('vxlan device has other parameters; re-creating it', { device: dev, found: d });
+          requests.push(delLink(dev));
+        }
+        requests.push(addVxlan({ name: dev, vni, local: t.local.toString(), link: iface.ifindex, linkName: iface.name, port, mac: mac.toString(), mtu }));
+        created = true;
+      } else {
+        if (link.address !== mac.toString()) requests.push(setLink(dev, { mac: mac.toString() }));
+        if (link.mtu !== mtu) requests.push(setLink(dev, { mtu }));
       }
-      lines.push(`link add ${dev} address ${mac} mtu ${mtu} type vxlan id ${vni} dev ${iface.name} local ${t.local} dstport ${port} nolearning`);
-      created = true;
-    } else {
-      if (link.address !== mac.toString()) lines.push(`link set dev ${dev} address ${mac}`);
-      if (link.mtu !== mtu) lines.push(`link set dev ${dev} mtu ${mtu}`);
-    }
-    if (created || !link!.flags.includes('UP')) lines.push(`link set dev ${dev} up`);
-    await ipBatch(undefined, lines);
-    return created;
+      if (created || !link!.flags.includes('UP')) requests.push(setLink(dev, { up: true }));
+      if (requests.length) s.run(requests);
+      return created;
+    });
   }
 
   const ensureAddress = (t: Tunnel, subnet: Cidr) => ensureTunnelAddress(t.dev, t.family, subnet, t.network);
@@ -116,15 +121,20 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
 export async function ensureTunnelAddress(dev: string, family: Family, subnet: Cidr, network: Cidr): Promise<void> {
   const want = subnet.first;
   const hostLen = family === 4 ? 32 : 128;
-  const addrs = (await listAddrs(undefined, dev)).flatMap((l) => l.addr_info).filter((a) => a.family === (family === 4 ? 'inet' : 'inet6'));
-  const lines: string[] = [];
-  for (const a of addrs) {
-    const ip = Ip.tryParse(a.local);
-    if (ip && !ip.equals(want) && network.contains(ip)) lines.push(`addr del ${ip}/${a.prefixlen} dev ${dev}`);
-  }
-  if (!addrs.some((a) => Ip.tryParse(a.local)?.equals(want) && a.prefixlen === hostLen)) {
+  withSocket(undefined, (s) => {
+    const index = getLinkOn(s, dev)?.ifindex;
+    if (index === undefined) throw new Error(`no device ${dev} to put ${want}/${hostLen} on`);
+    const addrs = dumpAddrsOn(s, family === 4 ? AF_INET : AF_INET6).filter((a) => a.ifindex === index);
+    const requests: Request[] = [];
+    for (const a of addrs) {
+      const ip = Ip.tryParse(a.local);
+      if (ip && !ip.equals(want) && network.contains(ip)) requests.push(delAddr({ index, dev, ip: ip.toString(), prefix: a.prefixlen }));
+    }
     // nodad: the address is ours alone by construction, and peers route to it at once
-    lines.push(`addr replace ${want}/${hostLen} dev ${dev}${family === 6 ? ' nodad' : ''}`);
-  }
-  await ipBatch(undefined, lines);
+    const have = addrs.find((a) => Ip.tryParse(a.local)?.equals(want) && a.prefixlen === hostLen);
+    if (!have) {
+      requests.push(addAddr({ index, dev, ip: want.toString(), prefix: hostLen, replace: true, nodad: family === 6 }));
+    }
+    if (requests.length) s.run(requests);
+  });
 }

@@ -2,14 +2,13 @@
 // check the kernel through a second implementation), plus the `ip -json` shapes (Link, Route,
 // ...) that lib/kernel/netlink/decode.ts produces too. The per-peer dataplane (routes,
 // neighbours, FDB, drift events) goes through netlink (lib/kernel/dataplane.ts,
-// lib/kernel/netlink/); the daemon's device set-up (vxlan.ts, iface.ts) and twillctl doctor's
-// reads still come through here. Changes are sent as one `ip -batch` / `bridge -batch`
+// lib/kernel/netlink/), and so do the VXLAN device with its address (daemon/backend/
+// vxlan.ts), the daemon's interface choice (daemon/iface.ts) and twillctl doctor's reads;
+// the userspace VXLAN backend still sets its TAP device up through here. Changes are sent as one `ip -batch` / `bridge -batch`
 // process per namespace, reads come back as `-json`. A batch runs every line it reads,
 // `netns exec` included, so each script is checked first (assertSafeBatch): one command per
 // line, printable words only.
-// Sync write: loading node:fs/promises costs the CNI plugin ~1 ms of start-up, and a sysctl
-// write never blocks for long.
-import { writeFileSync } from 'node:fs';
+// Sysctls are lib/kernel/sysctl.ts's.
 import { NetnsPath, runIn } from './ns.js';
 
 export interface Link {
@@ -150,21 +149,6 @@ export async function listFdb(netns: NetnsPath, dev: string): Promise<FdbEntry[]
   const out = await runIn(netns, 'bridge', ['-json', 'fdb', 'show', 'dev', dev]);
   const text = out.trim();
   return text ? (JSON.parse(text) as FdbEntry[]) : [];
-}
-
-/** Writes a sysctl inside a namespace (/proc/sys/net is per namespace of the opener). */
-export async function writeSysctl(netns: NetnsPath, key: string, value: string): Promise<void> {
-  const file = `/proc/sys/${key.replace(/\./g, '/')}`;
-  if (!netns) {
-    writeFileSync(file, value);
-    return;
-  }
-  await runIn(netns, 'tee', [file], { input: value });
-}
-
-export async function readSysctl(netns: NetnsPath, key: string): Promise<string> {
-  const file = `/proc/sys/${key.replace(/\./g, '/')}`;
-  return (await runIn(netns, 'cat', [file])).trim();
 }
 
 /**

@@ -2,24 +2,31 @@
 // is planted in its kernel (a missing route, a neighbour with the wrong MAC, a missing FDB
 // entry, a stale route/neighbour/FDB entry of a node that is gone, a wrong device MTU; then a
 // device that is down), doctor reports it, and the restarted twilld's first pass must change
-// exactly what doctor's fixes say, after which doctor finds nothing.
+// exactly what doctor's fixes say, after which doctor finds nothing. The same in a dual-stack
+// world, with IPv6 drift on twill6.1 beside the IPv4 entries: both families are one plan.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { bridgeBatch, ipBatch } from '../../lib/kernel/ip.js';
+import { Cidr } from '../../lib/ip/cidr.js';
+import { bridgeBatch, ipBatch, listFdb } from '../../lib/kernel/ip.js';
 import { putConfig } from '../helpers/ctl-seed.js';
 import { TWILLD_BIN } from '../../harness/cni.js';
 import { EtcdServer } from '../../harness/etcd.js';
 import { CtlOutcome, runCtl } from '../helpers/twillctl.js';
+import { dualUnderlay } from '../../harness/underlay6.js';
 import { buildUnderlay, netnsPath, stopProcess, tmpPath, Underlay, waitFor, World } from '../../harness/world.js';
 
 const PREFIX = '/twill-c/dryrun';
 const DEV = 'twill.1';
+const DEV6 = 'twill6.1';
+const NET6 = 'fd00:10:246::/56';
 const PLAN_CHECKS = new Set(['route', 'neighbour', 'fdb', 'stale-route', 'stale-neighbour', 'stale-fdb']);
 
 interface Finding { check: string; subject: string; problem: string; fix: string; severity: string }
 
-describe('twillctl doctor reports exactly what twilld then repairs', function () {
-  const world = new World('dr');
+type Family = 'ipv4' | 'dual';
+
+function dryRunWorld(family: Family) {
+  const world = new World(family === 'ipv4' ? 'dr' : 'd6');
   let ul: Underlay;
   let etcd: EtcdServer;
   const daemons = new Map<string, ReturnType<World['spawnIn']>>();
@@ -61,11 +68,11 @@ describe('twillctl doctor reports exactly what twilld then repairs', function ()
   }
 
   before(async function () {
-    ul = await buildUnderlay(world, 3);
+    ul = family === 'ipv4' ? await buildUnderlay(world, 3) : await dualUnderlay(world, 3);
     etcd = new EtcdServer({ netns: ul.ns, host: ul.hostIp });
     world.onCleanup(() => etcd.destroy());
     await etcd.start();
-    await putConfig(etcd, PREFIX, { Network: '10.246.0.0/16', Backend: { Type: 'vxlan' } });
+    await putConfig(etcd, PREFIX, { Network: '10.246.0.0/16', ...(family === 'dual' ? { EnableIPv6: true, IPv6Network: NET6 } : {}), Backend: { Type: 'vxlan' } });
     for (const n of ul.nodes) start(n.ns, n.iface);
     for (const n of ul.nodes) await clean(n.ns, 2);
   });
@@ -88,12 +95,18 @@ describe('twillctl doctor reports exactly what twilld then repairs', function ()
     return { findings, ops };
   }
 
+  const lease = async (i: number) => (await runCtl(['leases', 'get', ul.nodes[i].ip, '-o', 'json', '--etcd-endpoints', etcd.endpoint, '--etcd-prefix', PREFIX], { netns: ul.ns })).json.lease;
+  return { ul: () => ul, plantAndCompare, lease };
+}
+
+describe('twillctl doctor reports exactly what twilld then repairs', function () {
+  const w = dryRunWorld('ipv4');
   it('a missing route, a wrong neighbour MAC, a missing FDB entry, stale entries of a gone node and a wrong MTU', async () => {
-    const lease = (i: number) => runCtl(['leases', 'get', ul.nodes[i].ip, '-o', 'json', '--etcd-endpoints', etcd.endpoint, '--etcd-prefix', PREFIX], { netns: ul.ns });
-    const p2 = (await lease(1)).json.lease;
-    const p3 = (await lease(2)).json.lease;
+    const ul = w.ul();
+    const p2 = await w.lease(1);
+    const p3 = await w.lease(2);
     const gw = (subnet: string) => subnet.replace(/\.0\/\d+$/, '.0');
-    const { findings } = await plantAndCompare(async (ns) => {
+    const { findings } = await w.plantAndCompare(async (ns) => {
       await ipBatch(ns, [
         `route del ${p2.subnet} dev ${DEV}`,
         `neigh replace ${gw(p3.subnet)} lladdr 0e:00:00:00:99:99 dev ${DEV} nud permanent`,
@@ -111,8 +124,48 @@ describe('twillctl doctor reports exactly what twilld then repairs', function ()
   });
 
   it('a device that is down (the kernel drops its routes and neighbours with it)', async () => {
-    const { findings, ops } = await plantAndCompare((ns) => ipBatch(ns, [`link set dev ${DEV} down`]));
+    const { findings, ops } = await w.plantAndCompare((ns) => ipBatch(ns, [`link set dev ${DEV} down`]));
     assert.ok(findings.some((f) => f.check === 'vxlan-device' && f.problem === 'device is down'));
     assert.equal(ops.filter((o) => o.startsWith('ip route replace')).length, 2, 'both peers\' routes come back');
+  });
+});
+
+describe('twillctl doctor reports exactly what twilld then repairs, dual stack', function () {
+  const w = dryRunWorld('dual');
+  const gw6 = (subnet6: string) => Cidr.parse(subnet6).first.toString();
+
+  it('IPv6 drift beside IPv4 drift: a missing route, a wrong neighbour MAC, a missing FDB entry, stale entries of a gone node and a wrong MTU', async () => {
+    const ul = w.ul();
+    const p2 = await w.lease(1);
+    const p3 = await w.lease(2);
+    assert.ok(p2.subnet6 && p3.subnet6, 'the leases are dual stack');
+    const n1 = netnsPath(ul.nodes[0].ns);
+    const fdb6 = (await listFdb(n1, DEV6)).find((e) => e.dst === p2.publicIPv6);
+    assert.ok(fdb6, `an IPv6 FDB entry to ${p2.publicIPv6}`);
+    const { findings } = await w.plantAndCompare(async (ns) => {
+      await ipBatch(ns, [
+        `route del ${p2.subnet6} dev ${DEV6}`,
+        `neigh replace ${gw6(p3.subnet6)} lladdr 0e:00:00:00:99:98 dev ${DEV6} nud permanent`,
+        `route replace fd00:10:246:fa::/64 via fd00:10:246:fa:: dev ${DEV6} onlink`,
+        `neigh replace fd00:10:246:fa:: lladdr 0e:00:00:00:fb:00 dev ${DEV6} nud permanent`,
+        `link set dev ${DEV6} mtu 1400`,
+        // and one IPv4 drift: the two families are one plan
+        `route del ${p3.subnet} dev ${DEV}`,
+      ]);
+      await bridgeBatch(ns, [
+        `fdb del ${fdb6!.mac} dev ${DEV6} dst ${p2.publicIPv6} self`,
+        `fdb append 0e:00:00:00:fb:00 dev ${DEV6} dst fd18::fa self permanent`,
+      ]);
+    });
+    const six = findings.filter((f) => f.subject.includes(':') || f.subject === DEV6 || f.fix.includes(DEV6));
+    assert.deepEqual(six.map((f) => f.check).filter((k) => k !== 'offload').sort(), ['fdb', 'mtu', 'neighbour', 'route', 'stale-fdb', 'stale-neighbour', 'stale-route']);
+    assert.ok(findings.some((f) => f.check === 'route' && f.fix.includes(`${p3.subnet} via`)), 'the IPv4 route is in the same plan');
+  });
+
+  it('an IPv6 device that is down (the kernel drops its routes and neighbours with it)', async () => {
+    const { findings, ops } = await w.plantAndCompare((ns) => ipBatch(ns, [`link set dev ${DEV6} down`]));
+    assert.ok(findings.some((f) => f.check === 'vxlan-device' && f.subject === DEV6 && f.problem === 'device is down'));
+    assert.equal(ops.filter((o) => o.startsWith('ip route replace') && o.includes(DEV6)).length, 2, 'both peers\' IPv6 routes come back');
+    assert.equal(ops.filter((o) => o.includes(` ${DEV} `)).length, 0, 'the IPv4 entries were left alone');
   });
 });

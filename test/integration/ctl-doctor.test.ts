@@ -4,7 +4,8 @@
 // nothing; each injected drift yields exactly its finding, and the node is repaired after.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { bridgeBatch, ipBatch, ipBatchForce, writeSysctl } from '../../lib/kernel/ip.js';
+import { bridgeBatch, ipBatch, ipBatchForce } from '../../lib/kernel/ip.js';
+import { writeSysctl } from '../../lib/kernel/sysctl.js';
 import { runIn } from '../../lib/kernel/ns.js';
 import { formatSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { leaseKey, leaseValue, putConfig, seedLease, SeedLease } from '../helpers/ctl-seed.js';

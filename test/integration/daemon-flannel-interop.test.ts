@@ -3,7 +3,8 @@
 // twill reads the flannel lease, the flannel-style node reads twill's, and pods talk across.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { bridgeBatch, ipBatch, writeSysctl } from '../../lib/kernel/ip.js';
+import { bridgeBatch, ipBatch } from '../../lib/kernel/ip.js';
+import { writeSysctl } from '../../lib/kernel/sysctl.js';
 import { EtcdServer } from '../../harness/etcd.js';
 import { addPod, ping } from '../../harness/pods.js';
 import { netConfig, Twilld, startEtcdWorld } from '../../harness/twilld.js';

@@ -5,7 +5,7 @@
 // container's script (scripts/enable-ip-forward.sh), run in a node namespace.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { readSysctl, writeSysctl } from '../../lib/kernel/ip.js';
+import { readSysctl, writeSysctl } from '../../lib/kernel/sysctl.js';
 import { REPO_ROOT } from '../../harness/cni.js';
 import { EtcdServer } from '../../harness/etcd.js';
 import { readOnlyProcSys } from '../helpers/read-only-proc-sys.js';

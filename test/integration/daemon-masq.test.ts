@@ -3,7 +3,7 @@
 // keeps the pod's own address, also with a FORWARD policy of DROP; the rules are idempotent
 // and come back when removed.
 import assert from 'node:assert/strict';
-import { readSysctl } from '../../lib/kernel/ip.js';
+import { readSysctl } from '../../lib/kernel/sysctl.js';
 import { EtcdServer } from '../../harness/etcd.js';
 import { Pod } from '../../harness/pods.js';
 import { netConfig, Twilld, startEtcdWorld, startTwoNodes } from '../../harness/twilld.js';

@@ -4,7 +4,8 @@
 // UDP to port 8472, the I flag, the network's VNI, the pods' packets inside.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { bridgeBatch, ipBatch, writeSysctl } from '../../lib/kernel/ip.js';
+import { bridgeBatch, ipBatch } from '../../lib/kernel/ip.js';
+import { writeSysctl } from '../../lib/kernel/sysctl.js';
 import { writeSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { EtcdServer } from '../../harness/etcd.js';
 import { addPod, ping, Pod } from '../../harness/pods.js';

@@ -9,7 +9,7 @@ import {
   addAddr, addBridge, addRoute, addVeth, AF_INET6, AF_UNSPEC, delLink, EEXIST, ENODEV, IFA_F_NODAD, IFA_F_TENTATIVE, NetlinkError,
   NetlinkSocket, nlGetLink, nlListAddrs, nlListLinks, nlListRoutes, setAddrGenModeNone, setHairpin, setLink, withSocket,
 } from '../../lib/kernel/netlink/index.js';
-import { writeSysctlIn } from '../../lib/kernel/sysctl.js';
+import { readSysctlIn, writeSysctlIn } from '../../lib/kernel/sysctl.js';
 import { netnsPath, World } from '../../harness/world.js';
 
 describe('netlink against the kernel (namespaces)', function () {
@@ -129,6 +129,17 @@ describe('netlink against the kernel (namespaces)', function () {
     assert.throws(() => writeSysctlIn(podNs, ['net', 'ipv6', 'conf', 'nl-missing', 'accept_ra'], '0'), (e: unknown) => (e as { code?: string }).code === 'ENOENT' && /openIn: open \/proc\/sys\/net\/ipv6\/conf\/nl-missing\/accept_ra in .*No such file/.test((e as Error).message));
     assert.throws(() => writeSysctlIn(podNs, ['kernel', 'hostname'], 'x'), /is not a network sysctl/);
     assert.throws(() => writeSysctlIn(podNs, ['net', '..', 'kernel', 'hostname'], 'x'), /is not a network sysctl/);
+  });
+
+  it('reads a network sysctl of another namespace the same way, by dotted key or segments', async () => {
+    writeSysctlIn(podNs, 'net.ipv4.ip_forward', '1');
+    writeSysctlIn(hostNs, 'net.ipv4.ip_forward', '0');
+    assert.equal(readSysctlIn(podNs, 'net.ipv4.ip_forward'), '1');
+    assert.equal(readSysctlIn(hostNs, ['net', 'ipv4', 'ip_forward']), '0');
+    const podName = podNs.slice(podNs.lastIndexOf('/') + 1);
+    assert.equal((await world.exec(podName, 'cat', ['/proc/sys/net/ipv4/ip_forward'])).trim(), '1', 'as cat reads it there');
+    assert.throws(() => readSysctlIn(podNs, 'net.ipv4.nl-missing'), (e: unknown) => (e as { code?: string }).code === 'ENOENT');
+    assert.throws(() => readSysctlIn(podNs, 'kernel.hostname'), /is not a network sysctl/);
   });
 
   it('names the operation and errno when the kernel refuses', () => {

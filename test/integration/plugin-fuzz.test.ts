@@ -3,7 +3,7 @@
 // JSON for strict readers when the input carries astral characters or lone surrogates, and a
 // pod's host-side veth and the bridge accept no IPv6 router advertisements.
 import assert from 'node:assert/strict';
-import { readSysctl } from '../../lib/kernel/ip.js';
+import { readSysctl } from '../../lib/kernel/sysctl.js';
 import { expectOk, PluginNode } from '../helpers/plugin-node.js';
 import { netnsPath, World } from '../../harness/world.js';
 

@@ -33,7 +33,7 @@ describe('kernel events that may be drift', () => {
     ['an FDB entry of our device deleted', fdb(true, TWILL)],
     ['our device deleted', link(true, 'twill.1')],
     ['our device changed (down)', link(false, 'twill.1', [])],
-    ['an address of our device deleted', { kind: 'addr', deleted: true, addr: { ifindex: TWILL, family: 'inet', local: '10.244.3.0', prefixlen: 32, flags: 0 } }],
+    ['an address of our device deleted', { kind: 'addr', deleted: true, addr: { ifindex: TWILL, family: 'inet', local: '10.244.3.0', prefixlen: 32, flags: 0, scope: 0 } }],
   ];
   const no: [string, KernelEvent][] = [
     ['our own route added', route(false, '10.244.2.0/24', TWILL)],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Cidr } from '../../lib/ip/cidr.js';
-import { masqueradeRules, planMasquerade } from '../../daemon/masquerade.js';
+import { masqueradeRules, planMasquerade } from '../../lib/dataplane/masquerade.js';
 
 const spec = { network: Cidr.parse('10.244.0.0/16'), podSubnet: Cidr.parse('10.244.3.0/24') };
 

@@ -253,6 +253,14 @@ describe('netlink replies', () => {
     assert.equal(tentative.local, 'fd00::2');
     assert.equal(tentative.flags, C.IFA_F_TENTATIVE | 0x100, 'the 32-bit attribute wins');
     assert.equal(addrMsg(C.IFA_F_NODAD, [local]).flags, C.IFA_F_NODAD);
+    assert.equal(tentative.scope, C.RT_SCOPE_UNIVERSE);
+  });
+
+  it('decodes an address\'s scope from the header (link-local and host addresses are not the underlay\'s)', () => {
+    const m = (scope: number) => decodeAddr(parseMessages(message(C.RTM_NEWADDR, 0, 1, ifaddrmsg({ family: C.AF_INET6, prefixlen: 64, index: 2, scope }),
+      [attr(C.IFA_ADDRESS, ipv6Bytes('fe80::1'))]))[0]);
+    assert.equal(m(C.RT_SCOPE_LINK).scope, C.RT_SCOPE_LINK);
+    assert.equal(m(C.RT_SCOPE_HOST).scope, C.RT_SCOPE_HOST);
   });
 
   it('reads the kernel\'s extended-ack message from a capped error', () => {

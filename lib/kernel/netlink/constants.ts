@@ -86,6 +86,14 @@ export const IFLA_INFO_SLAVE_DATA = 5;
 export const VETH_INFO_PEER = 1;
 /** IFLA_BRPORT_MODE: 1 = hairpin on */
 export const IFLA_BRPORT_MODE = 4;
+/** Inside IFLA_INFO_DATA of a vxlan link (linux/if_link.h). */
+export const IFLA_VXLAN_ID = 1;
+export const IFLA_VXLAN_LINK = 3;
+export const IFLA_VXLAN_LOCAL = 4;
+export const IFLA_VXLAN_LEARNING = 7;
+/** the UDP destination port, big-endian u16 */
+export const IFLA_VXLAN_PORT = 15;
+export const IFLA_VXLAN_LOCAL6 = 17;
 
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
@@ -94,9 +102,12 @@ export const IFA_BROADCAST = 4;
 /** u32 address flags; the ifaddrmsg header only has room for the low 8 bits */
 export const IFA_FLAGS = 8;
 /** IPv6: skip duplicate address detection, the address is usable (not tentative) at once */
+/** IFA_F_SECONDARY for IPv4: an IPv6 privacy (temporary) address */
+export const IFA_F_TEMPORARY = 0x01;
 export const IFA_F_NODAD = 0x02;
 export const IFA_F_OPTIMISTIC = 0x04;
 export const IFA_F_DADFAILED = 0x08;
+export const IFA_F_DEPRECATED = 0x20;
 export const IFA_F_TENTATIVE = 0x40;
 
 export const RTA_DST = 1;

@@ -4,7 +4,7 @@ import type { Link, Route } from '../ip.js';
 import {
   AF_INET6, IFA_ADDRESS, IFA_FLAGS, IFA_LABEL, IFA_LOCAL, IFF_NAMES, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME,
   IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINKINFO, IFLA_LINK_NETNSID, IFLA_MASTER,
-  IFLA_MTU, IFLA_OPERSTATE, NDA_DST, NDA_LLADDR, NDA_MASTER, OPERSTATES, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_TABLE, RTNH_F_ONLINK,
+  IFLA_MTU, IFLA_OPERSTATE, IFLA_INFO_DATA, IFLA_VXLAN_ID, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6, IFLA_VXLAN_PORT, NDA_DST, NDA_LLADDR, NDA_MASTER, OPERSTATES, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_TABLE, RTNH_F_ONLINK,
 } from './constants.js';
 import { formatIp, formatMac, parseAttrs, RawMessage, readString } from './wire.js';
 
@@ -41,6 +41,8 @@ function decodeLinkInfo(b: Buffer): NonNullable<Link['linkinfo']> {
   const out: NonNullable<Link['linkinfo']> = {};
   const kind = readString(a.get(IFLA_INFO_KIND));
   if (kind) out.info_kind = kind;
+  const data = a.get(IFLA_INFO_DATA);
+  if (data && kind === 'vxlan') out.info_data = decodeVxlanData(data);
   const slaveKind = readString(a.get(IFLA_INFO_SLAVE_KIND));
   if (slaveKind) out.info_slave_kind = slaveKind;
   const slaveData = a.get(IFLA_INFO_SLAVE_DATA);
@@ -48,6 +50,29 @@ function decodeLinkInfo(b: Buffer): NonNullable<Link['linkinfo']> {
     const mode = parseAttrs(slaveData).get(IFLA_BRPORT_MODE);
     if (mode) out.info_slave_data = { hairpin: mode.readUInt8(0) === 1 };
   }
+  return out;
+}
+
+/**
+ * A vxlan link's parameters under the names `ip -d -json` uses (id, local, local6, port,
+ * learning), except that the underlay link is its ifindex, as `linkIndex` (`ip` prints
+ * its name as `link`).
+ */
+function decodeVxlanData(b: Buffer): Record<string, unknown> {
+  const a = parseAttrs(b);
+  const out: Record<string, unknown> = {};
+  const id = a.get(IFLA_VXLAN_ID);
+  if (id) out.id = id.readUInt32LE(0);
+  const link = a.get(IFLA_VXLAN_LINK);
+  if (link) out.linkIndex = link.readUInt32LE(0);
+  const local = a.get(IFLA_VXLAN_LOCAL);
+  if (local) out.local = formatIp(local);
+  const local6 = a.get(IFLA_VXLAN_LOCAL6);
+  if (local6) out.local6 = formatIp(local6);
+  const port = a.get(IFLA_VXLAN_PORT);
+  if (port) out.port = port.readUInt16BE(0);
+  const learning = a.get(IFLA_VXLAN_LEARNING);
+  if (learning) out.learning = learning.readUInt8(0) !== 0;
   return out;
 }
 
@@ -66,6 +91,8 @@ export interface NlAddr {
   label?: string;
   /** IFA_F_* (IFA_FLAGS when the kernel sent it, else the header's 8 bits): tentative, dadfailed, nodad */
   flags: number;
+  /** RT_SCOPE_*: 0 global, 253 link, 254 host */
+  scope: number;
 }
 
 export function decodeAddr(m: RawMessage): NlAddr {
@@ -78,6 +105,7 @@ export function decodeAddr(m: RawMessage): NlAddr {
     local: raw ? formatIp(raw) : '',
     prefixlen: p.readUInt8(1),
     flags: a.get(IFA_FLAGS)?.readUInt32LE(0) ?? p.readUInt8(2),
+    scope: p.readUInt8(3),
     ...(a.has(IFA_LABEL) ? { label: readString(a.get(IFA_LABEL)) } : {}),
   };
 }

@@ -6,7 +6,8 @@ import {
   NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_APPEND, AF_BRIDGE, AF_UNSPEC, NDA_DST, NDA_LLADDR, NTF_SELF, NUD_PERMANENT,
   RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH, RTM_DELROUTE, RT_SCOPE_NOWHERE, RTA_DST, RTA_GATEWAY, RTA_OIF, RTM_DELLINK, RTM_GETADDR, RTM_GETLINK,
   RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RTNH_F_ONLINK, RTN_UNICAST, RTPROT_BOOT,
-  RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, VETH_INFO_PEER, IN6_ADDR_GEN_MODE_NONE,
+  RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, VETH_INFO_PEER, IN6_ADDR_GEN_MODE_NONE, RTM_DELADDR,
+  IFLA_VXLAN_ID, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6, IFLA_VXLAN_PORT,
 } from './constants.js';
 import { Request } from './socket.js';
 import { attr, attrNested, attrString, attrU32, attrU8, ifaddrmsg, ifinfomsg, ipBytes, macBytes, ndmsg, rtmsg } from './wire.js';
@@ -82,6 +83,53 @@ export function addVeth(host: VethEnd, peer: VethEnd & { netnsFd?: number; netns
         attrString(IFLA_INFO_KIND, 'veth'),
         // VETH_INFO_PEER is an ifinfomsg followed by attributes, not a plain nest: no NESTED flag.
         attrNested(IFLA_INFO_DATA, [attr(VETH_INFO_PEER, Buffer.concat([ifinfomsg(), ...peerAttrs]))]),
+      ]),
+    ],
+  };
+}
+
+export interface VxlanSpec {
+  name: string;
+  vni: number;
+  /** the underlay address the tunnel's packets leave from (its family picks LOCAL or LOCAL6) */
+  local: string;
+  /** ifindex of the underlay link, and its name for messages */
+  link: number;
+  linkName: string;
+  /** UDP destination port */
+  port: number;
+  mac?: string;
+  mtu?: number;
+}
+
+/**
+ * A VXLAN link with learning off (`ip link add X address M mtu N type vxlan id V dev D local L
+ * dstport P nolearning`): the FDB holds only the entries the daemon writes.
+ */
+export function addVxlan(v: VxlanSpec): Request {
+  if (!Number.isInteger(v.vni) || v.vni < 0 || v.vni > 0xffffff) throw new Error(`bad VNI ${v.vni}`);
+  if (!Number.isInteger(v.port) || v.port < 1 || v.port > 0xffff) throw new Error(`bad UDP port ${v.port}`);
+  const local = ipBytes(v.local);
+  const port = Buffer.alloc(2);
+  port.writeUInt16BE(v.port, 0);
+  return {
+    op: `link add ${v.name}${v.mac ? ` address ${v.mac}` : ''}${v.mtu ? ` mtu ${v.mtu}` : ''} type vxlan id ${v.vni} dev ${v.linkName} local ${v.local} dstport ${v.port} nolearning`,
+    type: RTM_NEWLINK,
+    flags: NLM_F_CREATE | NLM_F_EXCL,
+    header: ifinfomsg(),
+    attrs: [
+      attrString(IFLA_IFNAME, v.name),
+      ...(v.mac ? [attr(IFLA_ADDRESS, macBytes(v.mac))] : []),
+      ...(v.mtu ? [attrU32(IFLA_MTU, v.mtu)] : []),
+      attrNested(IFLA_LINKINFO, [
+        attrString(IFLA_INFO_KIND, 'vxlan'),
+        attrNested(IFLA_INFO_DATA, [
+          attrU32(IFLA_VXLAN_ID, v.vni),
+          attrU32(IFLA_VXLAN_LINK, v.link),
+          attr(local.length === 16 ? IFLA_VXLAN_LOCAL6 : IFLA_VXLAN_LOCAL, local),
+          attr(IFLA_VXLAN_PORT, port),
+          attrU8(IFLA_VXLAN_LEARNING, 0),
+        ]),
       ]),
     ],
   };
@@ -174,6 +222,19 @@ export function addAddr(a: AddrSpec): Request {
       attr(IFA_ADDRESS, bytes),
       ...(flags ? [attrU32(IFA_FLAGS, flags)] : []),
     ],
+  };
+}
+
+/** `ip addr del IP/PREFIX dev X`. */
+export function delAddr(a: Omit<AddrSpec, 'replace' | 'nodad'>): Request {
+  const bytes = ipBytes(a.ip);
+  const v6 = bytes.length === 16;
+  return {
+    op: `addr del ${a.ip}/${a.prefix} dev ${a.dev}`,
+    type: RTM_DELADDR,
+    flags: 0,
+    header: ifaddrmsg({ family: v6 ? AF_INET6 : AF_INET, prefixlen: a.prefix, index: a.index }),
+    attrs: [attr(IFA_LOCAL, bytes), attr(IFA_ADDRESS, bytes)],
   };
 }
 
