@@ -1,30 +1,20 @@
-// Runs inside the namespace that can reach etcd (started by bench/scale.ts through nsenter)
+// Runs inside the namespace that can reach etcd (started by bench/scale.ts and bench/soak.ts through nsenter)
 // and writes fake peer leases on command, one command per stdin line:
 //   bulk START COUNT   -> "bulk COUNT MS"       (COUNT leases, 128 puts in flight at a time)
 //   one INDEX          -> "sent SUBNET EPOCHMS" (a single lease, with the time just before the put)
+//   put INDEX GEN      -> "put INDEX"           (peer INDEX's lease with VtepMAC generation GEN, under the bulk lease)
+//   del INDEX          -> "del INDEX"           (peer INDEX leaves: its lease key is deleted)
 import { createInterface } from 'node:readline';
 import { connectEtcd, EtcdRegistry } from '../lib/etcd/registry.js';
-import { encodeLeaseAttrs, LeaseAttrs, subnetKey } from '../lib/schema/lease.js';
-import { Cidr, Ip } from '../lib/ip/cidr.js';
-import { Mac } from '../lib/ip/mac.js';
+import { encodeLeaseAttrs, subnetKey } from '../lib/schema/lease.js';
+import { peer } from './fake-peer.js';
 
 const [endpoint, prefix] = process.argv.slice(2);
 const client = connectEtcd({ endpoints: [endpoint], callTimeoutMs: 30000 });
 const registry = new EtcdRegistry(client, prefix);
 
-/** Peer i: subnet 10.<i/256>.<i%256>.0/24, public IP in 198.19/16 (never contacted), unique MAC. */
-export function peer(i: number) {
-  const subnet = Cidr.parse(`10.${(i >> 8) & 255}.${i & 255}.0/24`);
-  const attrs: LeaseAttrs = {
-    PublicIP: Ip.parse(`198.19.${(i >> 8) & 255}.${i & 255}`),
-    BackendType: 'vxlan',
-    BackendData: { VNI: 1, VtepMAC: Mac.parse(`0e:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`) },
-  };
-  return { subnet, attrs };
-}
-
 async function main(): Promise<void> {
-  const lease = await client.leaseClient.leaseGrant({ TTL: 3600, ID: 0 });
+  const lease = await client.leaseClient.leaseGrant({ TTL: 7200, ID: 0 });
   const rl = createInterface({ input: process.stdin });
   for await (const line of rl) {
     const [cmd, a, b] = line.trim().split(/\s+/);
@@ -46,6 +36,13 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       await registry.createLease({ subnet: p.subnet }, p.attrs, 3600);
       console.log(`sent ${p.subnet} ${t0}`);
+    } else if (cmd === 'put') {
+      const p = peer(Number(a), Number(b));
+      await client.put(subnetKey(prefix, { subnet: p.subnet })).value(encodeLeaseAttrs(p.attrs)).lease(lease.ID).exec();
+      console.log(`put ${a}`);
+    } else if (cmd === 'del') {
+      await client.delete().key(subnetKey(prefix, { subnet: peer(Number(a)).subnet })).exec();
+      console.log(`del ${a}`);
     } else if (cmd === 'quit') break;
   }
   client.close();

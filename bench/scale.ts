@@ -6,43 +6,19 @@
 // Start-up ends at twilld's log line saying its first pass programmed them all (then the
 // route count is checked once): polling the kernel meanwhile would compete for the CPU.
 //   BENCH_PEERS=100,1000,5000,10000 (default)  BENCH_LATENCY_SAMPLES=50  BENCH_SCALE_LOG=<file>: twilld's log
-import { ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { createInterface, Interface } from 'node:readline';
+import { writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { bridgeBatch, ipBatch, ipJson, Route } from '../lib/kernel/ip.js';
 import { Cluster } from '../harness/cluster.js';
 import { netnsPath, waitFor, World } from '../harness/world.js';
-import { fmt, percentile, printTable } from './stats.js';
+import { fmt, percentile, printTable, rssMiB } from './stats.js';
+import { Writer, WRITER } from './writer.js';
 
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 50);
-const WRITER = path.join(__dirname, 'lease-writer.js');
-
-class Writer {
-  private lines: Interface;
-  private waiting: ((line: string) => void)[] = [];
-  constructor(readonly proc: ChildProcess) {
-    this.lines = createInterface({ input: proc.stdout! });
-    this.lines.on('line', (l) => this.waiting.shift()?.(l));
-  }
-  ask(cmd: string): Promise<string> {
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      this.proc.stdin!.write(cmd + '\n');
-    });
-  }
-}
 
 async function countRoutes(ns: string): Promise<number> {
   const routes = await ipJson<Route>(netnsPath(ns), ['route', 'show', 'dev', 'twill.1']).catch(() => [] as Route[]);
   return routes.filter((r) => r.dst.startsWith('10.') && r.dst.endsWith('/24')).length;
-}
-
-/** RSS, its peak, and its two halves: anonymous (heap, buffers) and file-backed (the executable's pages, shared). */
-function rssMiB(pid: number): { rss: number; hwm: number; anon: number; file: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)![1]);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
 }
 
 /** Reference: the same N peers' neighbour/route/FDB entries in one batch each, on a fresh device. */
