@@ -99,6 +99,16 @@ function dryRunWorld(family: Family) {
   return { ul: () => ul, plantAndCompare, lease };
 }
 
+/**
+ * A subnet no node holds, for the entries of "a node that is gone": subnets are random, so a
+ * fixed one is sometimes a live peer's (its planted route is then right and its neighbour only
+ * a wrong MAC).
+ */
+function goneSubnet(taken: (string | undefined)[], make: (i: number) => string): string {
+  for (let i = 250; i > 0; i--) if (!taken.includes(make(i))) return make(i);
+  throw new Error('no free subnet');
+}
+
 describe('twillctl doctor reports exactly what twilld then repairs', function () {
   const w = dryRunWorld('ipv4');
   it('a missing route, a wrong neighbour MAC, a missing FDB entry, stale entries of a gone node and a wrong MTU', async () => {
@@ -106,12 +116,13 @@ describe('twillctl doctor reports exactly what twilld then repairs', function ()
     const p2 = await w.lease(1);
     const p3 = await w.lease(2);
     const gw = (subnet: string) => subnet.replace(/\.0\/\d+$/, '.0');
+    const gone = goneSubnet([(await w.lease(0)).subnet, p2.subnet, p3.subnet], (i) => `10.246.${i}.0/24`);
     const { findings } = await w.plantAndCompare(async (ns) => {
       await ipBatch(ns, [
         `route del ${p2.subnet} dev ${DEV}`,
         `neigh replace ${gw(p3.subnet)} lladdr 0e:00:00:00:99:99 dev ${DEV} nud permanent`,
-        `route replace 10.246.250.0/24 via 10.246.250.0 dev ${DEV} onlink`,
-        `neigh replace 10.246.250.0 lladdr 0e:00:00:00:fa:00 dev ${DEV} nud permanent`,
+        `route replace ${gone} via ${gw(gone)} dev ${DEV} onlink`,
+        `neigh replace ${gw(gone)} lladdr 0e:00:00:00:fa:00 dev ${DEV} nud permanent`,
         `link set dev ${DEV} mtu 1400`,
       ]);
       await bridgeBatch(ns, [
@@ -142,12 +153,13 @@ describe('twillctl doctor reports exactly what twilld then repairs, dual stack',
     const n1 = netnsPath(ul.nodes[0].ns);
     const fdb6 = (await listFdb(n1, DEV6)).find((e) => e.dst === p2.publicIPv6);
     assert.ok(fdb6, `an IPv6 FDB entry to ${p2.publicIPv6}`);
+    const gone6 = goneSubnet([(await w.lease(0)).subnet6, p2.subnet6, p3.subnet6], (i) => `fd00:10:246:${i.toString(16)}::/64`);
     const { findings } = await w.plantAndCompare(async (ns) => {
       await ipBatch(ns, [
         `route del ${p2.subnet6} dev ${DEV6}`,
         `neigh replace ${gw6(p3.subnet6)} lladdr 0e:00:00:00:99:98 dev ${DEV6} nud permanent`,
-        `route replace fd00:10:246:fa::/64 via fd00:10:246:fa:: dev ${DEV6} onlink`,
-        `neigh replace fd00:10:246:fa:: lladdr 0e:00:00:00:fb:00 dev ${DEV6} nud permanent`,
+        `route replace ${gone6} via ${gw6(gone6)} dev ${DEV6} onlink`,
+        `neigh replace ${gw6(gone6)} lladdr 0e:00:00:00:fb:00 dev ${DEV6} nud permanent`,
         `link set dev ${DEV6} mtu 1400`,
         // and one IPv4 drift: the two families are one plan
         `route del ${p3.subnet} dev ${DEV}`,
