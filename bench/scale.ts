@@ -9,10 +9,9 @@
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { bridgeBatch, ipBatch, ipJson, Route } from '../lib/kernel/ip.js';
-import { Cluster } from '../harness/cluster.js';
 import { netnsPath, waitFor, World } from '../harness/world.js';
 import { fmt, percentile, printTable, rssMiB } from './stats.js';
-import { Writer, WRITER } from './writer.js';
+import { peerBench } from './writer.js';
 
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 50);
 
@@ -93,13 +92,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void world.cleanup().then(() => process.exit(130)));
   const targets = (process.env.BENCH_PEERS ?? '100,1000,5000,10000').split(',').map(Number);
   try {
-    const cluster = new Cluster(world, { nodes: 1, network: '10.0.0.0/8' });
-    // keep the node's own subnet apart from the fake peers' 10.0-39.x.0/24
-    cluster.netConfig = () => ({ Network: '10.0.0.0/8', SubnetLen: 24, SubnetMin: '10.200.0.0', SubnetMax: '10.200.255.0', Backend: { Type: 'vxlan' } });
-    await cluster.create();
+    const { cluster, writer } = await peerBench(world);
     const node = cluster.nodes[0];
-    const writer = new Writer(world.spawnIn(cluster.ul.ns, process.execPath, [WRITER, cluster.etcdEndpoint, '/coreos.com/network'], undefined, { stdin: true }));
-    writer.proc.stdin!.on('error', () => {});
 
     // latency: one new lease at a time, timed from just before the etcd put to the route's
     // appearance in `ip monitor` inside the node

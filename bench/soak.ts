@@ -13,11 +13,10 @@
 //   SOAK_SAMPLE_S=10 (RSS sampling period)   SOAK_LOG=<file>: twilld's log
 import { writeFileSync } from 'node:fs';
 import { listFdb, listNeighbours, listRoutes } from '../lib/kernel/ip.js';
-import { Cluster } from '../harness/cluster.js';
 import { netnsPath, waitFor, World } from '../harness/world.js';
 import { peer } from './fake-peer.js';
 import { fmt, median, printTable, rssMiB } from './stats.js';
-import { Writer, WRITER } from './writer.js';
+import { peerBench } from './writer.js';
 
 function option(flag: string, env: string, dflt: number): number {
   const i = process.argv.indexOf(flag);
@@ -67,12 +66,8 @@ async function main(): Promise<void> {
   const world = new World('sk');
   process.on('SIGINT', () => void world.cleanup().then(() => process.exit(130)));
   try {
-    const cluster = new Cluster(world, { nodes: 1, network: '10.0.0.0/8' });
-    cluster.netConfig = () => ({ Network: '10.0.0.0/8', SubnetLen: 24, SubnetMin: '10.200.0.0', SubnetMax: '10.200.255.0', Backend: { Type: 'vxlan' } });
-    await cluster.create();
+    const { cluster, writer } = await peerBench(world);
     const node = cluster.nodes[0];
-    const writer = new Writer(world.spawnIn(cluster.ul.ns, process.execPath, [WRITER, cluster.etcdEndpoint, '/coreos.com/network'], undefined, { stdin: true }));
-    writer.proc.stdin!.on('error', () => {});
 
     // peers 0..PEERS-1 live at the start; joins come from a pool twice that size
     await writer.ask(`bulk 0 ${PEERS}`);
