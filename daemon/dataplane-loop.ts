@@ -24,7 +24,7 @@ export interface DataplaneLoopDeps {
   ipMasq: boolean;
   log: Logger;
   metrics: DaemonMetrics;
-  /** [kube] called once, after the first successful pass */
+  /** called once, after the first successful pass */
   onReady?: () => void;
 }
 
@@ -99,7 +99,7 @@ export class DataplaneLoop {
       log.info('subnet.env written', { file: this.d.subnetFile, subnet: String(subnet), mtu: backend.mtu() });
     }
     if (!this.ready) log.info('ready', { peers: res.peers });
-    if (!this.ready) this.d.onReady?.(); // [kube]
+    if (!this.ready) this.d.onReady?.();
     this.ready = true;
     metrics.ready.set(1);
     this.lastPassAt = Date.now();

@@ -73,12 +73,29 @@ export class DaemonMetrics {
     'Time from seeing a new or changed lease to its dataplane entries being in the kernel',
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
 
+  // the process's own memory (the names Prometheus' Node.js clients use), read at each scrape:
+  // a daemon with a memory limit should show how close it is
+  readonly residentMemory = new Series('process_resident_memory_bytes', 'Resident memory size in bytes', 'gauge');
+  readonly heapTotal = new Series('nodejs_heap_size_total_bytes', 'V8 heap size in bytes (committed)', 'gauge');
+  readonly heapUsed = new Series('nodejs_heap_size_used_bytes', 'V8 heap in use in bytes', 'gauge');
+  readonly externalMemory = new Series('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript objects (buffers included) in bytes', 'gauge');
+
+  private sampleProcess(): void {
+    const m = process.memoryUsage();
+    this.residentMemory.set(m.rss);
+    this.heapTotal.set(m.heapTotal);
+    this.heapUsed.set(m.heapUsed);
+    this.externalMemory.set(m.external);
+  }
+
   /** more lines from parts that keep their own counters (the userspace VXLAN engine) */
   readonly extra: (() => string[])[] = [];
 
   render(): string {
+    this.sampleProcess();
     const all: Metric[] = [this.leaseExpiry, this.renewals, this.leaseAcquisitions, this.peers, this.repairs,
-      this.reconciles, this.watchResyncs, this.networkFull, this.invalidLeases, this.invalidLeasesSeen, this.ready, this.programSeconds];
+      this.reconciles, this.watchResyncs, this.networkFull, this.invalidLeases, this.invalidLeasesSeen, this.ready, this.programSeconds,
+      this.residentMemory, this.heapTotal, this.heapUsed, this.externalMemory];
     return [...all.flatMap((m) => m.render()), ...this.extra.flatMap((f) => f())].join('\n') + '\n';
   }
 }

@@ -108,6 +108,8 @@ export class Reconciler {
     this.backend.syncPeers?.(leases.filter((l) => next.has(l.key)));
 
     const s = (this.socket ??= NetlinkSocket.open());
+    const t0 = performance.now();
+    let readMs = 0;
     let ops: DataplaneOp[];
     let changes: Change[];
     let repairs = 0;
@@ -116,22 +118,26 @@ export class Reconciler {
       for (const k of [...gone, ...changed]) ops.push(...planPeerChange(this.programmed.get(k)?.entries, next.get(k)?.entries).ops);
       changes = ops.map((o) => ({ kind: o.kind, op: o.op === 'del' ? 'del' : 'set', key: o.key }));
     } else {
-      const kernel = readKernelDataplane(s, this.backend.devices, !!(this.config.EnableIPv6 && this.config.IPv6Network));
-      this.linkIndexes = new Map(kernel.links.map((l) => [l.ifname, l.ifindex]));
-      this.indexes = new Map(kernel.links.filter((l) => this.backend.devices.includes(l.ifname)).map((l) => [l.ifname, l.ifindex]));
       const desired: DataplaneEntries = { routes: [], neighs: [], fdb: [] };
       for (const p of next.values()) {
-        desired.routes.push(...p.entries.routes);
-        desired.neighs.push(...p.entries.neighs);
-        desired.fdb.push(...p.entries.fdb);
+        for (const r of p.entries.routes) desired.routes.push(r);
+        for (const n of p.entries.neighs) desired.neighs.push(n);
+        for (const f of p.entries.fdb) desired.fdb.push(f);
       }
-      const plan = planDataplane(desired, this.ours(own, kernel));
+      const kernel = readKernelDataplane(s, this.backend.devices, !!(this.config.EnableIPv6 && this.config.IPv6Network), desired);
+      readMs = performance.now() - t0;
+      this.linkIndexes = new Map(kernel.links.map((l) => [l.ifname, l.ifindex]));
+      this.indexes = new Map(kernel.links.filter((l) => this.backend.devices.includes(l.ifname)).map((l) => [l.ifname, l.ifindex]));
+      const plan = planDataplane(desired, this.ours(own, kernel), kernel.held);
       ops = plan.ops;
       changes = plan.changes;
-      if (!first) repairs = this.countDrift(ops, next);
+      if (!first && ops.length) repairs = this.countDrift(ops, next);
     }
 
+    const t1 = performance.now();
     const failed = applyDataplaneOps(s, ops, (dev) => this.linkIndexes.get(dev) ?? this.lookUp(s, dev));
+    // where a pass's time went: reading the kernel, planning, writing (start-up at scale)
+    const ms = { read: Math.round(readMs), plan: Math.round(t1 - t0 - readMs), write: Math.round(performance.now() - t1) };
     const failures = failed.length ? failed.slice(0, 10).map((f) => f.message).join('; ') + (failed.length > 10 ? `; and ${failed.length - 10} more` : '') : undefined;
     this.recentlyDeleted = new Set(ops.filter((o) => o.op === 'del').map((o) => `${o.kind}|${o.key}`));
 
@@ -149,7 +155,7 @@ export class Reconciler {
     else if (changes.length) {
       // what was changed, as the commands an operator would have typed (twillctl doctor's fixes)
       const shown = ops.slice(0, OPS_LOGGED).map(opText);
-      this.log.info('dataplane programmed', { peers: next.size, changes: changes.length, quick, ops: shown, ...(ops.length > OPS_LOGGED ? { more: ops.length - OPS_LOGGED } : {}) });
+      this.log.info('dataplane programmed', { peers: next.size, changes: changes.length, quick, ms, ops: shown, ...(ops.length > OPS_LOGGED ? { more: ops.length - OPS_LOGGED } : {}) });
     }
     return { peers: next.size, changes, repairs, deviceRecreated, failures };
   }

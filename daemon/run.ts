@@ -29,6 +29,7 @@ import type { DaemonOptions } from './options.js';
 import { Reconciler } from './reconcile.js';
 import { createSubnetManager } from './subnet/registry.js';
 import { isDriftEvent } from './kernel-events.js';
+import { releaseStartupPages } from './startup-pages.js';
 
 export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortSignal, metrics = new DaemonMetrics()): Promise<void> {
   let loop: DataplaneLoop | undefined;
@@ -111,7 +112,10 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
       subnetFile: opts.subnetFile,
       ipMasq: opts.ipMasq,
       log: log.with({ component: 'reconcile' }),
-      onReady: () => kube?.ready(keeper.lease), // [kube]
+      onReady: () => {
+        releaseStartupPages(log);
+        kube?.ready(keeper.lease); // [kube]
+      },
     });
     loop = dataplane;
     const invalidLeases = new InvalidLeaseReporter(log.with({ component: 'subnet' }), metrics);

@@ -115,11 +115,12 @@ for (const [name, entry] of Object.entries(entries)) {
 
 // The daemon lives for weeks: a 2 MiB young generation (V8's default is 16 MiB) took its RSS
 // at 5000 peers from ~171 to ~142 MiB in bench:scale (A/B, same run) with no measurable
-// slowdown. Only twilld gets it (through its own re-exec, see warm-code-cache.mjs): the plugin
-// starts with no V8 flags, exactly as when it was its own executable.
-const v8Flags = { twilld: ['--max-semi-space-size=2'] };
+// slowdown. One executable has one execArgv, so the plugin starts with the flag too; its heap
+// never grows past the first semi-space, and bench:cni shows no difference. (Until 2026-12-02
+// twilld re-executed itself to get the flag alone: ~40 ms of every daemon start.)
+const execArgv = ['--max-semi-space-size=2'];
 // The plugin's cache is warmed by running its code paths once; it also carries the netlink addon.
-const loader = makeLoader(bundles, bundleOf, { nodeBinary, v8Flags, warm: ['twill'] });
+const loader = makeLoader(bundles, bundleOf, { nodeBinary, warm: ['twill'] });
 const blob = path.join(root, 'dist/bundle/twill.blob');
 const seaConfig = path.join(root, 'dist/bundle/twill.sea.json');
 writeFileSync(seaConfig, JSON.stringify({
@@ -127,6 +128,7 @@ writeFileSync(seaConfig, JSON.stringify({
   output: blob,
   disableExperimentalSEAWarning: true,
   useCodeCache: true,
+  execArgv,
   // the netlink addon for the plugin; the TUN/TAP addon for twilld's userspace VXLAN backend
   // (the plugin never loads it: it is written out and dlopened only by twilld)
   assets: { ...loader.assets, 'twill_netlink.node': addon, 'twill_netlink.sha256': addonDigestFile,

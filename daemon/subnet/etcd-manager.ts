@@ -31,6 +31,15 @@ export class EtcdSubnetManager implements SubnetManager {
   readonly kind = 'etcd' as const;
   private readonly log: Logger;
   private readonly clock: Clock;
+  /**
+   * The listing the last acquisition attempt made, taken by the watch's first round instead
+   * of listing again: at 5000 leases one list costs ~150 ms of start-up. Our own lease as
+   * acquired is put into it; the watch (from the list's revision) replays whatever changed
+   * since, our own write included. Kept only until the watch has started (a later
+   * re-acquisition's list would just sit there).
+   */
+  private acquisitionList?: Awaited<ReturnType<SubnetStore['listLeases']>>;
+  private watchStarted = false;
 
   constructor(readonly store: SubnetStore, private readonly hooks: EtcdManagerHooks) {
     this.log = hooks.log;
@@ -69,7 +78,11 @@ export class EtcdSubnetManager implements SubnetManager {
       signal.throwIfAborted();
       try {
         const lease = await this.tryAcquire(config, req);
-        if (lease) return lease;
+        if (lease) {
+          const listed = this.acquisitionList;
+          if (listed) this.acquisitionList = { ...listed, leases: [...listed.leases.filter((l) => l.key !== lease.key), lease] };
+          return lease;
+        }
         this.log.info('lost a race for a subnet; trying again');
       } catch (e) {
         if (e instanceof NetworkFullError) {
@@ -85,7 +98,9 @@ export class EtcdSubnetManager implements SubnetManager {
 
   /** One attempt; undefined when another node won a race (try again). */
   private async tryAcquire(config: NetworkConfig, req: LeaseRequest): Promise<Lease | undefined> {
-    const { leases } = await this.store.listLeases();
+    const listed = await this.store.listLeases();
+    if (!this.watchStarted) this.acquisitionList = listed;
+    const { leases } = listed;
     const own = findOwnLease(config, leases, req.attrs);
     if (own) {
       this.log.info('found this node\'s existing lease', { subnet: String(own.subnet), reservation: !own.leaseId });
@@ -162,7 +177,10 @@ export class EtcdSubnetManager implements SubnetManager {
 
   /** Lists, reports the full set, then follows changes; resolves with why the watch ended. */
   private async listAndWatch(onChange: LeaseSetListener, signal: AbortSignal): Promise<string> {
-    const { leases, invalid, revision } = await this.store.listLeases();
+    this.watchStarted = true;
+    const listed = this.acquisitionList ?? (await this.store.listLeases());
+    this.acquisitionList = undefined;
+    const { leases, invalid, revision } = listed;
     const state = new Map(leases.map((l) => [l.key, l]));
     const refused = new Map<string, InvalidLease>(invalid.map((l) => [l.key, l]));
     const snapshot = BigInt(revision);

@@ -54,9 +54,17 @@ export type ActualEntries = DataplaneEntries<ActualRoute, ActualNeigh, ActualFdb
 
 export type EntryKind = 'route' | 'neigh' | 'fdb';
 
-export const routeKey = (r: { dst: Cidr }) => r.dst.toString();
-export const neighKey = (n: { dst: Ip; dev: string }) => `${n.dev}|${n.dst}`;
-export const fdbKey = (f: { mac: Mac; dst: Ip; dev: string }) => `${f.dev}|${f.mac}|${f.dst}`;
+// An entry's key is made once per object: a peer's entries live as long as its lease is
+// unchanged, and every full pass looks all of them up again (formatting an address is not free).
+const keys = new WeakMap<object, string>();
+function keyOf<T extends object>(o: T, make: (o: T) => string): string {
+  let k = keys.get(o);
+  if (k === undefined) keys.set(o, (k = make(o)));
+  return k;
+}
+export const routeKey = (r: { dst: Cidr }) => keyOf(r, () => r.dst.toString());
+export const neighKey = (n: { dst: Ip; dev: string }) => keyOf(n, () => `${n.dev}|${n.dst}`);
+export const fdbKey = (f: { mac: Mac; dst: Ip; dev: string }) => keyOf(f, () => `${f.dev}|${f.mac}|${f.dst}`);
 
 export const noEntries = (): DataplaneEntries => ({ routes: [], neighs: [], fdb: [] });
 

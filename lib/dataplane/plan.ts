@@ -34,7 +34,12 @@ function byKey<T>(items: readonly T[], key: (t: T) => string): Map<string, T> {
   return new Map(items.map((i) => [key(i), i]));
 }
 
-export function planDataplane(desired: DataplaneEntries, actual: ActualEntries): Plan {
+/**
+ * `held`: desired entries (the objects themselves) that the kernel read found already in
+ * place exactly (lib/kernel/dataplane.ts readKernelDataplane); they need nothing, and their
+ * kernel entries are not in `actual`.
+ */
+export function planDataplane(desired: DataplaneEntries, actual: ActualEntries, held?: ReadonlySet<object>): Plan {
   const dels: DataplaneOp[] = [];
   const sets: DataplaneOp[] = [];
 
@@ -42,6 +47,7 @@ export function planDataplane(desired: DataplaneEntries, actual: ActualEntries):
   const haveRoutes = byKey(actual.routes, routeKey);
   for (const [key, have] of haveRoutes) if (!wantRoutes.has(key)) dels.push({ kind: 'route', op: 'del', key, entry: have });
   for (const [key, want] of wantRoutes) {
+    if (held?.has(want)) continue;
     const have = haveRoutes.get(key);
     if (have && sameRoute(have, want)) continue;
     sets.push({ kind: 'route', op: 'replace', key, entry: want, ...(have ? { have } : {}) });
@@ -51,6 +57,7 @@ export function planDataplane(desired: DataplaneEntries, actual: ActualEntries):
   const haveNeighs = byKey(actual.neighs, neighKey);
   for (const [key, have] of haveNeighs) if (!wantNeighs.has(key)) dels.push({ kind: 'neigh', op: 'del', key, entry: have });
   for (const [key, want] of wantNeighs) {
+    if (held?.has(want)) continue;
     const have = haveNeighs.get(key);
     if (have && have.permanent && have.lladdr?.equals(want.lladdr)) continue;
     sets.push({ kind: 'neigh', op: 'replace', key, entry: want, ...(have ? { have } : {}) });
@@ -60,6 +67,7 @@ export function planDataplane(desired: DataplaneEntries, actual: ActualEntries):
   const haveFdb = byKey(actual.fdb, fdbKey);
   for (const [key, have] of haveFdb) if (!wantFdb.has(key)) dels.push({ kind: 'fdb', op: 'del', key, entry: have });
   for (const [key, want] of wantFdb) {
+    if (held?.has(want)) continue;
     const have = haveFdb.get(key);
     if (have && have.permanent) continue;
     // `append` adds this (MAC, dst) pair without touching other destinations of the MAC,

@@ -2,7 +2,7 @@
 // twillctl doctor alike: one dump each of links, routes, neighbours and FDB entries, and a
 // plan's operations written as one netlink batch (thousands of entries in a few sends, every
 // failure reported with its errno). No process is spawned.
-import type { ActualEntries, ActualFdb, ActualNeigh, ActualRoute } from '../dataplane/entries.js';
+import type { ActualEntries, ActualFdb, ActualNeigh, ActualRoute, DataplaneEntries, FdbSpec, NeighSpec, RouteSpec } from '../dataplane/entries.js';
 import type { DataplaneOp } from '../dataplane/plan.js';
 import { Cidr, Ip } from '../ip/cidr.js';
 import { Mac } from '../ip/mac.js';
@@ -10,15 +10,15 @@ import type { Lease } from '../schema/lease.js';
 import type { NetworkConfig } from '../schema/network-config.js';
 import { opText } from '../dataplane/plan.js';
 import {
-  AF_BRIDGE, AF_INET, AF_INET6, NDA_DST, NDA_LLADDR, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, NTF_SELF, NUD_NOARP, NUD_PERMANENT,
-  RTA_DST, RTA_GATEWAY, RTA_OIF, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT,
+  AF_BRIDGE, AF_INET, AF_INET6, NLA_TYPE_MASK, NDA_DST, NDA_LLADDR, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, NTF_SELF, NUD_NOARP, NUD_PERMANENT,
+  RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_TABLE, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT, RTPROT_KERNEL,
   RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
 } from './netlink/constants.js';
-import { decodeNeigh, NlLink, NlNeigh, NlRoute } from './netlink/decode.js';
+import { decodeNeigh, decodeRoute, NlLink, NlNeigh, NlRoute } from './netlink/decode.js';
 import { ENOENT, errnoName } from './netlink/errors.js';
-import { dumpLinksOn, dumpRoutesOn } from './netlink/query.js';
-import { dumpFdb, dumpNeighs } from './netlink/requests.js';
-import { attr, attrU32, ndmsg, rtmsg } from './netlink/wire.js';
+import { dumpLinksOn } from './netlink/query.js';
+import { dumpFdb, dumpNeighs, dumpRoutes } from './netlink/requests.js';
+import { attr, attrU32, ndmsg, RawMessage, rtmsg } from './netlink/wire.js';
 import type { NetlinkSocket, Request } from './netlink/socket.js';
 
 export const ESRCH = 3;
@@ -31,22 +31,163 @@ export interface KernelDataplane {
   neighs: (NlNeigh & { dev: string })[];
   /** bridge FDB entries of the given devices */
   fdb: (NlNeigh & { dev: string })[];
+  /**
+   * The desired entries (objects of the `desired` handed in) that the kernel already holds
+   * exactly as they would be written; their kernel entries are not in the lists above.
+   */
+  held: Set<RouteSpec | NeighSpec | FdbSpec>;
 }
 
-/** Everything reconcile or doctor needs to see, in five dumps on one socket. */
-export function readKernelDataplane(s: NetlinkSocket, devices: readonly string[], ipv6: boolean): KernelDataplane {
+/**
+ * Everything reconcile or doctor needs to see, in five dumps on one socket. With `desired`,
+ * each dumped entry is first compared with the desired one of its key on the raw bytes: an
+ * entry the kernel already holds exactly is only counted in `held`, never decoded, so a full
+ * pass over thousands of unchanged peers allocates a few strings per entry instead of a dozen
+ * objects. The planner skips held entries (lib/dataplane/plan.ts); whatever differs or is not
+ * desired is decoded and parsed as before.
+ */
+export function readKernelDataplane(s: NetlinkSocket, devices: readonly string[], ipv6: boolean, desired?: DataplaneEntries): KernelDataplane {
   const links = dumpLinksOn(s);
   const names = new Map(links.map((l) => [l.ifindex, l.ifname]));
+  const indexOf = new Map(links.map((l) => [l.ifname, l.ifindex]));
   const ours = new Map(links.filter((l) => devices.includes(l.ifname)).map((l) => [l.ifindex, l.ifname]));
-  const routes = [...dumpRoutesOn(s, AF_INET), ...(ipv6 ? dumpRoutesOn(s, AF_INET6) : [])]
-    .map((r) => ({ ...r, ...(r.oif !== undefined && names.has(r.oif) ? { dev: names.get(r.oif) } : {}) }));
-  const onOurs = (family?: number) => (msgs: ReturnType<NetlinkSocket['dump']>) => msgs
-    .filter((m) => m.type === RTM_NEWNEIGH).map(decodeNeigh)
-    .filter((n) => ours.has(n.ifindex) && (family === undefined ? n.family !== AF_BRIDGE : n.family === family))
-    .map((n) => ({ ...n, dev: ours.get(n.ifindex)! }));
-  const neighs = ours.size ? onOurs()(s.dump(dumpNeighs())) : [];
-  const fdb = ours.size ? onOurs(AF_BRIDGE)(s.dump(dumpFdb())) : [];
-  return { links, routes, neighs, fdb };
+  const held = new Set<RouteSpec | NeighSpec | FdbSpec>();
+  const index = desired ? indexDesired(desired, indexOf) : undefined;
+  const routes: KernelDataplane['routes'] = [];
+  for (const family of ipv6 ? [AF_INET, AF_INET6] : [AF_INET]) {
+    for (const m of s.dump(dumpRoutes(family))) {
+      if (m.type !== RTM_NEWROUTE) continue;
+      const want = index && routeHeld(m, index);
+      if (want) {
+        held.add(want);
+        continue;
+      }
+      const r = decodeRoute(m);
+      if (r.table !== RT_TABLE_MAIN) continue;
+      routes.push(r.oif !== undefined && names.has(r.oif) ? Object.assign(r, { dev: names.get(r.oif) }) : r);
+    }
+  }
+  const neighs: KernelDataplane['neighs'] = [];
+  const fdb: KernelDataplane['fdb'] = [];
+  if (ours.size) {
+    for (const [request, bridge] of [[dumpNeighs(), false], [dumpFdb(), true]] as const) {
+      for (const m of s.dump(request)) {
+        if (m.type !== RTM_NEWNEIGH) continue;
+        const ifindex = m.payload.readInt32LE(4);
+        const dev = ours.get(ifindex);
+        if (dev === undefined || (m.payload.readUInt8(0) === AF_BRIDGE) !== bridge) continue;
+        const want = index && neighHeld(m, index);
+        if (want) {
+          held.add(want);
+          continue;
+        }
+        (bridge ? fdb : neighs).push(Object.assign(decodeNeigh(m), { dev }));
+      }
+    }
+  }
+  return { links, routes, neighs, fdb, held };
+}
+
+/** The desired entries by the key a dump's raw bytes give (hex addresses, ifindex), with what must match. */
+interface DesiredIndex {
+  routes: Map<string, { want: RouteSpec; via: string; oif: number }>;
+  neighs: Map<string, { want: NeighSpec; lladdr: string }>;
+  fdb: Map<string, FdbSpec>;
+}
+
+// An entry's index key is made once per desired object (and again only if its device's
+// ifindex changes): the daemon keeps a peer's objects for as long as its lease is unchanged,
+// so later passes only look them up.
+interface Spelled {
+  ifindex: number;
+  key: string;
+  /** the route's gateway or the neighbour's lladdr, hex */
+  value: string;
+}
+const spelled = new WeakMap<object, Spelled>();
+function spell(o: RouteSpec | NeighSpec | FdbSpec, ifindex: number, make: () => [string, string]): Spelled {
+  let t = spelled.get(o);
+  if (!t || t.ifindex !== ifindex) {
+    const [key, value] = make();
+    spelled.set(o, (t = { ifindex, key, value }));
+  }
+  return t;
+}
+const hex = (ip: Ip) => ipBytesOf(ip).toString('hex');
+
+function indexDesired(d: DataplaneEntries, indexOf: ReadonlyMap<string, number>): DesiredIndex {
+  const idx: DesiredIndex = { routes: new Map(), neighs: new Map(), fdb: new Map() };
+  for (const r of d.routes) {
+    const oif = indexOf.get(r.dev);
+    if (oif === undefined) continue;
+    const t = spell(r, oif, () => [`${hex(r.dst.first)}/${r.dst.prefix}`, hex(r.via)]);
+    idx.routes.set(t.key, { want: r, via: t.value, oif });
+  }
+  for (const n of d.neighs) {
+    const ifindex = indexOf.get(n.dev);
+    if (ifindex === undefined) continue;
+    const t = spell(n, ifindex, () => [`${ifindex}|${hex(n.dst)}`, Buffer.from(n.lladdr.bytes).toString('hex')]);
+    idx.neighs.set(t.key, { want: n, lladdr: t.value });
+  }
+  for (const f of d.fdb) {
+    const ifindex = indexOf.get(f.dev);
+    if (ifindex === undefined) continue;
+    const t = spell(f, ifindex, () => [`${ifindex}|${Buffer.from(f.mac.bytes).toString('hex')}|${hex(f.dst)}`, '']);
+    idx.fdb.set(t.key, f);
+  }
+  return idx;
+}
+
+/**
+ * Where the wanted attributes' values are in the payload (from `from` on), found without a
+ * map or a Buffer per attribute: at[2i] is the start, at[2i+1] the end, -1 when absent.
+ */
+function scanAttrs(p: Buffer, from: number, wanted: readonly number[], at: Int32Array): void {
+  at.fill(-1);
+  let off = from;
+  while (off + 4 <= p.length) {
+    const len = p.readUInt16LE(off);
+    if (len < 4 || off + len > p.length) break;
+    const i = wanted.indexOf(p.readUInt16LE(off + 2) & NLA_TYPE_MASK);
+    if (i >= 0 && at[2 * i] < 0) {
+      at[2 * i] = off + 4;
+      at[2 * i + 1] = off + len;
+    }
+    off += (len + 3) & ~3;
+  }
+}
+const hexAt = (p: Buffer, at: Int32Array, i: number) => p.toString('hex', at[2 * i], at[2 * i + 1]);
+const u32At = (p: Buffer, at: Int32Array, i: number) => (at[2 * i + 1] - at[2 * i] >= 4 ? p.readUInt32LE(at[2 * i]) : -1);
+
+const ROUTE_ATTRS = [RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_TABLE] as const;
+const routeAt = new Int32Array(2 * ROUTE_ATTRS.length);
+
+/** The desired route this dumped route already is: main table, unicast, not the kernel's, same next hop, device and onlink. */
+function routeHeld(m: RawMessage, idx: DesiredIndex): RouteSpec | undefined {
+  const p = m.payload;
+  const dstLen = p.readUInt8(1);
+  if (dstLen === 0 || p.readUInt8(7) !== RTN_UNICAST || p.readUInt8(5) === RTPROT_KERNEL) return undefined;
+  scanAttrs(p, 12, ROUTE_ATTRS, routeAt);
+  if (routeAt[0] < 0 || routeAt[2] < 0 || routeAt[4] < 0) return undefined;
+  if ((routeAt[6] >= 0 ? u32At(p, routeAt, 3) : p.readUInt8(4)) !== RT_TABLE_MAIN) return undefined;
+  const d = idx.routes.get(`${hexAt(p, routeAt, 0)}/${dstLen}`);
+  if (!d || d.oif !== u32At(p, routeAt, 2) || d.via !== hexAt(p, routeAt, 1)) return undefined;
+  return ((p.readUInt32LE(8) & RTNH_F_ONLINK) !== 0) === d.want.onlink ? d.want : undefined;
+}
+
+const NEIGH_ATTRS = [NDA_DST, NDA_LLADDR] as const;
+const neighAt = new Int32Array(2 * NEIGH_ATTRS.length);
+
+/** The desired neighbour or FDB entry this dumped one already is: permanent, same address(es). */
+function neighHeld(m: RawMessage, idx: DesiredIndex): NeighSpec | FdbSpec | undefined {
+  const p = m.payload;
+  if ((p.readUInt16LE(8) & NUD_PERMANENT) === 0) return undefined;
+  scanAttrs(p, 12, NEIGH_ATTRS, neighAt);
+  if (neighAt[0] < 0 || neighAt[2] < 0) return undefined;
+  const ifindex = p.readInt32LE(4);
+  if (p.readUInt8(0) === AF_BRIDGE) return idx.fdb.get(`${ifindex}|${hexAt(p, neighAt, 1)}|${hexAt(p, neighAt, 0)}`);
+  const n = idx.neighs.get(`${ifindex}|${hexAt(p, neighAt, 0)}`);
+  return n && n.lladdr === hexAt(p, neighAt, 1) ? n.want : undefined;
 }
 
 export interface OpFailure {

@@ -154,6 +154,27 @@ describe('EtcdSubnetManager (fake store, fake clock)', () => {
       await watching;
     });
 
+    it('starts from the acquisition\'s listing (one list, not two), with our lease in it and what changed since', async () => {
+      const config = parseNetworkConfig({ Network: '10.50.0.0/16', SubnetMin: '10.50.1.0', SubnetMax: '10.50.3.0' });
+      const ours = await sm.acquireLease(config, { attrs: me, ttlSeconds: 60 }, ac.signal);
+      // a change after the acquisition's list: the watch must replay it from the list's revision
+      store.put(peer(5), vxlanAttrs('192.0.2.15', '02:00:00:00:00:15'), 60);
+      const watching = watch();
+      await settle();
+      assert.equal(store.calls.listLeases, 1, 'the watch did not list again');
+      assert.ok(sets[0].leases.some((l) => l.key === ours.key), 'our own lease is in the first set');
+      assert.equal(String(ours.subnet), '10.50.3.0/24', 'the one free subnet');
+      assert.deepEqual(last(), ['10.50.1.0/24', '10.50.2.0/24', '10.50.3.0/24', '10.50.5.0/24']);
+      // a later round (after a broken stream) lists afresh
+      store.breakWatches();
+      await settle();
+      await clock.waitForSleeps(1);
+      await clock.advance(clock.sleeps[0]);
+      assert.equal(store.calls.listLeases, 2, 're-listed after the broken stream');
+      ac.abort();
+      await watching;
+    });
+
     it('re-lists when its start revision was compacted, and sees what changed in between', async () => {
       let first = true;
       store.beforeWatch = () => {

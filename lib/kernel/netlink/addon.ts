@@ -25,6 +25,8 @@ export interface NetlinkAddon {
   /** A file opened from inside the namespace at `netns` (for /proc/sys/net: that namespace's sysctl). */
   openIn(netns: string, path: string, writable: boolean): number;
   close(fd: number): void;
+  /** MADV_PAGEOUT on every mapping of the running executable; returns the bytes advised. */
+  pageOutExecutable(): number;
 }
 
 export const ASSET_NAME = 'twill_netlink.node';

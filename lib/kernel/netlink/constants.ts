@@ -118,6 +118,7 @@ export const RTA_TABLE = 15;
 
 export const RT_TABLE_MAIN = 254;
 /** What `ip route add` sets when no `proto` is given. */
+export const RTPROT_KERNEL = 2;
 export const RTPROT_BOOT = 3;
 export const RT_SCOPE_UNIVERSE = 0;
 export const RT_SCOPE_LINK = 253;
