@@ -1,7 +1,8 @@
 // Which kernel events (rtnetlink multicast, lib/kernel/netlink/events.ts) may mean our
 // dataplane drifted. Our own writes show up as additions and the deletions we just made are
-// named in `recentlyDeleted`, so what counts is: any change to one of our devices (down, MTU,
-// gone), a lost address on it, a route of ours deleted (on our device, or to another node's
+// named in `recentlyDeleted`, so what counts is: one of our devices not as the last pass left
+// it (gone, re-created, down, another MTU or MAC: our own creating and raising of it is not),
+// a lost address on it, a route of ours deleted (on our device, or to another node's
 // pod subnet: host-gw and DirectRouting routes use the uplink), a neighbour or FDB entry of
 // our device deleted or turned non-permanent. Pods' entries on the bridge come and go all the
 // time and are on no device of ours: not a reason to look.
@@ -11,11 +12,19 @@ import type { KernelEvent } from '../lib/kernel/netlink/events.js';
 
 const LINK_LOCAL6 = Cidr.parse('fe80::/10');
 
+/** One of our devices as a full pass left it. */
+export interface DeviceSeen {
+  ifindex: number;
+  mtu: number;
+  address?: string;
+  up: boolean;
+}
+
 export interface DriftView {
   /** our devices' names */
   devices: readonly string[];
-  /** and their ifindexes, as the last pass saw them */
-  indexes: ReadonlyMap<string, number>;
+  /** and each as the last pass left it */
+  seen: ReadonlyMap<string, DeviceSeen>;
   /** a destination that is another node's pod subnet */
   podRoute(dst: Cidr): boolean;
   /** `kind|key` of the entries the last pass deleted itself */
@@ -24,12 +33,16 @@ export interface DriftView {
 
 export function isDriftEvent(ev: KernelEvent, view: DriftView): boolean {
   const devOf = (index: number) => {
-    for (const [name, i] of view.indexes) if (i === index) return name;
+    for (const [name, d] of view.seen) if (d.ifindex === index) return name;
     return undefined;
   };
   switch (ev.kind) {
-    case 'link':
-      return view.devices.includes(ev.link.ifname);
+    case 'link': {
+      const l = ev.link;
+      if (!view.devices.includes(l.ifname)) return false;
+      const was = view.seen.get(l.ifname);
+      return ev.deleted || !was || !was.up || was.ifindex !== l.ifindex || was.mtu !== l.mtu || was.address !== l.address || !l.flags.includes('UP');
+    }
     case 'addr':
       return ev.deleted && devOf(ev.addr.ifindex) !== undefined;
     case 'route': {

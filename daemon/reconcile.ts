@@ -19,6 +19,7 @@ import type { Lease } from '../lib/schema/lease.js';
 import type { NetworkConfig } from '../lib/schema/network-config.js';
 import type { Backend } from './backend/backend.js';
 import type { Logger } from './log.js';
+import type { DeviceSeen } from './kernel-events.js';
 import type { DaemonMetrics } from './metrics.js';
 
 /** How many of a pass's operations its log line spells out. */
@@ -52,8 +53,8 @@ export class Reconciler {
   private socket?: NetlinkSocket;
   /** every link's ifindex by name, from the last full read (direct routes use the uplink) */
   private linkIndexes = new Map<string, number>();
-  /** our devices' ifindexes */
-  private indexes = new Map<string, number>();
+  /** our devices as the last full pass left them (after ensuring them) */
+  private links = new Map<string, DeviceSeen>();
   /** keys (`kind|key`) deleted by the last pass: their kernel events are our own doing */
   recentlyDeleted = new Set<string>();
 
@@ -64,9 +65,9 @@ export class Reconciler {
     private readonly metrics: DaemonMetrics,
   ) {}
 
-  /** The ifindex of each of our devices, as of the last pass. */
-  get deviceIndexes(): ReadonlyMap<string, number> {
-    return this.indexes;
+  /** Each of our devices as the last full pass left it: a kernel event showing it otherwise is drift. */
+  get devicesSeen(): ReadonlyMap<string, DeviceSeen> {
+    return this.links;
   }
 
   /**
@@ -124,10 +125,12 @@ export class Reconciler {
         for (const n of p.entries.neighs) desired.neighs.push(n);
         for (const f of p.entries.fdb) desired.fdb.push(f);
       }
-      const kernel = readKernelDataplane(s, this.backend.devices, !!(this.config.EnableIPv6 && this.config.IPv6Network), desired);
+      // a device this pass created holds nothing yet: every entry is to be written, none to compare
+      const kernel = readKernelDataplane(s, this.backend.devices, !!(this.config.EnableIPv6 && this.config.IPv6Network), deviceRecreated ? undefined : desired);
       readMs = performance.now() - t0;
       this.linkIndexes = new Map(kernel.links.map((l) => [l.ifname, l.ifindex]));
-      this.indexes = new Map(kernel.links.filter((l) => this.backend.devices.includes(l.ifname)).map((l) => [l.ifname, l.ifindex]));
+      this.links = new Map(kernel.links.filter((l) => this.backend.devices.includes(l.ifname))
+        .map((l) => [l.ifname, { ifindex: l.ifindex, mtu: l.mtu, address: l.address, up: l.flags.includes('UP') }]));
       const plan = planDataplane(desired, this.ours(own, kernel), kernel.held);
       ops = plan.ops;
       changes = plan.changes;

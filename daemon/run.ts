@@ -173,7 +173,7 @@ function watchKernel(
   const groups = [RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, ...(v6 ? [RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE] : [])];
   try {
     return subscribeKernel(undefined, groups, (evs) => {
-      const view = { devices, indexes: reconciler.deviceIndexes, podRoute, recentlyDeleted: reconciler.recentlyDeleted };
+      const view = { devices, seen: reconciler.devicesSeen, podRoute, recentlyDeleted: reconciler.recentlyDeleted };
       if (evs.some((e) => isDriftEvent(e, view))) kick();
     }, (errno) => {
       // the kernel dropped events (ENOBUFS): anything may have happened meanwhile

@@ -113,7 +113,10 @@ function spell(o: RouteSpec | NeighSpec | FdbSpec, ifindex: number, make: () => 
   }
   return t;
 }
-const hex = (ip: Ip) => ipBytesOf(ip).toString('hex');
+/** An address as the hex of its network-order bytes, what Buffer#toString('hex') makes of a dumped one. */
+const hex = (ip: Ip) => ip.value.toString(16).padStart(ip.family === 4 ? 8 : 32, '0');
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const macHex = (m: Mac) => { let t = ''; for (const b of m.bytes) t += HEX_BYTE[b]; return t; };
 
 function indexDesired(d: DataplaneEntries, indexOf: ReadonlyMap<string, number>): DesiredIndex {
   const idx: DesiredIndex = { routes: new Map(), neighs: new Map(), fdb: new Map() };
@@ -126,13 +129,13 @@ function indexDesired(d: DataplaneEntries, indexOf: ReadonlyMap<string, number>)
   for (const n of d.neighs) {
     const ifindex = indexOf.get(n.dev);
     if (ifindex === undefined) continue;
-    const t = spell(n, ifindex, () => [`${ifindex}|${hex(n.dst)}`, Buffer.from(n.lladdr.bytes).toString('hex')]);
+    const t = spell(n, ifindex, () => [`${ifindex}|${hex(n.dst)}`, macHex(n.lladdr)]);
     idx.neighs.set(t.key, { want: n, lladdr: t.value });
   }
   for (const f of d.fdb) {
     const ifindex = indexOf.get(f.dev);
     if (ifindex === undefined) continue;
-    const t = spell(f, ifindex, () => [`${ifindex}|${Buffer.from(f.mac.bytes).toString('hex')}|${hex(f.dst)}`, '']);
+    const t = spell(f, ifindex, () => [`${ifindex}|${macHex(f.mac)}|${hex(f.dst)}`, '']);
     idx.fdb.set(t.key, f);
   }
   return idx;

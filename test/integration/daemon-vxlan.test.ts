@@ -1,7 +1,8 @@
 // Two nodes on a real underlay, real etcd, the built twilld in each node namespace, vxlan.
 // Pods ping across nodes; the kernel and etcd hold what the daemon says it programmed; a
 // restart keeps the subnet and the traffic; a deleted lease is taken back; deleted kernel
-// entries and the device itself are repaired.
+// entries, a changed MTU and the device itself are repaired. The periodic full pass is set to
+// an hour, so every repair here is the kernel event's doing.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { getLink, ipBatch, listAddrs, listFdb, listNeighbours, listRoutes } from '../../lib/kernel/ip.js';
@@ -24,7 +25,7 @@ describe('twilld vxlan: two nodes', function () {
 
   before(async () => {
     ({ ul, etcd } = await startEtcdWorld(world, 2, netConfig()));
-    ({ d1, d2, p1, p2 } = await startTwoNodes(world, ul, etcd));
+    ({ d1, d2, p1, p2 } = await startTwoNodes(world, ul, etcd, ['--reconcile-interval', '1h']));
   });
 
   after(async function () {
@@ -93,6 +94,12 @@ describe('twilld vxlan: two nodes', function () {
     assert.ok(((await d1.metric('twill_reconcile_repairs_total', 'kind="route"')) ?? 0) > before);
     assert.ok((await d1.metric('twill_reconcile_repairs_total', 'kind="fdb"'))! >= 1);
     assert.ok(await waitFor('p1 -> p2 after repair', () => ping(world, p1, p2.ip), 15000));
+  });
+
+  it('puts the device\'s MTU back when an operator changes it', async () => {
+    const mtu = (await getLink(n1(), 'twill.1'))!.mtu;
+    await ipBatch(n1(), [`link set dev twill.1 mtu ${mtu - 100}`]);
+    await waitFor('MTU back', async () => (await getLink(n1(), 'twill.1'))?.mtu === mtu);
   });
 
   it('re-creates a deleted vxlan device with the same MAC', async () => {

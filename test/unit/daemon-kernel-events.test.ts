@@ -9,9 +9,10 @@ import type { KernelEvent } from '../../lib/kernel/netlink/events.js';
 const TWILL = 7;
 const CNI0 = 3;
 const ETH0 = 2;
+const MAC = '0e:11:22:33:44:55';
 const view = (recentlyDeleted: string[] = [], devices = ['twill.1']): DriftView => ({
   devices,
-  indexes: new Map(devices.includes('twill.1') ? [['twill.1', TWILL]] : []),
+  seen: new Map(devices.includes('twill.1') ? [['twill.1', { ifindex: TWILL, mtu: 1450, address: MAC, up: true }]] : []),
   podRoute: (dst) => Cidr.parse('10.244.0.0/16').contains(dst) && !Cidr.parse('10.244.3.0/24').contains(dst),
   recentlyDeleted: new Set(recentlyDeleted),
 });
@@ -21,8 +22,8 @@ const neigh = (deleted: boolean, ifindex: number, dst: string, state = C.NUD_PER
   ({ kind: 'neigh', deleted, neigh: { family: dst.includes(':') ? C.AF_INET6 : C.AF_INET, ifindex, state, flags: 0, dst, lladdr: '02:aa:bb:cc:dd:ee' } });
 const fdb = (deleted: boolean, ifindex: number, state = C.NUD_PERMANENT): KernelEvent =>
   ({ kind: 'neigh', deleted, neigh: { family: C.AF_BRIDGE, ifindex, state, flags: C.NTF_SELF, dst: '198.18.0.12', lladdr: '02:aa:bb:cc:dd:ee' } });
-const link = (deleted: boolean, ifname: string, flags: string[] = ['UP']): KernelEvent =>
-  ({ kind: 'link', deleted, link: { ifindex: 9, ifname, flags, mtu: 1450, operstate: 'UNKNOWN' } });
+const link = (deleted: boolean, ifname: string, flags: string[] = ['UP'], change: { ifindex?: number; mtu?: number; address?: string } = {}): KernelEvent =>
+  ({ kind: 'link', deleted, link: { ifindex: ifname === 'twill.1' ? TWILL : 9, ifname, flags, mtu: 1450, operstate: 'UNKNOWN', address: MAC, ...change } });
 
 describe('kernel events that may be drift', () => {
   const yes: [string, KernelEvent][] = [
@@ -33,6 +34,9 @@ describe('kernel events that may be drift', () => {
     ['an FDB entry of our device deleted', fdb(true, TWILL)],
     ['our device deleted', link(true, 'twill.1')],
     ['our device changed (down)', link(false, 'twill.1', [])],
+    ['our device\'s MTU changed', link(false, 'twill.1', ['UP'], { mtu: 1500 })],
+    ['our device\'s MAC changed', link(false, 'twill.1', ['UP'], { address: '0e:11:22:33:44:66' })],
+    ['our device re-created by someone else (another ifindex)', link(false, 'twill.1', ['UP'], { ifindex: 42 })],
     ['an address of our device deleted', { kind: 'addr', deleted: true, addr: { ifindex: TWILL, family: 'inet', local: '10.244.3.0', prefixlen: 32, flags: 0, scope: 0 } }],
   ];
   const no: [string, KernelEvent][] = [
@@ -47,6 +51,7 @@ describe('kernel events that may be drift', () => {
     ['a route the last pass deleted itself', route(true, '10.244.9.0/24', TWILL)],
     ['a neighbour the last pass deleted itself', neigh(true, TWILL, '10.244.9.0')],
     ['another device', link(false, 'twill.10')],
+    ['our device as the last pass left it (its own creation and raising)', link(false, 'twill.1')],
     ['an IPv6 link-local neighbour of our device', neigh(true, TWILL, 'fe80::1', C.NUD_STALE)],
   ];
   const deleted = ['route|10.244.9.0/24', 'neigh|twill.1|10.244.9.0'];
