@@ -5,7 +5,11 @@
 // one peer's entries the same way (a new lease), and the 80 MiB target (RSS).
 // Start-up ends at twilld's log line saying its first pass programmed them all (then the
 // route count is checked once): polling the kernel meanwhile would compete for the CPU.
-//   BENCH_PEERS=100,1000,5000,10000 (default)  BENCH_LATENCY_SAMPLES=50  BENCH_SCALE_LOG=<file>: twilld's log
+// RSS is read twice: right after the new-lease samples, and again once twilld has sat idle
+// for BENCH_SETTLE_S seconds (V8 gives memory back only some seconds after the work that
+// needed it); beside them the peak (VmHWM) and the V8 heap from twilld's own /metrics.
+//   BENCH_PEERS=100,1000,5000,10000 (default)  BENCH_LATENCY_SAMPLES=50  BENCH_SETTLE_S=30
+//   BENCH_SCALE_LOG=<file>: twilld's log
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { bridgeBatch, ipBatch, ipJson, Route } from '../lib/kernel/ip.js';
@@ -14,6 +18,15 @@ import { fmt, percentile, printTable, rssMiB } from './stats.js';
 import { peerBench } from './writer.js';
 
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 50);
+const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 30);
+
+/** twilld's V8 heap in use and committed (MiB), from its /metrics inside the node. */
+async function heapMiB(world: World, ns: string, port: number): Promise<{ used: number; total: number }> {
+  const script = `fetch('http://127.0.0.1:${port}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`;
+  const text = await world.exec(ns, process.execPath, ['-e', script]);
+  const get = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 1048576;
+  return { used: get('nodejs_heap_size_used_bytes'), total: get('nodejs_heap_size_total_bytes') };
+}
 
 async function countRoutes(ns: string): Promise<number> {
   const routes = await ipJson<Route>(netnsPath(ns), ['route', 'show', 'dev', 'twill.1']).catch(() => [] as Route[]);
@@ -82,9 +95,10 @@ interface Row {
   lat: number[];
   latFloor: number[];
   rss: number;
-  hwm: number;
   anon: number;
   file: number;
+  settled: { rss: number; hwm: number; anon: number; file: number };
+  heap: { used: number; total: number };
 }
 
 async function main(): Promise<void> {
@@ -132,23 +146,28 @@ async function main(): Promise<void> {
         const at = (await waitFor(`route for ${subnet}`, () => seen.get(subnet), 30000, 1)) as number;
         lat.push(at - Number(sent));
       }
+      const now = rssMiB(node.daemon!.pid!);
       const latFloor = await referenceOne(node.ns, node.ip, LATENCY_SAMPLES);
-      rows.push({ peers: target, start, startFloor, lat, latFloor, ...rssMiB(node.daemon!.pid!) });
+      await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
+      const settled = rssMiB(node.daemon!.pid!);
+      rows.push({ peers: target, start, startFloor, lat, latFloor, rss: now.rss, anon: now.anon, file: now.file, settled, heap: await heapMiB(world, node.ns, node.healthzPort) });
     }
     writer.proc.stdin!.end('quit\n');
     if (process.env.BENCH_SCALE_LOG) writeFileSync(process.env.BENCH_SCALE_LOG, node.log.join('\n') + '\n');
 
     console.log('scale benchmark: one twilld, fake peers written to a real etcd; each row beside its floor, same run');
     printTable([
-      ['peers', 'start -> all routes (ms)', 'floor ip+bridge -batch (ms)', 'ratio', 'new lease p50/p99 (ms)', 'floor p50/p99 (ms)', 'ratio p50/p99', 'RSS (MiB)', 'anon / file (MiB)', 'vs 80 MiB'],
+      ['peers', 'start -> all routes (ms)', 'floor ip+bridge -batch (ms)', 'ratio', 'new lease p50/p99 (ms)', 'floor p50/p99 (ms)', 'ratio p50/p99',
+        'RSS after samples (MiB, anon / file)', `RSS settled ${SETTLE_S} s (anon / file)`, 'vs 80 MiB', 'peak RSS', 'V8 heap used / committed'],
       ...rows.map((r) => {
         const [p50, p99, f50, f99] = [percentile(r.lat, 50), percentile(r.lat, 99), percentile(r.latFloor, 50), percentile(r.latFloor, 99)];
         return [String(r.peers), fmt(r.start, 0), fmt(r.startFloor, 0), fmt(r.start / r.startFloor, 2) + 'x',
           `${fmt(p50, 1)} / ${fmt(p99, 1)}`, `${fmt(f50, 1)} / ${fmt(f99, 1)}`, `${fmt(p50 / f50, 2)}x / ${fmt(p99 / f99, 2)}x`,
-          `${fmt(r.rss, 1)} (peak ${fmt(r.hwm, 1)})`, `${fmt(r.anon, 1)} / ${fmt(r.file, 1)}`, fmt(r.rss / 80, 2) + 'x'];
+          `${fmt(r.rss, 1)} (${fmt(r.anon, 1)} / ${fmt(r.file, 1)})`, `${fmt(r.settled.rss, 1)} (${fmt(r.settled.anon, 1)} / ${fmt(r.settled.file, 1)})`,
+          fmt(r.settled.rss / 80, 2) + 'x', fmt(r.settled.hwm, 1), `${fmt(r.heap.used, 1)} / ${fmt(r.heap.total, 1)}`];
       }),
     ]);
-    console.log(`(${LATENCY_SAMPLES} new-lease samples per row; RSS after them)`);
+    console.log(`(${LATENCY_SAMPLES} new-lease samples per row; RSS right after them, and after ${SETTLE_S} s idle; heap at the end)`);
   } finally {
     await world.cleanup();
   }

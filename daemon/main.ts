@@ -1,6 +1,7 @@
 // twilld entry: flags → typed options → the daemon, until SIGTERM or SIGINT.
 // Exit status: 0 after a clean stop (or --help), 2 for bad flags, 1 for a fatal error.
 import { createLogger } from './log.js';
+import { limitCArenas } from './memory.js';
 import { HelpShown, OptionsError, parseOptions } from './options.js';
 import { runDaemon } from './run.js';
 
@@ -17,6 +18,11 @@ async function main(): Promise<number> {
     throw e;
   }
   const log = createLogger(opts.logLevel);
+  try {
+    limitCArenas();
+  } catch (e) {
+    log.debug('could not limit the C heap arenas', { error: e });
+  }
   const stop = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.on(sig, () => {

@@ -29,7 +29,7 @@ import type { DaemonOptions } from './options.js';
 import { Reconciler } from './reconcile.js';
 import { createSubnetManager } from './subnet/registry.js';
 import { isDriftEvent } from './kernel-events.js';
-import { releaseStartupPages } from './startup-pages.js';
+import { releaseStartupPages, trimCHeap } from './memory.js';
 
 export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortSignal, metrics = new DaemonMetrics()): Promise<void> {
   let loop: DataplaneLoop | undefined;
@@ -112,6 +112,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
       subnetFile: opts.subnetFile,
       ipMasq: opts.ipMasq,
       log: log.with({ component: 'reconcile' }),
+      afterFullPass: trimCHeap,
       onReady: () => {
         releaseStartupPages(log);
         kube?.ready(keeper.lease); // [kube]

@@ -15,6 +15,10 @@
 //   pageOutExecutable() -> bytes   hands the executable's resident file pages back to the
 //     kernel (MADV_PAGEOUT): what start-up touched once stops counting as the daemon's memory,
 //     and the pages it still uses fault back in from the page cache
+//   limitMallocArenas(n) -> bool   mallopt(M_ARENA_MAX, n): threads share n C heaps instead of
+//     one each, whose freed memory glibc keeps per arena
+//   trimMalloc() -> bool   malloc_trim(0): the C heap's free memory (the buffers of a big dump
+//     or batch, grpc's) goes back to the kernel instead of waiting in glibc's arenas
 // N-API only, so one build runs on any Node >= 18 and needs no node-gyp.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +31,7 @@
 #include <string.h>
 #include <poll.h>
 #include <pthread.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -613,6 +618,27 @@ static napi_value page_out_executable(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value trim_malloc(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_get_boolean(env, malloc_trim(0) != 0, &out);
+  return out;
+}
+
+static napi_value limit_malloc_arenas(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t n;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
+    napi_throw_type_error(env, NULL, "limitMallocArenas(n >= 1)");
+    return NULL;
+  }
+  napi_value out;
+  napi_get_boolean(env, mallopt(M_ARENA_MAX, n) == 1, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"socketIn", NULL, socket_in, NULL, NULL, NULL, napi_default, NULL},
@@ -623,6 +649,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"openIn", NULL, open_in, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
       {"pageOutExecutable", NULL, page_out_executable, NULL, NULL, NULL, napi_default, NULL},
+      {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_default, NULL},
+      {"limitMallocArenas", NULL, limit_malloc_arenas, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

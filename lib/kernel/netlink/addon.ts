@@ -27,6 +27,10 @@ export interface NetlinkAddon {
   close(fd: number): void;
   /** MADV_PAGEOUT on every mapping of the running executable; returns the bytes advised. */
   pageOutExecutable(): number;
+  /** mallopt(M_ARENA_MAX, n); true when glibc took it. */
+  limitMallocArenas(n: number): boolean;
+  /** malloc_trim(0); true when memory went back to the kernel. */
+  trimMalloc(): boolean;
 }
 
 export const ASSET_NAME = 'twill_netlink.node';
