@@ -101,7 +101,7 @@ export class DataplaneLoop {
       this.envWritten = true;
       log.info('subnet.env written', { file: this.d.subnetFile, subnet: String(subnet), mtu: backend.mtu() });
     }
-    if (!this.ready) log.info('ready', { peers: res.peers });
+    if (!this.ready) log.info('ready', { peers: res.peers, sinceStartMs: Math.round(process.uptime() * 1000) });
     if (!this.ready) this.d.onReady?.();
     this.ready = true;
     metrics.ready.set(1);

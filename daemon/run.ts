@@ -47,7 +47,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
         return loop?.ready ? backendHealth?.() : undefined;
       },
     }, metrics);
-    log.info('serving /healthz /readyz /metrics', { address: `${opts.healthzIp}:${opts.healthzPort}` });
+    log.info('serving /healthz /readyz /metrics', { address: `${opts.healthzIp}:${opts.healthzPort}`, sinceStartMs: Math.round(process.uptime() * 1000) });
   }
   // Routing between cni0 and the tunnel is forwarding; without it nothing crosses nodes.
   // Until it is on the daemon stays up and not ready (a crash loop would say less).
