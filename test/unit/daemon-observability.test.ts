@@ -39,7 +39,13 @@ describe('logs, metrics, loop helpers', () => {
     assert.match(text, /^twill_peer_program_seconds_bucket\{le="5"\} 2$/m);
     assert.match(text, /^twill_peer_program_seconds_bucket\{le="\+Inf"\} 2$/m);
     assert.match(text, /^twill_peer_program_seconds_count 2$/m);
-    for (const line of text.trim().split('\n')) assert.match(line, /^(# (HELP|TYPE) twill_\w+ .+|twill_\w+(\{[^}]*\})? [0-9.e+-]+)$/, line);
+    for (const line of text.trim().split('\n')) assert.match(line, /^(# (HELP|TYPE) (twill|process|nodejs)_\w+ .+|(twill|process|nodejs)_\w+(\{[^}]*\})? [0-9.e+-]+)$/, line);
+    // the process's own memory, read at each render
+    const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]);
+    assert.ok(rss > 10 * 1048576 && rss < 4096 * 1048576, `a plausible RSS: ${rss}`);
+    const used = Number(/^nodejs_heap_size_used_bytes (\d+)$/m.exec(text)?.[1]);
+    const total = Number(/^nodejs_heap_size_total_bytes (\d+)$/m.exec(text)?.[1]);
+    assert.ok(used > 0 && used <= total, `heap used ${used} of ${total}`);
   });
 
   it('a trigger coalesces kicks into one pass and stops waiting on abort', async () => {
