@@ -68,6 +68,18 @@ static bool get_path(napi_env env, napi_value v, char *buf, size_t size, const c
   return true;
 }
 
+// The one int32 argument of a call; false (with a TypeError naming the usage) when it is missing.
+static bool int32_arg(napi_env env, napi_callback_info info, int32_t *out, const char *usage) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_int32(env, argv[0], out) != napi_ok) {
+    napi_throw_type_error(env, NULL, usage);
+    return false;
+  }
+  return true;
+}
+
 // setns(CLONE_NEWNET) affects the calling thread only, which is why the way back uses the
 // thread's own namespace file, opened first. Returns that file (to leave_ns), or -1 with
 // the error thrown.
@@ -540,14 +552,8 @@ static napi_value subscribe(napi_env env, napi_callback_info info) {
 }
 
 static napi_value unsubscribe(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t id;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &id) != napi_ok) {
-    napi_throw_type_error(env, NULL, "unsubscribe(id)");
-    return NULL;
-  }
+  if (!int32_arg(env, info, &id, "unsubscribe(id)")) return NULL;
   for (struct sub **pp = &subs; *pp; pp = &(*pp)->next) {
     struct sub *s = *pp;
     if (s->id != id) continue;
@@ -567,14 +573,8 @@ static napi_value unsubscribe(napi_env env, napi_callback_info info) {
 }
 
 static napi_value close_fd(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
-    napi_throw_type_error(env, NULL, "close(fd)");
-    return NULL;
-  }
+  if (!int32_arg(env, info, &fd, "close(fd)")) return NULL;
   if (close(fd) < 0) return throw_errno(env, "close", errno);
   return NULL;
 }
@@ -626,12 +626,10 @@ static napi_value trim_malloc(napi_env env, napi_callback_info info) {
 }
 
 static napi_value limit_malloc_arenas(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t n;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
-    napi_throw_type_error(env, NULL, "limitMallocArenas(n >= 1)");
+  if (!int32_arg(env, info, &n, "limitMallocArenas(n >= 1)")) return NULL;
+  if (n < 1) {
+    napi_throw_range_error(env, NULL, "limitMallocArenas(n >= 1)");
     return NULL;
   }
   napi_value out;
