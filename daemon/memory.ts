@@ -20,7 +20,6 @@ export function releaseStartupPages(log: Logger): void {
   } catch (e) {
     log.debug('could not hand start-up pages back to the kernel', { error: e });
   }
-  trimCHeap();
 }
 
 export function limitCArenas(): void {

@@ -10,7 +10,7 @@ import type { Lease } from '../schema/lease.js';
 import type { NetworkConfig } from '../schema/network-config.js';
 import { opText } from '../dataplane/plan.js';
 import {
-  AF_BRIDGE, AF_INET, AF_INET6, NLA_TYPE_MASK, NDA_DST, NDA_LLADDR, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, NTF_SELF, NUD_NOARP, NUD_PERMANENT,
+  AF_BRIDGE, AF_INET, AF_INET6, NDA_DST, NDA_LLADDR, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, NTF_SELF, NUD_NOARP, NUD_PERMANENT,
   RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_TABLE, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT, RTPROT_KERNEL,
   RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
 } from './netlink/constants.js';
@@ -18,7 +18,7 @@ import { decodeNeigh, decodeRoute, NlLink, NlNeigh, NlRoute } from './netlink/de
 import { ENOENT, errnoName } from './netlink/errors.js';
 import { dumpLinksOn } from './netlink/query.js';
 import { dumpFdb, dumpNeighs, dumpRoutes } from './netlink/requests.js';
-import { attr, attrU32, ndmsg, RawMessage, rtmsg } from './netlink/wire.js';
+import { attr, attrU32, findAttrs, ndmsg, RawMessage, rtmsg } from './netlink/wire.js';
 import type { NetlinkSocket, Request } from './netlink/socket.js';
 
 export const ESRCH = 3;
@@ -141,24 +141,6 @@ function indexDesired(d: DataplaneEntries, indexOf: ReadonlyMap<string, number>)
   return idx;
 }
 
-/**
- * Where the wanted attributes' values are in the payload (from `from` on), found without a
- * map or a Buffer per attribute: at[2i] is the start, at[2i+1] the end, -1 when absent.
- */
-function scanAttrs(p: Buffer, from: number, wanted: readonly number[], at: Int32Array): void {
-  at.fill(-1);
-  let off = from;
-  while (off + 4 <= p.length) {
-    const len = p.readUInt16LE(off);
-    if (len < 4 || off + len > p.length) break;
-    const i = wanted.indexOf(p.readUInt16LE(off + 2) & NLA_TYPE_MASK);
-    if (i >= 0 && at[2 * i] < 0) {
-      at[2 * i] = off + 4;
-      at[2 * i + 1] = off + len;
-    }
-    off += (len + 3) & ~3;
-  }
-}
 const hexAt = (p: Buffer, at: Int32Array, i: number) => p.toString('hex', at[2 * i], at[2 * i + 1]);
 const u32At = (p: Buffer, at: Int32Array, i: number) => (at[2 * i + 1] - at[2 * i] >= 4 ? p.readUInt32LE(at[2 * i]) : -1);
 
@@ -170,7 +152,7 @@ function routeHeld(m: RawMessage, idx: DesiredIndex): RouteSpec | undefined {
   const p = m.payload;
   const dstLen = p.readUInt8(1);
   if (dstLen === 0 || p.readUInt8(7) !== RTN_UNICAST || p.readUInt8(5) === RTPROT_KERNEL) return undefined;
-  scanAttrs(p, 12, ROUTE_ATTRS, routeAt);
+  findAttrs(p, 12, ROUTE_ATTRS, routeAt);
   if (routeAt[0] < 0 || routeAt[2] < 0 || routeAt[4] < 0) return undefined;
   if ((routeAt[6] >= 0 ? u32At(p, routeAt, 3) : p.readUInt8(4)) !== RT_TABLE_MAIN) return undefined;
   const d = idx.routes.get(`${hexAt(p, routeAt, 0)}/${dstLen}`);
@@ -185,7 +167,7 @@ const neighAt = new Int32Array(2 * NEIGH_ATTRS.length);
 function neighHeld(m: RawMessage, idx: DesiredIndex): NeighSpec | FdbSpec | undefined {
   const p = m.payload;
   if ((p.readUInt16LE(8) & NUD_PERMANENT) === 0) return undefined;
-  scanAttrs(p, 12, NEIGH_ATTRS, neighAt);
+  findAttrs(p, 12, NEIGH_ATTRS, neighAt);
   if (neighAt[0] < 0 || neighAt[2] < 0) return undefined;
   const ifindex = p.readInt32LE(4);
   if (p.readUInt8(0) === AF_BRIDGE) return idx.fdb.get(`${ifindex}|${hexAt(p, neighAt, 1)}|${hexAt(p, neighAt, 0)}`);

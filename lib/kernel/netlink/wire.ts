@@ -157,6 +157,26 @@ export function parseMessages(buf: Buffer): RawMessage[] {
 }
 
 /** Attributes by type (flags stripped); a repeated type keeps the first, as iproute2 does. */
+/**
+ * Where the wanted attributes' values are in `p` (from `from` on), found without a map or a
+ * Buffer per attribute (parseAttrs's walk, for hot loops over thousands of dumped messages):
+ * at[2i] is the start of wanted[i]'s value, at[2i+1] its end, -1 when absent.
+ */
+export function findAttrs(p: Buffer, from: number, wanted: readonly number[], at: Int32Array): void {
+  at.fill(-1);
+  let off = from;
+  while (off + 4 <= p.length) {
+    const len = p.readUInt16LE(off);
+    if (len < 4 || off + len > p.length) break;
+    const i = wanted.indexOf(p.readUInt16LE(off + 2) & NLA_TYPE_MASK);
+    if (i >= 0 && at[2 * i] < 0) {
+      at[2 * i] = off + 4;
+      at[2 * i + 1] = off + len;
+    }
+    off += align4(len);
+  }
+}
+
 export function parseAttrs(buf: Buffer): Map<number, Buffer> {
   const out = new Map<number, Buffer>();
   let off = 0;
