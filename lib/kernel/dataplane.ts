@@ -210,11 +210,10 @@ export function opRequest(o: DataplaneOp, index: number): Request {
       const e = o.entry;
       const v6 = e.dst.family === 6;
       const del = o.op === 'del';
-      const attrs = [
-        ...(e.dst.prefix > 0 ? [attr(RTA_DST, ipBytesOf(e.dst.first))] : []),
-        ...(e.via ? [attr(RTA_GATEWAY, ipBytesOf(e.via))] : []),
-        attrU32(RTA_OIF, index),
-      ];
+      const attrs: Buffer[] = [];
+      if (e.dst.prefix > 0) attrs.push(attr(RTA_DST, ipBytesOf(e.dst.first)));
+      if (e.via) attrs.push(attr(RTA_GATEWAY, ipBytesOf(e.via)));
+      attrs.push(attrU32(RTA_OIF, index));
       return Object.assign(lazyOp, {
         type: del ? RTM_DELROUTE : RTM_NEWROUTE,
         flags: del ? 0 : NLM_F_CREATE | NLM_F_REPLACE,

@@ -191,13 +191,21 @@ export function parsePublicIp(v: unknown, field: string, family: 4 | 6): Ip {
   return ip;
 }
 
-const V4_SPECIAL: [string, string][] = [['0.0.0.0/8', 'unspecified'], ['127.0.0.0/8', 'a loopback address'],
-  ['224.0.0.0/4', 'a multicast address'], ['255.255.255.255/32', 'the broadcast address']];
-const V6_SPECIAL: [string, string][] = [['::/128', 'unspecified'], ['::1/128', 'a loopback address'],
-  ['ff00::/8', 'a multicast address'], ['fe80::/10', 'a link-local address']];
+const SPECIAL_TEXT: Record<4 | 6, [string, string][]> = {
+  4: [['0.0.0.0/8', 'unspecified'], ['127.0.0.0/8', 'a loopback address'],
+    ['224.0.0.0/4', 'a multicast address'], ['255.255.255.255/32', 'the broadcast address']],
+  6: [['::/128', 'unspecified'], ['::1/128', 'a loopback address'],
+    ['ff00::/8', 'a multicast address'], ['fe80::/10', 'a link-local address']],
+};
+// parsed on first use, once: a start-up checks every lease's PublicIP against them
+let special: Record<4 | 6, [Cidr, string][]> | undefined;
 
 function nonUnicastReason(ip: Ip): string | undefined {
-  for (const [net, why] of ip.family === 4 ? V4_SPECIAL : V6_SPECIAL) if (Cidr.parse(net).contains(ip)) return why;
+  special ??= {
+    4: SPECIAL_TEXT[4].map(([net, why]) => [Cidr.parse(net), why]),
+    6: SPECIAL_TEXT[6].map(([net, why]) => [Cidr.parse(net), why]),
+  };
+  for (const [net, why] of special[ip.family]) if (net.contains(ip)) return why;
   return undefined;
 }
 
