@@ -184,8 +184,8 @@ for (const [name, entry] of Object.entries(entries)) {
 // load 4 (median 1.07x: within that machine's noise). (Until 2026-12-02
 // twilld re-executed itself to get the flag alone: ~40 ms of every daemon start.)
 const execArgv = ['--max-semi-space-size=2'];
-// The plugin's cache is warmed by running its code paths once; it also carries the netlink addon.
-const loader = makeLoader(bundles, bundleOf, { nodeBinary, warm: ['twill'], libraries });
+// Each cache is warmed by running code paths once (scripts/warm-code-cache.mjs); the plugin also carries the netlink addon.
+const loader = makeLoader(bundles, bundleOf, { nodeBinary, warm: { twill: 'plugin', [SHARED]: ['twilld', '--version'], [KUBE_CLIENT]: 'load' }, libraries });
 const blob = path.join(root, 'dist/bundle/twill.blob');
 const seaConfig = path.join(root, 'dist/bundle/twill.sea.json');
 writeFileSync(seaConfig, JSON.stringify({

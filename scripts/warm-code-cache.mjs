@@ -6,9 +6,10 @@
 // The plugin's cache is warmed: made *after* running the plugin's code paths once (cni-plugin/
 // warmup.ts). Node's own SEA code cache (useCodeCache) is made right after compiling, when V8
 // has compiled almost none of the functions an ADD runs; a warmed cache spares each plugin call
-// those compiles: ~6 ms of a ~33 ms ADD, measured alternately. twilld and twillctl get a cache
-// made right after compiling (what useCodeCache gave them as separate executables): running
-// them at build time would start a daemon or a command.
+// those compiles: ~6 ms of a ~33 ms ADD, measured alternately. The daemon's bundle is warmed by
+// running `twilld --version` (its modules' set-up: etcd3, grpc-js, protobufjs, yargs; a daemon
+// proper would start), the Kubernetes client's by loading it; each start of twilld then
+// compiles ~25 ms less (CPU profiles of `twilld --version`: lazy compiles were a third of it).
 //
 // A cache is only valid for the V8 build and flags that made it, so it is made by the same
 // Node binary the executable is built from, and checked right away (the daemon's heap-size
@@ -23,20 +24,41 @@ const HEAD = '(function (exports, require, module, __filename, __dirname) {';
 const TAIL = '\n})';
 const fileName = (bundle) => `${bundle}.cjs`;
 
+// warm: '' (cache right after compiling), 'plugin' (the plugin's warm-up in `scratch`), 'load'
+// (run the bundle's top level), or JSON of an argv to run the program with until it exits
+// (process.exit and stdout held back: the build prints nothing of it).
 const MAKE_CACHE = `
 const fs = require('node:fs');
 const vm = require('node:vm');
-const [bundle, out, scratch, head, tail, filename] = process.argv.slice(1);
+const [bundle, out, warm, scratch, head, tail, filename] = process.argv.slice(1);
 const source = head + fs.readFileSync(bundle, 'utf8') + tail;
 const script = new vm.Script(source, { filename });
-if (scratch) {
+const run = () => { const mod = { exports: {} }; script.runInThisContext()(mod.exports, require, mod, filename, '/'); };
+let ran = Promise.resolve();
+if (warm === 'plugin') {
   globalThis.__twillWarmUp = scratch;
-  const mod = { exports: {} };
-  script.runInThisContext()(mod.exports, require, mod, filename, '/');
+  run();
+} else if (warm === 'load') {
+  run();
+} else if (warm) {
+  const exit = process.exit;
+  const write = process.stdout.write;
+  ran = new Promise((resolve) => {
+    process.exit = (code) => resolve(code);
+    process.stdout.write = () => true;
+    process.argv = [process.argv[0], ...JSON.parse(warm)];
+    run();
+  }).then((code) => {
+    process.exit = exit;
+    process.stdout.write = write;
+    if (code) throw new Error('warm-up run of ' + filename + ' exited with ' + code);
+  });
 }
-const data = script.createCachedData();
-if (new vm.Script(source, { filename, cachedData: data }).cachedDataRejected) throw new Error('V8 rejected the fresh code cache');
-fs.writeFileSync(out, data);
+ran.then(() => {
+  const data = script.createCachedData();
+  if (new vm.Script(source, { filename, cachedData: data }).cachedDataRejected) throw new Error('V8 rejected the fresh code cache');
+  fs.writeFileSync(out, data);
+});
 `;
 
 /**
@@ -94,18 +116,21 @@ run(BUNDLES[name]);
 /**
  * Makes each bundle's code cache next to it and writes the loader; returns the SEA main script
  * and the assets (bundle + cache each). `programs` maps program names onto bundle names;
- * `warm` names the bundles whose code paths run once before the cache is taken; `libraries`
+ * `warm` maps bundles onto how their code runs once before the cache is taken ('plugin',
+ * 'load', or an argv array; see MAKE_CACHE); `libraries`
  * maps external package names onto the bundles that hold them (see loaderSource).
  */
-export function makeLoader(bundles, programs, { nodeBinary, warm = [], libraries = {} }) {
+export function makeLoader(bundles, programs, { nodeBinary, warm = {}, libraries = {} }) {
   const assets = {};
   let dir;
   for (const [name, bundle] of Object.entries(bundles)) {
     dir = path.dirname(bundle);
     const cache = path.join(dir, `${name}.codecache`);
-    const scratch = warm.includes(name) ? mkdtempSync(path.join(tmpdir(), 'twill-warm-up-')) : '';
+    const how = warm[name] ?? '';
+    const scratch = how === 'plugin' ? mkdtempSync(path.join(tmpdir(), 'twill-warm-up-')) : '';
     try {
-      execFileSync(nodeBinary, ['-e', MAKE_CACHE, bundle, cache, scratch, HEAD, TAIL, fileName(name)], { stdio: ['ignore', 'inherit', 'inherit'] });
+      execFileSync(nodeBinary, ['-e', MAKE_CACHE, bundle, cache, typeof how === 'string' ? how : JSON.stringify(how), scratch, HEAD, TAIL, fileName(name)],
+        { stdio: ['ignore', 'inherit', 'inherit'] });
     } finally {
       if (scratch) rmSync(scratch, { recursive: true, force: true });
     }
