@@ -1,7 +1,8 @@
 // Runs inside the namespace that can reach etcd (started by bench/scale.ts and bench/soak.ts through nsenter)
 // and writes fake peer leases on command, one command per stdin line:
 //   bulk START COUNT   -> "bulk COUNT MS"       (COUNT leases, 128 puts in flight at a time)
-//   one INDEX          -> "sent SUBNET EPOCHMS" (a single lease, with the time just before the put)
+//   one INDEX          -> "sent SUBNET EPOCHMS EPOCHMS" (a single lease, with the times just before
+//                         the put and when etcd answered it: committed, and visible to watchers)
 //   put INDEX GEN      -> "put INDEX"           (peer INDEX's lease with VtepMAC generation GEN, under the bulk lease)
 //   del INDEX          -> "del INDEX"           (peer INDEX leaves: its lease key is deleted)
 import { createInterface } from 'node:readline';
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
       const p = peer(Number(a));
       const t0 = Date.now();
       await registry.createLease({ subnet: p.subnet }, p.attrs, 3600);
-      console.log(`sent ${p.subnet} ${t0}`);
+      console.log(`sent ${p.subnet} ${t0} ${Date.now()}`);
     } else if (cmd === 'put') {
       const p = peer(Number(a), Number(b));
       await client.put(subnetKey(prefix, { subnet: p.subnet })).value(encodeLeaseAttrs(p.attrs)).lease(lease.ID).exec();
