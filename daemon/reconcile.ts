@@ -49,6 +49,8 @@ export class Reconciler {
   private first = true;
   /** the own subnet and outcome of the last pass: a quick pass needs both unchanged and clean */
   private lastOwn?: string;
+  /** the own lease object of the last pass: while it is the same, so is every isPeer answer */
+  private lastOwnLease?: Lease;
   private lastFailed = false;
   private socket?: NetlinkSocket;
   /** every link's ifindex by name, from the last full read (direct routes use the uplink) */
@@ -91,9 +93,16 @@ export class Reconciler {
     // the peers of this lease set, reusing the entries of every lease object seen before
     const next = new Map<string, Programmed>();
     const changed: string[] = [];
+    const sameOwn = own === this.lastOwnLease;
     for (const l of leases) {
-      if (!isPeer(own, l)) continue;
       const prev = this.programmed.get(l.key);
+      // a lease object the last pass programmed, against the same own lease, is still a peer
+      // (every event walks every lease: at 10 000, isPeer's address compares added up)
+      if (prev && prev.lease === l && sameOwn) {
+        next.set(l.key, prev);
+        continue;
+      }
+      if (!isPeer(own, l)) continue;
       if (prev && prev.lease === l) {
         next.set(l.key, prev);
         continue;
@@ -151,6 +160,7 @@ export class Reconciler {
     this.programmed = next;
     this.first = false;
     this.lastOwn = own.key;
+    this.lastOwnLease = own;
     this.lastFailed = !!failures;
     this.metrics.peers.set(next.size);
     if (repairs) this.log.warn('reconcile repaired kernel state', { repairs, changes: changes.length });

@@ -183,8 +183,21 @@ export class Cidr {
 
   contains(x: Ip | Cidr): boolean {
     if (x.family !== this.family) return false;
-    if (x instanceof Ip) return x.value >= this.network && x.value < this.network + this.size;
-    return x.prefix >= this.prefix && this.contains(x.first);
+    return (x instanceof Ip || x.prefix >= this.prefix) && this.holds(x instanceof Ip ? x.value : x.network);
+  }
+
+  /**
+   * Whether the address with that value (of this family) is inside. IPv4 in plain numbers:
+   * every lease event screens every lease, and the BigInt sums this would otherwise allocate
+   * were a good part of that at 10 000 leases.
+   */
+  private holds(value: bigint): boolean {
+    if (this.family === 4) {
+      const from = Number(this.network);
+      const v = Number(value);
+      return v >= from && v < from + 2 ** (32 - this.prefix);
+    }
+    return value >= this.network && value < this.network + this.size;
   }
 
   overlaps(other: Cidr): boolean {

@@ -60,11 +60,12 @@ export function leaseInRange(config: NetworkConfig, l: LeaseSubnets): boolean {
  * would take the default route). A dual-stack lease in an IPv4-only network is routed for
  * IPv4, its v6 half ignored.
  */
-export function leaseNetworkProblem(l: LeaseSubnets, config: NetworkConfig): { field: string; reason: string } | undefined {
+export function leaseNetworkProblem(
+  l: LeaseSubnets, config: NetworkConfig,
+  pool4 = subnetPool(config, 4), pool6 = subnetPool(config, 6),
+): { field: string; reason: string } | undefined {
   const s4 = subnetOf(l, 4);
   const s6 = subnetOf(l, 6);
-  const pool4 = subnetPool(config, 4);
-  const pool6 = subnetPool(config, 6);
   const outside = (s: Cidr, pool: SubnetPool) => !pool.network.contains(s) || s.prefix !== pool.len;
   if (pool4 && !s4) return { field: 'subnet', reason: 'has no IPv4 subnet, and the network is IPv4' };
   if (!pool4 && s4) return { field: 'subnet', reason: `${s4} is IPv4, and the network is IPv6 only` };
@@ -84,8 +85,11 @@ export function leaseNetworkProblem(l: LeaseSubnets, config: NetworkConfig): { f
 export function screenLeases(leases: readonly Lease[], invalid: readonly InvalidLease[], config: NetworkConfig): { leases: Lease[]; invalid: InvalidLease[] } {
   const fit: Lease[] = [];
   const refused = [...invalid];
+  // the pools once, not per lease: every lease event screens the whole set
+  const pool4 = subnetPool(config, 4);
+  const pool6 = subnetPool(config, 6);
   for (const l of leases) {
-    const p = leaseNetworkProblem(l, config);
+    const p = leaseNetworkProblem(l, config, pool4, pool6);
     if (p) refused.push({ invalid: true, key: l.key, field: p.field, reason: p.reason, leaseId: l.leaseId, modRevision: l.modRevision });
     else fit.push(l);
   }

@@ -104,6 +104,22 @@ describe('Cidr', () => {
     assert.ok(!net.overlaps(Cidr.parse('10.245.0.0/16')));
   });
 
+  it('decides IPv4 membership as the BigInt bounds do, at every prefix length and at the edges', () => {
+    let seed = 7;
+    const rand32 = () => ((seed = (seed * 1103515245 + 12345) >>> 0) ^ (seed << 7)) >>> 0;
+    for (let i = 0; i < 4000; i++) {
+      const net = Cidr.of(4, BigInt(rand32()), i % 33);
+      const lo = net.network;
+      const hi = net.network + net.size; // exclusive
+      const probes = [lo, hi - 1n, lo - 1n, hi, BigInt(rand32())].filter((v) => v >= 0n && v < 1n << 32n);
+      for (const v of probes) {
+        assert.equal(net.contains(Ip.of(4, v)), v >= lo && v < hi, `${Ip.of(4, v)} in ${net}`);
+        const sub = Cidr.of(4, v, Math.min(32, net.prefix + (i % 3)));
+        assert.equal(net.contains(sub), sub.prefix >= net.prefix && sub.network >= lo && sub.network < hi, `${sub} in ${net}`);
+      }
+    }
+  });
+
   it('enumerates subnets and finds their index', () => {
     const net = Cidr.parse('10.244.0.0/16');
     assert.equal(net.subnetCount(24), 256n);
