@@ -61,29 +61,25 @@ const protoLoaderLazyDescriptorsPlugin = {
     b.onLoad({ filter: /@grpc[\\/]proto-loader[\\/]build[\\/]src[\\/]index\.js$/ }, async (args) => {
       if (args.path !== path.join(root, 'node_modules/@grpc/proto-loader/build/src/index.js')) return undefined;
       let src = readFileSync(args.path, 'utf8');
+      // a method's request and response definitions become getters...
+      const lazyMethodType = (field) => [`${field}: createMessageDefinition(${field}, fileDescriptors),`,
+        `get ${field}() { return createMessageDefinition(${field}, fileDescriptors); },`];
+      // ...and so do a message's or enum's descriptor and the file descriptors it carries
+      const lazyDescriptor = (local, reflected, format) => [
+        `const ${local} = ${reflected}.toDescriptor('proto3');
+    return {
+        format: '${format}',
+        type: ${local}.$type.toObject(${local}, descriptorOptions),
+        fileDescriptorProtos: fileDescriptors,`,
+        `return {
+        format: '${format}',
+        get type() { const d = ${reflected}.toDescriptor('proto3'); return d.$type.toObject(d, descriptorOptions); },
+        get fileDescriptorProtos() { return fileDescriptors(); },`];
       const edits = [
-        ['requestType: createMessageDefinition(requestType, fileDescriptors),',
-          'get requestType() { return createMessageDefinition(requestType, fileDescriptors); },'],
-        ['responseType: createMessageDefinition(responseType, fileDescriptors),',
-          'get responseType() { return createMessageDefinition(responseType, fileDescriptors); },'],
-        [`const messageDescriptor = message.toDescriptor('proto3');
-    return {
-        format: 'Protocol Buffer 3 DescriptorProto',
-        type: messageDescriptor.$type.toObject(messageDescriptor, descriptorOptions),
-        fileDescriptorProtos: fileDescriptors,`,
-        `return {
-        format: 'Protocol Buffer 3 DescriptorProto',
-        get type() { const d = message.toDescriptor('proto3'); return d.$type.toObject(d, descriptorOptions); },
-        get fileDescriptorProtos() { return fileDescriptors(); },`],
-        [`const enumDescriptor = enumType.toDescriptor('proto3');
-    return {
-        format: 'Protocol Buffer 3 EnumDescriptorProto',
-        type: enumDescriptor.$type.toObject(enumDescriptor, descriptorOptions),
-        fileDescriptorProtos: fileDescriptors,`,
-        `return {
-        format: 'Protocol Buffer 3 EnumDescriptorProto',
-        get type() { const d = enumType.toDescriptor('proto3'); return d.$type.toObject(d, descriptorOptions); },
-        get fileDescriptorProtos() { return fileDescriptors(); },`],
+        lazyMethodType('requestType'),
+        lazyMethodType('responseType'),
+        lazyDescriptor('messageDescriptor', 'message', 'Protocol Buffer 3 DescriptorProto'),
+        lazyDescriptor('enumDescriptor', 'enumType', 'Protocol Buffer 3 EnumDescriptorProto'),
         [`const descriptorList = root.toDescriptor('proto3').file;
     const bufferList = descriptorList.map(value => Buffer.from(descriptor.FileDescriptorProto.encode(value).finish()));`,
         `let bufferList;
