@@ -11,8 +11,8 @@ export type Attr = Buffer;
 
 // The encoders below take their small buffers from Node's shared pool (allocUnsafe) and write
 // every byte, padding included, themselves: a start-up at 5000 peers encodes ~60 000 of them,
-// and a zero-filled Buffer.alloc of its own per attribute, filled by native copy calls, was
-// ~40% of the time its batches took to write (a CPU profile of twilld's first pass).
+// and with a zero-filled Buffer.alloc of its own per attribute, filled by native copy calls,
+// its 15 000 requests took 110-190 ms to encode in a fresh process; now 60-80 ms.
 
 /** Little-endian u16/u32 into b at off, without the range checks of writeUInt*LE. */
 function put16(b: Buffer, off: number, v: number): void {
