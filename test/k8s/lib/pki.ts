@@ -1,6 +1,7 @@
 // The cluster's PKI, made with openssl (argument arrays): one CA for every component, a
 // serving certificate for the API server, client certificates whose subject is the identity
 // the authorizers see (O = group, CN = user), and the service-account signing key pair.
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../../../lib/exec.js';
@@ -36,8 +37,10 @@ export class Pki {
     const ext = ['keyUsage=critical,digitalSignature,keyEncipherment', `extendedKeyUsage=${sans.length ? 'serverAuth,' : ''}clientAuth`];
     if (sans.length) ext.push(`subjectAltName=${sans.join(',')}`);
     writeFileSync(f('ext'), ext.join('\n') + '\n');
-    await run('openssl', ['x509', '-req', '-in', f('csr'), '-CA', this.ca, '-CAkey', this.caKey, '-CAcreateserial',
-      '-out', f('crt'), '-extfile', f('ext'), ...DAYS]);
+    // a random serial of its own: nodes are set up at the same time, and -CAcreateserial's
+    // shared ca.srl was read half-written by a concurrent signing ("Unable to load number")
+    await run('openssl', ['x509', '-req', '-in', f('csr'), '-CA', this.ca, '-CAkey', this.caKey,
+      '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-out', f('crt'), '-extfile', f('ext'), ...DAYS]);
     return { cert: f('crt'), key: f('key') };
   }
 
