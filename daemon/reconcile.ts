@@ -55,10 +55,11 @@ export class Reconciler {
   private programmed = new Map<string, Programmed>();
   private passes = 0;
   private first = true;
-  /** the own subnet and outcome of the last pass: a quick pass needs both unchanged and clean */
-  private lastOwn?: string;
-  /** the own lease object of the last pass: while it is the same, so is every isPeer answer */
-  private lastOwnLease?: Lease;
+  /**
+   * the own lease and outcome of the last pass: a quick pass needs the same own subnet (key)
+   * and a clean outcome; while the own lease object is the same, so is every isPeer answer
+   */
+  private lastOwn?: Lease;
   private lastFailed = false;
   private socket?: NetlinkSocket;
   /** every link's ifindex by name, from the last full read (direct routes use the uplink) */
@@ -88,7 +89,7 @@ export class Reconciler {
    */
   async run(own: Lease, leases: readonly Lease[], leasesSeenAt?: number, mode: 'full' | 'leases' = 'full'): Promise<ReconcileResult> {
     const first = this.first;
-    const quick = mode === 'leases' && !first && !this.lastFailed && this.lastOwn === own.key;
+    const quick = mode === 'leases' && !first && !this.lastFailed && this.lastOwn?.key === own.key;
     let deviceRecreated = false;
     if (!quick) {
       deviceRecreated = await this.backend.ensureLocal(own);
@@ -103,16 +104,17 @@ export class Reconciler {
     const pass = ++this.passes;
     const staged = new Map<string, Programmed>();
     const changed: string[] = [];
-    const sameOwn = own === this.lastOwnLease;
+    const sameOwn = own === this.lastOwn;
     for (const l of leases) {
       const prev = this.programmed.get(l.key);
       // a lease object the last pass programmed, against the same own lease, is still a peer
       // (every event walks every lease: at 10 000, isPeer's address compares added up)
-      if (prev && prev.lease === l && (sameOwn || isPeer(own, l))) {
+      const kept = prev !== undefined && prev.lease === l;
+      if (!(kept && sameOwn) && !isPeer(own, l)) continue;
+      if (kept) {
         prev.pass = pass;
         continue;
       }
-      if (!isPeer(own, l)) continue;
       const entries = this.backend.peerEntries(l);
       if (!entries) continue;
       const p: Programmed = { lease: l, entries, pass };
@@ -174,8 +176,7 @@ export class Reconciler {
     for (const k of gone) this.programmed.delete(k);
     for (const [k, p] of staged) this.programmed.set(k, p);
     this.first = false;
-    this.lastOwn = own.key;
-    this.lastOwnLease = own;
+    this.lastOwn = own;
     this.lastFailed = !!failures;
     this.metrics.peers.set(this.programmed.size);
     if (repairs) this.log.warn('reconcile repaired kernel state', { repairs, changes: changes.length });
