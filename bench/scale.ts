@@ -2,7 +2,10 @@
 // program every peer at start-up, the latency from a new lease in etcd to its route in the
 // kernel, and twilld's RSS. Every row is printed beside its floor, measured in the same run:
 // the same entries written straight with one `ip -batch` + one `bridge -batch` (start-up),
-// one peer's entries the same way (a new lease), and the 80 MiB target (RSS).
+// one peer's entries the same way (a new lease), and the 80 MiB target (RSS). The start-up
+// has two floors: flannel's layout (plain onlink routes, the floor the issue set) and the
+// layout twilld writes (each tunnel route naming a nexthop object: lib/dataplane/entries.ts
+// NexthopSpec), both as one `ip -batch` + one `bridge -batch`.
 // Start-up ends at twilld's log line saying its first pass programmed them all (then the
 // route count is checked once): polling the kernel meanwhile would compete for the CPU.
 // RSS is read twice: right after the new-lease samples, and again once twilld has sat idle
@@ -36,8 +39,11 @@ async function countRoutes(ns: string): Promise<number> {
   return routes.filter((r) => r.dst.startsWith('10.') && r.dst.endsWith('/24')).length;
 }
 
-/** Reference: the same N peers' neighbour/route/FDB entries in one batch each, on a fresh device. */
-async function referenceProgram(world: World, nodeNs: string, nodeIp: string, n: number): Promise<number> {
+/**
+ * Reference: the same N peers' neighbour/route/FDB entries in one batch each, on a fresh
+ * device; with `nexthops`, each route names a nexthop object (id = its gateway as a number), as twilld writes them.
+ */
+async function referenceProgram(world: World, nodeNs: string, nodeIp: string, n: number, nexthops: boolean): Promise<number> {
   const ns = netnsPath(nodeNs);
   await ipBatch(ns, [`link add refvx type vxlan id 99 dev eth0 local ${nodeIp} dstport 4790 nolearning`, 'link set refvx up']);
   try {
@@ -47,7 +53,12 @@ async function referenceProgram(world: World, nodeNs: string, nodeIp: string, n:
       const mac = `0e:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
       const sub = `10.${(i >> 8) & 255}.${i & 255}`;
       ipLines.push(`neigh replace ${sub}.0 lladdr ${mac} dev refvx nud permanent`);
-      ipLines.push(`route replace ${sub}.0/24 via ${sub}.0 dev refvx onlink table 99`);
+      if (nexthops) {
+        const id = ((10 << 24) | (((i >> 8) & 255) << 16) | ((i & 255) << 8)) >>> 0 || 1;
+        ipLines.push(`nexthop replace id ${id} via ${sub}.0 dev refvx onlink`, `route replace ${sub}.0/24 nhid ${id} table 99`);
+      } else {
+        ipLines.push(`route replace ${sub}.0/24 via ${sub}.0 dev refvx onlink table 99`);
+      }
       fdbLines.push(`fdb replace ${mac} dev refvx dst 198.19.${(i >> 8) & 255}.${i & 255} self permanent`);
     }
     const t0 = performance.now();
@@ -95,6 +106,7 @@ interface Row {
   peers: number;
   start: number;
   startFloor: number;
+  startFloorNh: number;
   lat: number[];
   /** the same samples, from etcd's answer to the put */
   latCommitted: number[];
@@ -119,7 +131,7 @@ async function main(): Promise<void> {
     const monitor = world.spawnIn(node.ns, 'ip', ['monitor', 'route']);
     const seen = new Map<string, number>();
     createInterface({ input: monitor.stdout! }).on('line', (l) => {
-      const m = /^(10\.\d+\.\d+\.0\/24) via/.exec(l);
+      const m = /^(10\.\d+\.\d+\.0\/24) (?:nhid \d+ )?via/.exec(l);
       if (m && !seen.has(m[1])) seen.set(m[1], Date.now());
     });
 
@@ -136,7 +148,8 @@ async function main(): Promise<void> {
         await ipBatch(netnsPath(node.ns), ['link del twill.1']);
       }
       // the floor first, while no daemon runs: neither disturbs the other's figures
-      const startFloor = await referenceProgram(world, node.ns, node.ip, target);
+      const startFloor = await referenceProgram(world, node.ns, node.ip, target, false);
+      const startFloorNh = await referenceProgram(world, node.ns, node.ip, target, true);
       const from = node.log.length;
       const t0 = performance.now();
       cluster.startDaemon(node);
@@ -157,18 +170,18 @@ async function main(): Promise<void> {
       const latFloor = await referenceOne(node.ns, node.ip, LATENCY_SAMPLES);
       await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
       const settled = rssMiB(node.daemon!.pid!);
-      rows.push({ peers: target, start, startFloor, lat, latCommitted, latFloor, rss: now.rss, anon: now.anon, file: now.file, settled, heap: await heapMiB(world, node.ns, node.healthzPort) });
+      rows.push({ peers: target, start, startFloor, startFloorNh, lat, latCommitted, latFloor, rss: now.rss, anon: now.anon, file: now.file, settled, heap: await heapMiB(world, node.ns, node.healthzPort) });
     }
     writer.proc.stdin!.end('quit\n');
     if (process.env.BENCH_SCALE_LOG) writeFileSync(process.env.BENCH_SCALE_LOG, node.log.join('\n') + '\n');
 
     console.log('scale benchmark: one twilld, fake peers written to a real etcd; each row beside its floor, same run');
     printTable([
-      ['peers', 'start -> all routes (ms)', 'floor ip+bridge -batch (ms)', 'ratio', 'new lease p50/p99 (ms)', 'from etcd commit p50/p99', 'floor p50/p99 (ms)', 'ratio p50/p99',
+      ['peers', 'start -> all routes (ms)', 'floor ip+bridge -batch (ms)', 'ratio', 'floor with nexthops (ms)', 'ratio', 'new lease p50/p99 (ms)', 'from etcd commit p50/p99', 'floor p50/p99 (ms)', 'ratio p50/p99',
         'RSS after samples (MiB, anon / file)', `RSS settled ${SETTLE_S} s (anon / file)`, 'vs 80 MiB', 'peak RSS', 'V8 heap used / committed'],
       ...rows.map((r) => {
         const [p50, p99, f50, f99] = [percentile(r.lat, 50), percentile(r.lat, 99), percentile(r.latFloor, 50), percentile(r.latFloor, 99)];
-        return [String(r.peers), fmt(r.start, 0), fmt(r.startFloor, 0), fmt(r.start / r.startFloor, 2) + 'x',
+        return [String(r.peers), fmt(r.start, 0), fmt(r.startFloor, 0), fmt(r.start / r.startFloor, 2) + 'x', fmt(r.startFloorNh, 0), fmt(r.start / r.startFloorNh, 2) + 'x',
           `${fmt(p50, 1)} / ${fmt(p99, 1)}`, `${fmt(percentile(r.latCommitted, 50), 1)} / ${fmt(percentile(r.latCommitted, 99), 1)}`, `${fmt(f50, 1)} / ${fmt(f99, 1)}`, `${fmt(p50 / f50, 2)}x / ${fmt(p99 / f99, 2)}x`,
           `${fmt(r.rss, 1)} (${fmt(r.anon, 1)} / ${fmt(r.file, 1)})`, `${fmt(r.settled.rss, 1)} (${fmt(r.settled.anon, 1)} / ${fmt(r.settled.file, 1)})`,
           fmt(r.settled.rss / 80, 2) + 'x', fmt(r.settled.hwm, 1), `${fmt(r.heap.used, 1)} / ${fmt(r.heap.total, 1)}`];

@@ -6,13 +6,14 @@
 //    the first part of the churn, when V8's heap has found its size) to the last, <= 5%, and
 //    the same between the medians of the first settled minute and the last minute;
 //  - does the kernel end up exactly as the leases say? After the churn stops and twilld has
-//    had time to converge, the routes, neighbours and FDB entries on its device are compared
+//    had time to converge, the routes, nexthop objects, neighbours and FDB entries on its device are compared
 //    with those the live peers need: "entries left behind" (of departed peers, or of a peer's
 //    old MAC) target 0, and "entries missing" 0.
 //   --minutes N or SOAK_MINUTES=N (default 30)   SOAK_PEERS=1000   SOAK_OPS_PER_S=6
 //   SOAK_SAMPLE_S=10 (RSS sampling period)   SOAK_LOG=<file>: twilld's log
 import { writeFileSync } from 'node:fs';
-import { listFdb, listNeighbours, listRoutes } from '../lib/kernel/ip.js';
+import { nexthopIdFor } from '../lib/dataplane/entries.js';
+import { ipJson, listFdb, listNeighbours, listRoutes } from '../lib/kernel/ip.js';
 import { netnsPath, waitFor, World } from '../harness/world.js';
 import { peer } from './fake-peer.js';
 import { fmt, median, printTable, rssMiB } from './stats.js';
@@ -37,21 +38,24 @@ interface Sample { t: number; rss: number; anon: number; file: number }
 /** Entries on twilld's device that belong to fake peers (10.0-39.x.0/24; the node's own subnet is 10.200.x). */
 async function kernelEntries(ns: string): Promise<Set<string>> {
   const path = netnsPath(ns);
-  const [routes, neighs, fdb] = await Promise.all([listRoutes(path), listNeighbours(path, DEV), listFdb(path, DEV)]);
+  const [routes, neighs, fdb, nexthops] = await Promise.all([listRoutes(path), listNeighbours(path, DEV), listFdb(path, DEV),
+    ipJson<{ id: number; gateway?: string; dev?: string }>(path, ['nexthop', 'show', 'dev', DEV])]);
   const out = new Set<string>();
   for (const r of routes) if (r.dev === DEV && !r.dst.startsWith('10.200.')) out.add(`route ${r.dst} via ${r.gateway ?? '-'}`);
+  for (const h of nexthops) out.add(`nexthop ${h.id} via ${h.gateway ?? '-'}`);
   for (const n of neighs) if (n.lladdr && !n.dst.startsWith('10.200.')) out.add(`neigh ${n.dst} lladdr ${n.lladdr}`);
   for (const f of fdb) if (f.dst) out.add(`fdb ${f.mac} dst ${f.dst}`);
   return out;
 }
 
-/** The three entries each live peer needs (lib/dataplane/peer-entries.ts, written out as the kernel shows them). */
+/** The four entries each live peer needs (lib/dataplane/peer-entries.ts, written out as the kernel shows them). */
 function desiredEntries(live: Map<number, number>): Set<string> {
   const out = new Set<string>();
   for (const [i, gen] of live) {
     const p = peer(i, gen);
     const mac = p.attrs.BackendData!.VtepMAC.toString();
     out.add(`route ${p.subnet} via ${p.subnet.first}`);
+    out.add(`nexthop ${nexthopIdFor(p.subnet.first)} via ${p.subnet.first}`);
     out.add(`neigh ${p.subnet.first} lladdr ${mac}`);
     out.add(`fdb ${mac} dst ${p.attrs.PublicIP}`);
   }
@@ -75,7 +79,7 @@ async function main(): Promise<void> {
     const gens = new Map<number, number>();
     for (let i = 0; i < PEERS; i++) live.set(i, 0);
     const daemon = cluster.startDaemon(node);
-    await waitFor(`twilld to program ${PEERS} peers`, async () => (await kernelEntries(node.ns)).size >= 3 * PEERS, 180000, 1000);
+    await waitFor(`twilld to program ${PEERS} peers`, async () => (await kernelEntries(node.ns)).size >= 4 * PEERS, 180000, 1000);
 
     const runMs = MINUTES * 60000;
     const settleMs = Math.max(30000, Math.min(300000, runMs / 5));
@@ -154,7 +158,7 @@ async function main(): Promise<void> {
     console.log(`RSS growth, median of the first settled minute -> of the last minute: ${fmt((lastMinute / firstMinute - 1) * 100, 1)}% (${fmt(firstMinute, 1)} -> ${fmt(lastMinute, 1)} MiB)`);
     console.log(`entries left behind: ${last.behind.length} (target 0)${last.behind.length ? ': ' + last.behind.slice(0, 5).join('; ') : ''}`);
     console.log(`entries missing: ${last.missing.length} (target 0)${last.missing.length ? ': ' + last.missing.slice(0, 5).join('; ') : ''}`);
-    console.log(`desired ${want.size} entries (routes, neighbours, FDB of ${live.size} live peers)`);
+    console.log(`desired ${want.size} entries (routes, nexthops, neighbours, FDB of ${live.size} live peers)`);
     if (last.behind.length || last.missing.length) process.exitCode = 1;
   } finally {
     await world.cleanup();

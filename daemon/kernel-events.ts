@@ -4,7 +4,8 @@
 // it (gone, re-created, down, another MTU or MAC: our own creating and raising of it is not),
 // a lost address on it, a route of ours deleted (on our device, or to another node's
 // pod subnet: host-gw and DirectRouting routes use the uplink), a neighbour or FDB entry of
-// our device deleted or turned non-permanent. Pods' entries on the bridge come and go all the
+// our device deleted or turned non-permanent, a nexthop object on our device deleted (its
+// routes go with it, and the kernel says nothing about them). Pods' entries on the bridge come and go all the
 // time and are on no device of ours: not a reason to look.
 import { Cidr, Ip } from '../lib/ip/cidr.js';
 import { AF_BRIDGE, NUD_PERMANENT } from '../lib/kernel/netlink/constants.js';
@@ -65,6 +66,10 @@ export function isDriftEvent(ev: KernelEvent, view: DriftView): boolean {
       if (!ip || LINK_LOCAL6.contains(ip)) return false;
       if (ev.deleted) return !view.recentlyDeleted.has(`neigh|${dev}|${ip}`);
       return !permanent;
+    }
+    case 'nexthop': {
+      const h = ev.nexthop;
+      return ev.deleted && h.oif !== undefined && devOf(h.oif) !== undefined && !view.recentlyDeleted.has(`nexthop|${h.id}`);
     }
   }
 }

@@ -9,7 +9,7 @@
 //    number of peers.
 // Only our entries are read as "actual" (lib/kernel/dataplane.ts ourEntries, which twillctl
 // doctor reads with too).
-import { ActualEntries, DataplaneEntries, fdbKey, neighKey, PeerEntries, routeKey } from '../lib/dataplane/entries.js';
+import { ActualEntries, DataplaneEntries, fdbKey, neighKey, nexthopKey, PeerEntries, routeKey } from '../lib/dataplane/entries.js';
 import { isPeer } from '../lib/dataplane/peers.js';
 import { Change, DataplaneOp, opText, planDataplane, planPeerChange } from '../lib/dataplane/plan.js';
 import { applyDataplaneOps, KernelDataplane, ourEntries, readKernelDataplane } from '../lib/kernel/dataplane.js';
@@ -142,13 +142,14 @@ export class Reconciler {
       for (const k of [...gone, ...changed]) ops.push(...planPeerChange(this.programmed.get(k)?.entries, next(k)?.entries).ops);
       changes = ops.map((o) => ({ kind: o.kind, op: o.op === 'del' ? 'del' : 'set', key: o.key }));
     } else {
-      const desired: DataplaneEntries = { routes: [], neighs: [], fdb: [] };
+      const desired: DataplaneEntries = { routes: [], neighs: [], fdb: [], nexthops: [] };
       for (const l of leases) {
         const p = next(l.key);
         if (!p) continue;
         for (const r of p.entries.routes) desired.routes.push(r);
         for (const n of p.entries.neighs) desired.neighs.push(n);
         for (const f of p.entries.fdb) desired.fdb.push(f);
+        for (const h of p.entries.nexthops) desired.nexthops.push(h);
       }
       // a device this pass created holds nothing yet: every entry is to be written, none to compare
       const kernel = readKernelDataplane(s, this.backend.devices, !!(this.config.EnableIPv6 && this.config.IPv6Network), deviceRecreated ? undefined : desired);
@@ -215,6 +216,7 @@ export class Reconciler {
       for (const r of p.entries.routes) { before.set(`route|${routeKey(r)}`, k); if (same) stillWanted.add(`route|${routeKey(r)}`); }
       for (const n of p.entries.neighs) { before.set(`neigh|${neighKey(n)}`, k); if (same) stillWanted.add(`neigh|${neighKey(n)}`); }
       for (const f of p.entries.fdb) { before.set(`fdb|${fdbKey(f)}`, k); if (same) stillWanted.add(`fdb|${fdbKey(f)}`); }
+      for (const h of p.entries.nexthops) { before.set(`nexthop|${nexthopKey(h)}`, k); if (same) stillWanted.add(`nexthop|${nexthopKey(h)}`); }
     }
     let repairs = 0;
     for (const o of ops) {

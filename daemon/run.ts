@@ -7,9 +7,11 @@ import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { Cidr } from '../lib/ip/cidr.js';
 import {
-  RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE, RTNLGRP_LINK, RTNLGRP_NEIGH,
+  RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE, RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_NEXTHOP,
 } from '../lib/kernel/netlink/constants.js';
+import { kernelHasNexthops } from '../lib/kernel/dataplane.js';
 import { dropOwnWritesFilter, subscribeKernel, Subscription } from '../lib/kernel/netlink/events.js';
+import { withSocket } from '../lib/kernel/netlink/socket.js';
 import type { NetworkConfig } from '../lib/schema/network-config.js';
 import { detectIptablesBackend } from '../lib/kernel/iptables-backend.js';
 import { Lease, LeaseSubnets, subnetOf } from '../lib/schema/lease.js';
@@ -83,7 +85,8 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     // wait as for IPv4, not ready with the fix named while it cannot be turned on
     if (config.EnableIPv6) await waitForIpForward(log, signal, (why) => (blocked = why), 5000, undefined, IPV6_FORWARDING);
     log.info('network config', { network: String(config.Network), subnetLen: config.SubnetLen, backend: config.Backend.Type });
-    const backend = createBackend({ config, iface, log: log.with({ component: 'backend' }), userspaceVxlan: opts.userspaceVxlan });
+    const nexthops = withSocket(undefined, kernelHasNexthops);
+    const backend = createBackend({ config, iface, log: log.with({ component: 'backend' }), nexthops, userspaceVxlan: opts.userspaceVxlan });
     backendHealth = backend.health?.bind(backend);
     if (backend.metrics) metrics.extra.push(backend.metrics.bind(backend));
     const keeper = new LeaseKeeper({
@@ -128,7 +131,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
       dataplane.onLeases(leases);
     }, signal);
     const renewing = keeper.run(signal);
-    const events = watchKernel(backend.devices, reconciler, config, () => keeper.lease, () => dataplane.kickFull(), log);
+    const events = watchKernel(backend.devices, nexthops, reconciler, config, () => keeper.lease, () => dataplane.kickFull(), log);
     const timer = setInterval(() => dataplane.kickFull(), opts.reconcileIntervalMs);
     try {
       await dataplane.run(signal);
@@ -163,7 +166,7 @@ function previousSubnet(file: string, log: Logger): LeaseSubnets | undefined {
 
 /** Kernel events make repairs immediate; the periodic pass covers anything they miss. */
 function watchKernel(
-  devices: readonly string[], reconciler: Reconciler, config: NetworkConfig, own: () => Lease, kick: () => void, log: Logger,
+  devices: readonly string[], nexthops: boolean, reconciler: Reconciler, config: NetworkConfig, own: () => Lease, kick: () => void, log: Logger,
 ): Subscription | undefined {
   const v6 = config.EnableIPv6 ? config.IPv6Network : undefined;
   const podRoute = (dst: Cidr) => {
@@ -171,7 +174,9 @@ function watchKernel(
     const mine = [l.subnet, ...(l.subnet6 ? [l.subnet6] : [])];
     return !!(dst.family === 4 ? config.Network : v6)?.contains(dst) && !mine.some((s) => s.contains(dst));
   };
-  const groups = [RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, ...(v6 ? [RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE] : [])];
+  // nexthop objects: deleting one takes its routes along without a route event
+  const groups = [RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, ...(v6 ? [RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE] : []),
+    ...(nexthops ? [RTNLGRP_NEXTHOP] : [])];
   try {
     return subscribeKernel(undefined, groups, (evs) => {
       const view = { devices, seen: reconciler.devicesSeen, podRoute, recentlyDeleted: reconciler.recentlyDeleted };

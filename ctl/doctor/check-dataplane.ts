@@ -7,7 +7,7 @@
 // go through one plan, as in the daemon; a family whose VXLAN device is missing is left out
 // (that is one device finding, and the daemon re-creates the device before programming it).
 import { vxlan6DeviceName, vxlanDeviceName } from '../../lib/dataplane/devices.js';
-import { ActualEntries, ActualRoute, DataplaneEntries, fdbKey, neighKey, routeKey } from '../../lib/dataplane/entries.js';
+import { ActualEntries, ActualNexthop, ActualRoute, DataplaneEntries, fdbKey, neighKey, nexthopKey, routeKey } from '../../lib/dataplane/entries.js';
 import { LocalSide, peerEntriesFor } from '../../lib/dataplane/peer-entries.js';
 import { isPeer } from '../../lib/dataplane/peers.js';
 import { DataplaneOp, opText, planDataplane } from '../../lib/dataplane/plan.js';
@@ -31,11 +31,12 @@ export function localSide(i: DoctorInput): LocalSide | undefined {
   return { ifaceName: i.iface.ifname, ...(network ? { network } : {}), ...(network6 ? { network6 } : {}) };
 }
 
-const describeRoute = (r: ActualRoute) => `${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${r.dev}${r.onlink ? ' onlink' : ''}`;
+const describeRoute = (r: ActualRoute) => `${r.dst}${r.nhid !== undefined ? ` nhid ${r.nhid}` : ''}${r.via ? ` via ${r.via}` : ''} dev ${r.dev}${r.onlink ? ' onlink' : ''}`;
+const describeNexthop = (h: ActualNexthop) => `id ${h.id}${h.via ? ` via ${h.via}` : ''} dev ${h.dev}${h.onlink ? ' onlink' : ''}`;
 const peerNode = (p: Lease | undefined, family: 4 | 6) => String((family === 6 ? p?.attrs.PublicIPv6 : undefined) ?? p?.attrs.PublicIP);
 const peerSubject = (p: Lease, family: 4 | 6) => `${subnetOf(p, family) ?? p.subnet} (node ${peerNode(p, family)})`;
-/** A route's or neighbour's family is its address's; an FDB entry's is its device's (its dst is the underlay's). */
-const familyOf = (o: DataplaneOp, dev6: string): 4 | 6 => (o.kind === 'fdb' ? (o.entry.dev === dev6 ? 6 : 4) : o.entry.dst.family);
+/** A route's or neighbour's family is its address's; an FDB entry's or nexthop's is its device's (an FDB dst is the underlay's). */
+const familyOf = (o: DataplaneOp, dev6: string): 4 | 6 => (o.kind === 'fdb' || o.kind === 'nexthop' ? (o.entry.dev === dev6 ? 6 : 4) : o.entry.dst.family);
 
 export interface DataplanePlan {
   peers: number;
@@ -47,12 +48,13 @@ export interface DataplanePlan {
  * enabled ones whose device, if the backend has one, exists).
  */
 export function planNode(i: DoctorInput, kernel: KernelDataplane, families: readonly (4 | 6)[]): { plan: DataplanePlan; peerOf: Map<string, Lease>; actual: ActualEntries } {
-  const local = localSide(i) ?? { ifaceName: '' };
+  // the daemon's tunnel routes name nexthop objects where the kernel has them, and so do doctor's
+  const local = { ...(localSide(i) ?? { ifaceName: '' }), nexthops: kernel.nexthopObjects };
   const config = { ...i.config, EnableIPv4: i.config.EnableIPv4 && families.includes(4), EnableIPv6: i.config.EnableIPv6 && families.includes(6) };
   const vni = config.Backend.VNI;
   const devices = config.Backend.Type === 'host-gw' ? []
     : [...(config.EnableIPv4 ? [vxlanDeviceName(vni)] : []), ...(config.EnableIPv6 ? [vxlan6DeviceName(vni)] : [])];
-  const desired: DataplaneEntries = { routes: [], neighs: [], fdb: [] };
+  const desired: DataplaneEntries = { routes: [], neighs: [], fdb: [], nexthops: [] };
   const peerOf = new Map<string, Lease>();
   let peers = 0;
   for (const p of i.peers) {
@@ -63,15 +65,17 @@ export function planNode(i: DoctorInput, kernel: KernelDataplane, families: read
     for (const r of e.routes) { desired.routes.push(r); peerOf.set(`route|${routeKey(r)}`, p); }
     for (const n of e.neighs) { desired.neighs.push(n); peerOf.set(`neigh|${neighKey(n)}`, p); }
     for (const f of e.fdb) { desired.fdb.push(f); peerOf.set(`fdb|${fdbKey(f)}`, p); }
+    for (const h of e.nexthops) { desired.nexthops.push(h); peerOf.set(`nexthop|${nexthopKey(h)}`, p); }
   }
   const all = ourEntries(kernel, devices, config, i.own);
   const wanted = (ip: Ip) => (ip.family === 4 ? config.EnableIPv4 : config.EnableIPv6);
-  // an FDB entry belongs to its device's family (its dst is the underlay's, which may differ)
-  const fdbWanted = (dev: string) => devices.includes(dev);
+  // an FDB entry or nexthop belongs to its device's family (an FDB dst is the underlay's, which may differ)
+  const onFamilyDevice = (dev: string) => devices.includes(dev);
   const actual: ActualEntries = {
     routes: all.routes.filter((r) => wanted(r.dst.first)),
     neighs: all.neighs.filter((n) => wanted(n.dst)),
-    fdb: all.fdb.filter((f) => fdbWanted(f.dev)),
+    fdb: all.fdb.filter((f) => onFamilyDevice(f.dev)),
+    nexthops: all.nexthops.filter((h) => onFamilyDevice(h.dev)),
   };
   return { plan: { peers, ops: planDataplane(desired, actual).ops }, peerOf, actual };
 }
@@ -95,6 +99,11 @@ export function explainPlan(i: DoctorInput, kernel: KernelDataplane, families: r
         else if (!o.have) f.error('neighbour', subject, `no neighbour entry for ${o.entry.dst} on ${o.entry.dev}`, fix);
         else if (!o.have.lladdr?.equals(o.entry.lladdr)) f.error('neighbour', subject, `neighbour ${o.entry.dst} resolves to ${o.have.lladdr ?? 'nothing'}, the lease says ${o.entry.lladdr}`, fix);
         else f.error('neighbour', subject, `neighbour ${o.entry.dst} is not permanent`, fix);
+        break;
+      case 'nexthop':
+        if (o.op === 'del') f.error('stale-nexthop', String(o.entry.id), `nexthop "${describeNexthop(o.entry)}" belongs to no lease`, fix);
+        else if (!o.have) f.error('nexthop', subject, `no nexthop ${o.entry.id} for the route to ${peer ? subnetOf(peer, 4) : o.entry.via}: pods on node ${peerNode(peer, family)} are unreachable`, fix);
+        else f.error('nexthop', subject, `nexthop is "${describeNexthop(o.have)}", expected "${describeNexthop(o.entry)}"`, fix);
         break;
       case 'fdb': {
         if (o.op === 'del') {

@@ -16,6 +16,8 @@ export interface BackendContext {
   config: NetworkConfig;
   iface: ExternalInterface;
   log: Logger;
+  /** vxlan: the kernel has nexthop objects, so IPv4 tunnel routes name them (lib/dataplane/entries.ts NexthopSpec) */
+  nexthops?: boolean;
   /** vxlan only: run the dataplane in userspace (TAP + twill's engine) instead of the kernel driver */
   userspaceVxlan?: { queues: number; offloads: boolean };
 }

@@ -30,7 +30,11 @@ export function createUserspaceVxlanBackend(ctx: BackendContext, o: UserspaceVxl
   const { config, log } = ctx;
   // the engine speaks VXLAN over IPv4 only
   if (config.EnableIPv6 || !config.EnableIPv4) throw new Error('the userspace VXLAN dataplane is IPv4 only: drop --vxlan-userspace, or EnableIPv6 from the network config');
-  const kernel = createVxlanBackend(ctx); // lease attrs, MTU and per-peer entries are the same
+  // lease attrs, MTU and per-peer entries are the same, except that the routes stay plain: the
+  // kernel deletes nexthop objects (and their routes) when their device loses its carrier,
+  // which a TAP does whenever no engine holds it (a daemon restart), and pod traffic for the
+  // peers would then leave by the default route instead of waiting at the TAP
+  const kernel = createVxlanBackend({ ...ctx, nexthops: false });
   const vni = config.Backend.VNI;
   const dev = vxlanDeviceName(vni);
   const attrs = kernel.leaseAttrs();

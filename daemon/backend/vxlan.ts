@@ -56,7 +56,7 @@ export function createVxlanBackend(ctx: BackendContext): Backend {
     mtu: overlayMtu(config.Backend, iface.mtu, 6), network: config.IPv6Network!,
   } : undefined;
   const tunnels = [v4, v6].filter((t): t is Tunnel => !!t);
-  const local: LocalSide = { ifaceName: iface.name, network: iface.network, network6: iface.network6 };
+  const local: LocalSide = { ifaceName: iface.name, network: iface.network, network6: iface.network6, nexthops: !!ctx.nexthops };
 
   /** Creates the device, or re-creates it when it exists with other tunnel parameters (over netlink, no process). */
   async function ensureDevice(t: Tunnel): Promise<boolean> {

@@ -5,6 +5,10 @@
 //
 // vxlan, per remote node (flannel's layout, so the nodes interoperate):
 //  - route    <peer subnet> via <peer subnet>.0 dev twill.<VNI> onlink
+//             (IPv4, on a kernel with nexthop objects: the route names a nexthop object
+//             `id <gateway as a number> via <peer subnet>.0 dev twill.<VNI> onlink`, which
+//             the kernel stores without the per-insert walk plain gateway routes cost;
+//             lib/dataplane/entries.ts NexthopSpec)
 //  - neighbour <peer subnet>.0 lladdr <peer VtepMAC> nud permanent
 //  - FDB      <peer VtepMAC> dst <peer PublicIP>
 // With DirectRouting a peer on our own L2 network gets a plain route via its public IP.
@@ -14,7 +18,7 @@ import type { Cidr } from '../ip/cidr.js';
 import { hasIpv4Endpoint, Lease, subnetOf, vxlanData } from '../schema/lease.js';
 import type { NetworkConfig } from '../schema/network-config.js';
 import { vxlan6DeviceName, vxlanDeviceName } from './devices.js';
-import type { PeerEntries, RouteSpec } from './entries.js';
+import { nexthopIdFor, PeerEntries, RouteSpec } from './entries.js';
 
 /** What this node's side contributes: the uplink's name and the networks on it. */
 export interface LocalSide {
@@ -22,6 +26,8 @@ export interface LocalSide {
   /** the uplink's IPv4 prefix (who shares our L2 network) */
   network?: Cidr;
   network6?: Cidr;
+  /** the kernel has nexthop objects (lib/kernel/dataplane.ts kernelHasNexthops): IPv4 tunnel routes use them */
+  nexthops?: boolean;
 }
 
 /** A plain route to the peer's pod subnet via its public IP (host-gw, vxlan DirectRouting). */
@@ -39,7 +45,7 @@ export function directRoute6(peer: Lease, dev: string): RouteSpec | undefined {
 export function vxlanPeerEntries(config: NetworkConfig, local: LocalSide, peer: Lease): PeerEntries | undefined {
   if (peer.attrs.BackendType !== 'vxlan') return undefined;
   const vni = config.Backend.VNI;
-  const out: PeerEntries = { routes: [], neighs: [], fdb: [] };
+  const out: PeerEntries = { routes: [], neighs: [], fdb: [], nexthops: [] };
   const data = vxlanData(peer.attrs);
   const s4 = subnetOf(peer, 4);
   if (config.EnableIPv4 && s4 && data && data.VNI === vni && hasIpv4Endpoint(peer.attrs)) {
@@ -47,7 +53,13 @@ export function vxlanPeerEntries(config: NetworkConfig, local: LocalSide, peer: 
       out.routes.push(directRoute(peer, local.ifaceName));
     } else {
       const dev = vxlanDeviceName(vni);
-      out.routes.push({ dst: s4, via: s4.first, dev, onlink: true });
+      const id = local.nexthops ? nexthopIdFor(s4.first) : 0;
+      if (id > 0) {
+        out.nexthops.push({ id, via: s4.first, dev, onlink: true });
+        out.routes.push({ dst: s4, via: s4.first, dev, onlink: true, nhid: id });
+      } else {
+        out.routes.push({ dst: s4, via: s4.first, dev, onlink: true });
+      }
       out.neighs.push({ dst: s4.first, lladdr: data.VtepMAC, dev });
       out.fdb.push({ mac: data.VtepMAC, dst: peer.attrs.PublicIP, dev });
     }
@@ -74,7 +86,7 @@ export function hostGwPeerEntries(config: NetworkConfig, local: LocalSide, peer:
   const r6 = config.EnableIPv6 && local.network6 && peer.attrs.PublicIPv6 && local.network6.contains(peer.attrs.PublicIPv6)
     ? directRoute6(peer, local.ifaceName) : undefined;
   if (r6) routes.push(r6);
-  return routes.length ? { routes, neighs: [], fdb: [] } : undefined;
+  return routes.length ? { routes, neighs: [], fdb: [], nexthops: [] } : undefined;
 }
 
 /** The entries of the configured backend (userspace VXLAN programs the same kernel routes as vxlan). */

@@ -4,8 +4,8 @@
 // twillctl doctor runs the same planner without applying it and explains each operation.
 // opText spells an operation as the `ip`/`bridge` command that does the same, for messages.
 import {
-  ActualEntries, ActualFdb, ActualNeigh, ActualRoute, asProgrammed, DataplaneEntries, EntryKind, FdbSpec, fdbKey,
-  neighKey, NeighSpec, noEntries, routeKey, RouteSpec,
+  ActualEntries, ActualFdb, ActualNeigh, ActualNexthop, ActualRoute, asProgrammed, DataplaneEntries, EntryKind, FdbSpec, fdbKey,
+  neighKey, NeighSpec, nexthopKey, NexthopSpec, noEntries, routeKey, RouteSpec,
 } from './entries.js';
 
 export type DataplaneOp =
@@ -14,7 +14,9 @@ export type DataplaneOp =
   | { kind: 'neigh'; op: 'replace'; key: string; entry: NeighSpec; have?: ActualNeigh }
   | { kind: 'neigh'; op: 'del'; key: string; entry: ActualNeigh }
   | { kind: 'fdb'; op: 'append' | 'replace'; key: string; entry: FdbSpec; have?: ActualFdb }
-  | { kind: 'fdb'; op: 'del'; key: string; entry: ActualFdb | FdbSpec };
+  | { kind: 'fdb'; op: 'del'; key: string; entry: ActualFdb | FdbSpec }
+  | { kind: 'nexthop'; op: 'add' | 'replace'; key: string; entry: NexthopSpec; have?: ActualNexthop }
+  | { kind: 'nexthop'; op: 'del'; key: string; entry: ActualNexthop };
 
 export interface Change {
   kind: EntryKind;
@@ -23,12 +25,22 @@ export interface Change {
 }
 
 export interface Plan {
-  /** deletions first: a stale entry must not shadow or block its replacement */
+  /**
+   * deletions first: a stale entry must not shadow or block its replacement. Of the writes,
+   * nexthops come first: a route can only name one that exists. Stale nexthops go last:
+   * the kernel deletes, unannounced, every route still naming one, and by then only stale
+   * routes did (a route moved off a nexthop has been rewritten).
+   */
   ops: DataplaneOp[];
   changes: Change[];
 }
 
-const sameRoute = (have: ActualRoute, want: RouteSpec) => !!have.via?.equals(want.via) && have.dev === want.dev && have.onlink === want.onlink;
+// a route naming a nexthop object is right when it names the right one: where it leads is
+// the object's, planned on its own (the kernel reports the object's gateway on the route)
+const sameRoute = (have: ActualRoute, want: RouteSpec) => (want.nhid !== undefined
+  ? have.nhid === want.nhid
+  : have.nhid === undefined && !!have.via?.equals(want.via) && have.dev === want.dev && have.onlink === want.onlink);
+const sameNexthop = (have: ActualNexthop, want: NexthopSpec) => !!have.via?.equals(want.via) && have.dev === want.dev && have.onlink === want.onlink;
 
 function byKey<T>(items: readonly T[], key: (t: T) => string): Map<string, T> {
   return new Map(items.map((i) => [key(i), i]));
@@ -42,6 +54,18 @@ function byKey<T>(items: readonly T[], key: (t: T) => string): Map<string, T> {
 export function planDataplane(desired: DataplaneEntries, actual: ActualEntries, held?: ReadonlySet<object>): Plan {
   const dels: DataplaneOp[] = [];
   const sets: DataplaneOp[] = [];
+
+  const wantNexthops = byKey(desired.nexthops, nexthopKey);
+  const haveNexthops = byKey(actual.nexthops, nexthopKey);
+  const staleNexthops: DataplaneOp[] = [];
+  for (const [key, have] of haveNexthops) if (!wantNexthops.has(key)) staleNexthops.push({ kind: 'nexthop', op: 'del', key, entry: have });
+  for (const [key, want] of wantNexthops) {
+    if (held?.has(want)) continue;
+    const have = haveNexthops.get(key);
+    if (have && sameNexthop(have, want)) continue;
+    // `add` where we hold none: an id taken by someone else's nexthop fails instead of being taken over
+    sets.push({ kind: 'nexthop', op: have ? 'replace' : 'add', key, entry: want, ...(have ? { have } : {}) });
+  }
 
   const wantRoutes = byKey(desired.routes, routeKey);
   const haveRoutes = byKey(actual.routes, routeKey);
@@ -75,7 +99,7 @@ export function planDataplane(desired: DataplaneEntries, actual: ActualEntries, 
     sets.push({ kind: 'fdb', op: have ? 'replace' : 'append', key, entry: want, ...(have ? { have } : {}) });
   }
 
-  const ops = [...dels, ...sets];
+  const ops = [...dels, ...sets, ...staleNexthops];
   return { ops, changes: ops.map((o) => ({ kind: o.kind, op: o.op === 'del' ? 'del' : 'set', key: o.key })) };
 }
 
@@ -91,9 +115,14 @@ export function planPeerChange(before: DataplaneEntries | undefined, after: Data
 export function opText(o: DataplaneOp): string {
   switch (o.kind) {
     case 'route':
+      if (o.entry.nhid !== undefined) return `ip route ${o.op} ${o.entry.dst} nhid ${o.entry.nhid}`;
       return o.op === 'del'
         ? `ip route del ${o.entry.dst}${o.entry.via ? ` via ${o.entry.via}` : ''} dev ${o.entry.dev}`
         : `ip route replace ${o.entry.dst} via ${o.entry.via} dev ${o.entry.dev}${o.entry.onlink ? ' onlink' : ''}`;
+    case 'nexthop':
+      return o.op === 'del'
+        ? `ip nexthop del id ${o.entry.id}`
+        : `ip nexthop ${o.op} id ${o.entry.id} via ${o.entry.via} dev ${o.entry.dev}${o.entry.onlink ? ' onlink' : ''}`;
     case 'neigh':
       return o.op === 'del'
         ? `ip neigh del ${o.entry.dst} dev ${o.entry.dev}`

@@ -1,8 +1,11 @@
 // The overlay's entries in and out of the kernel over netlink, for the daemon's reconcile and
-// twillctl doctor alike: one dump each of links, routes, neighbours and FDB entries, and a
+// twillctl doctor alike: one dump each of links, routes, neighbours, FDB entries and nexthop
+// objects, and a
 // plan's operations written as one netlink batch (thousands of entries in a few sends, every
 // failure reported with its errno). No process is spawned.
-import type { ActualEntries, ActualFdb, ActualNeigh, ActualRoute, DataplaneEntries, FdbSpec, NeighSpec, RouteSpec } from '../dataplane/entries.js';
+import type {
+  ActualEntries, ActualFdb, ActualNeigh, ActualNexthop, ActualRoute, DataplaneEntries, FdbSpec, NeighSpec, NexthopSpec, RouteSpec,
+} from '../dataplane/entries.js';
 import type { DataplaneOp } from '../dataplane/plan.js';
 import { Cidr, Ip } from '../ip/cidr.js';
 import { Mac } from '../ip/mac.js';
@@ -10,15 +13,15 @@ import type { Lease } from '../schema/lease.js';
 import type { NetworkConfig } from '../schema/network-config.js';
 import { opText } from '../dataplane/plan.js';
 import {
-  AF_BRIDGE, AF_INET, AF_INET6, NDA_DST, NDA_LLADDR, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, NTF_SELF, NUD_NOARP, NUD_PERMANENT,
-  RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_TABLE, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT, RTPROT_KERNEL,
-  RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
+  AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, NDA_DST, NDA_LLADDR, NHA_GATEWAY, NHA_ID, NHA_OIF, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
+  NTF_SELF, NUD_NOARP, NUD_PERMANENT, RTA_DST, RTA_GATEWAY, RTA_NH_ID, RTA_OIF, RTA_TABLE, RTM_DELNEIGH, RTM_DELNEXTHOP, RTM_DELROUTE, RTM_NEWNEIGH,
+  RTM_NEWNEXTHOP, RTM_NEWROUTE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT, RTPROT_KERNEL, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
 } from './netlink/constants.js';
-import { decodeNeigh, decodeRoute, NlLink, NlNeigh, NlRoute } from './netlink/decode.js';
-import { ENOENT, errnoName } from './netlink/errors.js';
+import { decodeNeigh, decodeNexthop, decodeRoute, NlLink, NlNeigh, NlNexthop, NlRoute } from './netlink/decode.js';
+import { EINVAL, ENOENT, EOPNOTSUPP, errnoName, NetlinkError } from './netlink/errors.js';
 import { dumpLinksOn } from './netlink/query.js';
-import { dumpFdb, dumpNeighs, dumpRoutes } from './netlink/requests.js';
-import { attr, attrU32, findAttrs, ndmsg, RawMessage, rtmsg } from './netlink/wire.js';
+import { dumpFdb, dumpNeighs, dumpNexthops, dumpRoutes } from './netlink/requests.js';
+import { attr, attrU32, findAttrs, ndmsg, nhmsg, RawMessage, rtmsg } from './netlink/wire.js';
 import type { NetlinkSocket, Request } from './netlink/socket.js';
 
 export const ESRCH = 3;
@@ -31,15 +34,34 @@ export interface KernelDataplane {
   neighs: (NlNeigh & { dev: string })[];
   /** bridge FDB entries of the given devices */
   fdb: (NlNeigh & { dev: string })[];
+  /** nexthop objects on the given devices (none where the kernel has no nexthop objects) */
+  nexthops: (NlNexthop & { dev: string })[];
+  /** whether the kernel has nexthop objects at all (LocalSide.nexthops) */
+  nexthopObjects: boolean;
   /**
    * The desired entries (objects of the `desired` handed in) that the kernel already holds
    * exactly as they would be written; their kernel entries are not in the lists above.
    */
-  held: Set<RouteSpec | NeighSpec | FdbSpec>;
+  held: Set<RouteSpec | NeighSpec | FdbSpec | NexthopSpec>;
+}
+
+/** The nexthop objects of the namespace; undefined when the kernel has none (before 5.3, or built without). */
+function dumpNexthopsOn(s: NetlinkSocket): RawMessage[] | undefined {
+  try {
+    return s.dump(dumpNexthops());
+  } catch (e) {
+    if (e instanceof NetlinkError && (e.errno === EOPNOTSUPP || e.errno === EINVAL)) return undefined;
+    throw e;
+  }
+}
+
+/** Whether IPv4 tunnel routes can name nexthop objects here (lib/dataplane/entries.ts NexthopSpec). */
+export function kernelHasNexthops(s: NetlinkSocket): boolean {
+  return dumpNexthopsOn(s) !== undefined;
 }
 
 /**
- * Everything reconcile or doctor needs to see, in five dumps on one socket. With `desired`,
+ * Everything reconcile or doctor needs to see, in six dumps on one socket. With `desired`,
  * each dumped entry is first compared with the desired one of its key on the raw bytes: an
  * entry the kernel already holds exactly is only counted in `held`, never decoded, so a full
  * pass over thousands of unchanged peers allocates a few strings per entry instead of a dozen
@@ -51,8 +73,29 @@ export function readKernelDataplane(s: NetlinkSocket, devices: readonly string[]
   const names = new Map(links.map((l) => [l.ifindex, l.ifname]));
   const indexOf = new Map(links.map((l) => [l.ifname, l.ifindex]));
   const ours = new Map(links.filter((l) => devices.includes(l.ifname)).map((l) => [l.ifindex, l.ifname]));
-  const held = new Set<RouteSpec | NeighSpec | FdbSpec>();
+  const held = new Set<RouteSpec | NeighSpec | FdbSpec | NexthopSpec>();
   const index = desired ? indexDesired(desired, indexOf) : undefined;
+  // nexthop objects first: a route that names one may come without its gateway and device
+  // (nexthop_compat_mode=0), and then has them from the object
+  const nexthops: KernelDataplane['nexthops'] = [];
+  const nexthopOf = new Map<number, { oif: number; gateway?: string; onlink: boolean }>();
+  const nexthopDump = dumpNexthopsOn(s);
+  if (ours.size) {
+    for (const m of nexthopDump ?? []) {
+      if (m.type !== RTM_NEWNEXTHOP) continue;
+      const want = index && nexthopHeld(m, index);
+      if (want) {
+        held.add(want);
+        nexthopOf.set(want.id, { oif: indexOf.get(want.dev)!, gateway: want.via.toString(), onlink: want.onlink });
+        continue;
+      }
+      const h = decodeNexthop(m);
+      const dev = h.oif !== undefined ? ours.get(h.oif) : undefined;
+      if (dev === undefined) continue;
+      nexthops.push(Object.assign(h, { dev }));
+      nexthopOf.set(h.id, { oif: h.oif!, ...(h.gateway ? { gateway: h.gateway } : {}), onlink: (h.flags & RTNH_F_ONLINK) !== 0 });
+    }
+  }
   const routes: KernelDataplane['routes'] = [];
   for (const family of ipv6 ? [AF_INET, AF_INET6] : [AF_INET]) {
     for (const m of s.dump(dumpRoutes(family))) {
@@ -64,6 +107,12 @@ export function readKernelDataplane(s: NetlinkSocket, devices: readonly string[]
       }
       const r = decodeRoute(m);
       if (r.table !== RT_TABLE_MAIN) continue;
+      const nh = r.nhid !== undefined && r.oif === undefined ? nexthopOf.get(r.nhid) : undefined;
+      if (nh) {
+        r.oif = nh.oif;
+        if (nh.gateway) r.gateway = nh.gateway;
+        if (nh.onlink) r.flags.push('onlink');
+      }
       routes.push(r.oif !== undefined && names.has(r.oif) ? Object.assign(r, { dev: names.get(r.oif) }) : r);
     }
   }
@@ -85,12 +134,13 @@ export function readKernelDataplane(s: NetlinkSocket, devices: readonly string[]
       }
     }
   }
-  return { links, routes, neighs, fdb, held };
+  return { links, routes, neighs, fdb, nexthops, nexthopObjects: nexthopDump !== undefined, held };
 }
 
 /** The desired entries by the key a dump's raw bytes give (hex addresses, ifindex), with what must match. */
 interface DesiredIndex {
   routes: Map<string, { want: RouteSpec; via: string; oif: number }>;
+  nexthops: Map<number, { want: NexthopSpec; via: string; oif: number }>;
   neighs: Map<string, { want: NeighSpec; lladdr: string }>;
   fdb: Map<string, FdbSpec>;
 }
@@ -105,7 +155,7 @@ interface Spelled {
   value: string;
 }
 const spelled = new WeakMap<object, Spelled>();
-function spell(o: RouteSpec | NeighSpec | FdbSpec, ifindex: number, make: () => [string, string]): Spelled {
+function spell(o: RouteSpec | NeighSpec | FdbSpec | NexthopSpec, ifindex: number, make: () => [string, string]): Spelled {
   let t = spelled.get(o);
   if (!t || t.ifindex !== ifindex) {
     const [key, value] = make();
@@ -119,12 +169,18 @@ const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2
 const macHex = (m: Mac) => { let t = ''; for (const b of m.bytes) t += HEX_BYTE[b]; return t; };
 
 function indexDesired(d: DataplaneEntries, indexOf: ReadonlyMap<string, number>): DesiredIndex {
-  const idx: DesiredIndex = { routes: new Map(), neighs: new Map(), fdb: new Map() };
+  const idx: DesiredIndex = { routes: new Map(), nexthops: new Map(), neighs: new Map(), fdb: new Map() };
   for (const r of d.routes) {
     const oif = indexOf.get(r.dev);
     if (oif === undefined) continue;
     const t = spell(r, oif, () => [`${hex(r.dst.first)}/${r.dst.prefix}`, hex(r.via)]);
     idx.routes.set(t.key, { want: r, via: t.value, oif });
+  }
+  for (const h of d.nexthops) {
+    const oif = indexOf.get(h.dev);
+    if (oif === undefined) continue;
+    const t = spell(h, oif, () => ['', hex(h.via)]);
+    idx.nexthops.set(h.id, { want: h, via: t.value, oif });
   }
   for (const n of d.neighs) {
     const ifindex = indexOf.get(n.dev);
@@ -144,20 +200,43 @@ function indexDesired(d: DataplaneEntries, indexOf: ReadonlyMap<string, number>)
 const hexAt = (p: Buffer, at: Int32Array, i: number) => p.toString('hex', at[2 * i], at[2 * i + 1]);
 const u32At = (p: Buffer, at: Int32Array, i: number) => (at[2 * i + 1] - at[2 * i] >= 4 ? p.readUInt32LE(at[2 * i]) : -1);
 
-const ROUTE_ATTRS = [RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_TABLE] as const;
+// RTA_NH_ID: the nexthop object a route names (whose gateway and device the kernel reports
+// on the route too, unless nexthop_compat_mode=0)
+const ROUTE_ATTRS = [RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_TABLE, RTA_NH_ID] as const;
 const routeAt = new Int32Array(2 * ROUTE_ATTRS.length);
 
-/** The desired route this dumped route already is: main table, unicast, not the kernel's, same next hop, device and onlink. */
+/**
+ * The desired route this dumped route already is: main table, unicast, not the kernel's, and
+ * either naming the desired nexthop object (where it leads is the object's, compared on its
+ * own) or, for a plain route, with no object and the same next hop, device and onlink.
+ */
 function routeHeld(m: RawMessage, idx: DesiredIndex): RouteSpec | undefined {
   const p = m.payload;
   const dstLen = p.readUInt8(1);
   if (dstLen === 0 || p.readUInt8(7) !== RTN_UNICAST || p.readUInt8(5) === RTPROT_KERNEL) return undefined;
   findAttrs(p, 12, ROUTE_ATTRS, routeAt);
-  if (routeAt[0] < 0 || routeAt[2] < 0 || routeAt[4] < 0) return undefined;
+  if (routeAt[0] < 0) return undefined;
   if ((routeAt[6] >= 0 ? u32At(p, routeAt, 3) : p.readUInt8(4)) !== RT_TABLE_MAIN) return undefined;
   const d = idx.routes.get(`${hexAt(p, routeAt, 0)}/${dstLen}`);
-  if (!d || d.oif !== u32At(p, routeAt, 2) || d.via !== hexAt(p, routeAt, 1)) return undefined;
+  if (!d) return undefined;
+  const nhid = routeAt[8] >= 0 ? u32At(p, routeAt, 4) : undefined;
+  if (nhid !== d.want.nhid) return undefined;
+  if (nhid !== undefined) return d.want;
+  if (routeAt[2] < 0 || routeAt[4] < 0 || d.oif !== u32At(p, routeAt, 2) || d.via !== hexAt(p, routeAt, 1)) return undefined;
   return ((p.readUInt32LE(8) & RTNH_F_ONLINK) !== 0) === d.want.onlink ? d.want : undefined;
+}
+
+const NEXTHOP_ATTRS = [NHA_ID, NHA_OIF, NHA_GATEWAY] as const;
+const nexthopAt = new Int32Array(2 * NEXTHOP_ATTRS.length);
+
+/** The desired nexthop object this dumped one already is: same id, device, gateway and onlink. */
+function nexthopHeld(m: RawMessage, idx: DesiredIndex): NexthopSpec | undefined {
+  const p = m.payload;
+  findAttrs(p, 8, NEXTHOP_ATTRS, nexthopAt);
+  if (nexthopAt[0] < 0 || nexthopAt[2] < 0 || nexthopAt[4] < 0) return undefined;
+  const d = idx.nexthops.get(u32At(p, nexthopAt, 0));
+  if (!d || d.oif !== u32At(p, nexthopAt, 1) || d.via !== hexAt(p, nexthopAt, 2)) return undefined;
+  return ((p.readUInt32LE(4) & RTNH_F_ONLINK) !== 0) === d.want.onlink ? d.want : undefined;
 }
 
 const NEIGH_ATTRS = [NDA_DST, NDA_LLADDR] as const;
@@ -212,8 +291,14 @@ export function opRequest(o: DataplaneOp, index: number): Request {
       const del = o.op === 'del';
       const attrs: Buffer[] = [];
       if (e.dst.prefix > 0) attrs.push(attr(RTA_DST, ipBytesOf(e.dst.first)));
-      if (e.via) attrs.push(attr(RTA_GATEWAY, ipBytesOf(e.via)));
-      attrs.push(attrU32(RTA_OIF, index));
+      if (e.nhid !== undefined) {
+        // the nexthop object holds gateway, device and onlink; a delete naming a gateway
+        // would match no route that uses one (the kernel answers ESRCH)
+        attrs.push(attrU32(RTA_NH_ID, e.nhid));
+      } else {
+        if (e.via) attrs.push(attr(RTA_GATEWAY, ipBytesOf(e.via)));
+        attrs.push(attrU32(RTA_OIF, index));
+      }
       return Object.assign(lazyOp, {
         type: del ? RTM_DELROUTE : RTM_NEWROUTE,
         flags: del ? 0 : NLM_F_CREATE | NLM_F_REPLACE,
@@ -224,9 +309,21 @@ export function opRequest(o: DataplaneOp, index: number): Request {
           protocol: del ? 0 : RTPROT_BOOT,
           scope: del ? (v6 ? RT_SCOPE_UNIVERSE : RT_SCOPE_NOWHERE) : e.via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
           type: del ? 0 : RTN_UNICAST,
-          flags: e.onlink && !del ? RTNH_F_ONLINK : 0,
+          flags: e.onlink && !del && e.nhid === undefined ? RTNH_F_ONLINK : 0,
         }),
         attrs,
+      });
+    }
+    case 'nexthop': {
+      if (o.op === 'del') {
+        return Object.assign(lazyOp, { type: RTM_DELNEXTHOP, flags: 0, header: nhmsg({ family: AF_UNSPEC }), attrs: [attrU32(NHA_ID, o.entry.id)] });
+      }
+      const e = o.entry;
+      return Object.assign(lazyOp, {
+        type: RTM_NEWNEXTHOP,
+        flags: NLM_F_CREATE | (o.op === 'add' ? NLM_F_EXCL : NLM_F_REPLACE),
+        header: nhmsg({ family: e.via.family === 6 ? AF_INET6 : AF_INET, protocol: RTPROT_BOOT, flags: e.onlink ? RTNH_F_ONLINK : 0 }),
+        attrs: [attrU32(NHA_ID, e.id), attrU32(NHA_OIF, index), attr(NHA_GATEWAY, ipBytesOf(e.via))],
       });
     }
     case 'neigh': {
@@ -263,29 +360,48 @@ const CHUNK = 2048;
 
 /**
  * Writes the operations in order, as batches of CHUNK. A deletion of what is already gone
- * has reached its goal and is no failure; everything else that fails is returned.
+ * has reached its goal and is no failure; everything else that fails is returned. The
+ * nexthop objects a plan writes go in batches of their own, before the routes that name
+ * them: a route whose nexthop could not be written is not sent (it would name a missing
+ * object, or one that is someone else's), and fails with it.
  */
 export function applyDataplaneOps(s: NetlinkSocket, ops: readonly DataplaneOp[], ifindex: (dev: string) => number | undefined): OpFailure[] {
   const failures: OpFailure[] = [];
-  for (let from = 0; from < ops.length; from += CHUNK) {
-    const sent: DataplaneOp[] = [];
-    const requests: Request[] = [];
-    for (const o of ops.slice(from, from + CHUNK)) {
-      const index = ifindex(o.entry.dev);
-      if (index === undefined) {
-        failures.push({ op: opText(o), errno: 19, code: 'ENODEV', message: `${opText(o)}: no device ${o.entry.dev}` });
-        continue;
-      }
-      sent.push(o);
-      requests.push(opRequest(o, index));
-    }
+  const failedNexthops = new Set<number>();
+  let sent: DataplaneOp[] = [];
+  let requests: Request[] = [];
+  const flush = () => {
+    if (!requests.length) return;
     s.batch(requests).forEach((outcome, i) => {
       const e = outcome.error;
       if (!e) return;
-      if (sent[i].op === 'del' && (e.errno === ENOENT || e.errno === ESRCH)) return;
-      failures.push({ op: opText(sent[i]), errno: e.errno, code: errnoName(e.errno), message: e.message });
+      const o = sent[i];
+      if (o.op === 'del' && (e.errno === ENOENT || e.errno === ESRCH)) return;
+      if (o.kind === 'nexthop') failedNexthops.add(o.entry.id);
+      failures.push({ op: opText(o), errno: e.errno, code: errnoName(e.errno), message: e.message });
     });
+    sent = [];
+    requests = [];
+  };
+  const writesNexthop = (o: DataplaneOp) => o.kind === 'nexthop' && o.op !== 'del';
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i];
+    if (requests.length && writesNexthop(sent[sent.length - 1]) && !writesNexthop(o)) flush();
+    if (o.kind === 'route' && o.op !== 'del' && o.entry.nhid !== undefined && failedNexthops.has(o.entry.nhid)) {
+      failures.push({ op: opText(o), errno: ENOENT, code: 'ENOENT', message: `${opText(o)}: not written, its nexthop ${o.entry.nhid} could not be` });
+      continue;
+    }
+    const index = ifindex(o.entry.dev);
+    if (index === undefined) {
+      if (o.kind === 'nexthop') failedNexthops.add(o.entry.id);
+      failures.push({ op: opText(o), errno: 19, code: 'ENODEV', message: `${opText(o)}: no device ${o.entry.dev}` });
+      continue;
+    }
+    sent.push(o);
+    requests.push(opRequest(o, index));
+    if (requests.length >= CHUNK) flush();
   }
+  flush();
   return failures;
 }
 
@@ -312,7 +428,7 @@ export function ourEntries(k: KernelDataplane, devs: readonly string[], config: 
     if (c.family === 6 && !v6) continue;
     if (!devs.includes(r.dev) && !podNetwork(c)) continue;
     if (LINK_LOCAL6.contains(c)) continue; // the kernel's link-local routes
-    routes.push({ dst: c, via: r.gateway ? Ip.tryParse(r.gateway) : undefined, dev: r.dev, onlink: r.flags.includes('onlink') });
+    routes.push({ dst: c, via: r.gateway ? Ip.tryParse(r.gateway) : undefined, dev: r.dev, onlink: r.flags.includes('onlink'), ...(r.nhid !== undefined ? { nhid: r.nhid } : {}) });
   }
   const neighs: ActualNeigh[] = [];
   for (const n of k.neighs) {
@@ -332,5 +448,9 @@ export function ourEntries(k: KernelDataplane, devs: readonly string[], config: 
     if (!ip || !mac) continue;
     fdb.push({ mac, dst: ip, dev: f.dev, permanent: (f.state & NUD_PERMANENT) !== 0 });
   }
-  return { routes, neighs, fdb };
+  // every nexthop object on our devices is ours: only tunnel routes name them
+  const nexthops: ActualNexthop[] = k.nexthops.map((h) => ({
+    id: h.id, via: h.gateway ? Ip.tryParse(h.gateway) : undefined, dev: h.dev, onlink: (h.flags & RTNH_F_ONLINK) !== 0,
+  }));
+  return { routes, neighs, fdb, nexthops };
 }

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { nexthopIdFor } from '../../lib/dataplane/entries.js';
+import { Ip } from '../../lib/ip/cidr.js';
 import { ipBatch } from '../../lib/kernel/ip.js';
 import { FakeKubeApiServer, KubeNode, serveApiInUnderlay } from '../../harness/kube-apiserver.js';
 import { CtlOutcome, runCtl } from '../helpers/twillctl.js';
@@ -91,7 +93,7 @@ describe('twillctl doctor --kube-subnet-mgr with the real twilld in kube mode', 
     assert.deepEqual(r.json.findings.filter((f: { check: string }) => f.check !== 'offload'), [{
       severity: 'error', check: 'route', subject: `${podCidrOf(2)} (node ${n2.ip})`,
       problem: `no route to ${podCidrOf(2)}: pods on node ${n2.ip} are unreachable`,
-      fix: `ip route replace ${podCidrOf(2)} via 10.247.2.0 dev twill.1 onlink`,
+      fix: `ip route replace ${podCidrOf(2)} nhid ${nexthopIdFor(Ip.parse('10.247.2.0'))}`,
     }]);
   });
 });

@@ -5,6 +5,8 @@
 // an hour, so every repair here is the kernel event's doing.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { nexthopIdFor } from '../../lib/dataplane/entries.js';
+import { Ip } from '../../lib/ip/cidr.js';
 import { getLink, ipBatch, listAddrs, listFdb, listNeighbours, listRoutes } from '../../lib/kernel/ip.js';
 import { parseSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { EtcdServer } from '../../harness/etcd.js';
@@ -74,6 +76,8 @@ describe('twilld vxlan: two nodes', function () {
     assert.equal(r!.gateway, `${peerSubnet}.0`);
     assert.equal(r!.dev, 'twill.1');
     assert.ok(r!.flags.includes('onlink'));
+    // through a nexthop object whose id is the gateway as a number (the kernel reports its gateway on the route)
+    assert.equal((r as { nhid?: number }).nhid, nexthopIdFor(Ip.parse(`${peerSubnet}.0`)));
     const peerMac = (await getLink(netnsPath(ul.nodes[1].ns), 'twill.1'))!.address;
     const neigh = (await listNeighbours(n1(), 'twill.1')).find((n) => n.dst === `${peerSubnet}.0`);
     assert.equal(neigh?.lladdr, peerMac);
@@ -93,6 +97,17 @@ describe('twilld vxlan: two nodes', function () {
     await waitFor('fdb repaired', async () => (await listFdb(n1(), 'twill.1')).some((f) => f.mac === peerMac && f.dst === ul.nodes[1].ip));
     assert.ok(((await d1.metric('twill_reconcile_repairs_total', 'kind="route"')) ?? 0) > before);
     assert.ok((await d1.metric('twill_reconcile_repairs_total', 'kind="fdb"'))! >= 1);
+    assert.ok(await waitFor('p1 -> p2 after repair', () => ping(world, p1, p2.ip), 15000));
+  });
+
+  it('repairs a deleted nexthop object at once (the kernel took the route along, announcing only the nexthop)', async () => {
+    const peerSubnet = readFileSync(d2.subnetFile, 'utf8').match(/FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24/)![1];
+    const id = nexthopIdFor(Ip.parse(`${peerSubnet}.0`));
+    const before = (await d1.metric('twill_reconcile_repairs_total', 'kind="nexthop"')) ?? 0;
+    await ipBatch(n1(), [`nexthop del id ${id}`]);
+    // --reconcile-interval is 1h: only the nexthop event can bring it back this soon
+    await waitFor('route repaired', async () => (await listRoutes(n1())).some((x) => x.dst === `${peerSubnet}.0/24` && (x as { nhid?: number }).nhid === id), 10000);
+    assert.ok(((await d1.metric('twill_reconcile_repairs_total', 'kind="nexthop"')) ?? 0) > before);
     assert.ok(await waitFor('p1 -> p2 after repair', () => ping(world, p1, p2.ip), 15000));
   });
 

@@ -20,7 +20,7 @@ const PEERS = 200;
 const hex2 = (n: number) => n.toString(16).padStart(2, '0');
 
 function desiredFor(peers: number): DataplaneEntries {
-  const d: DataplaneEntries = { routes: [], neighs: [], fdb: [] };
+  const d: DataplaneEntries = { routes: [], neighs: [], fdb: [], nexthops: [] };
   for (let i = 0; i < peers; i++) {
     const s4 = Cidr.parse(`10.${100 + (i >> 8)}.${i & 255}.0/24`);
     const s6 = Cidr.parse(`fd00:10:${(i + 1).toString(16)}::/64`);
@@ -69,7 +69,7 @@ describe('full-pass shortcut: entries held in the kernel plan exactly like fully
   });
 
   it('holds every entry of a clean write', () => {
-    const failed = applyDataplaneOps(s, planDataplane(desired, { routes: [], neighs: [], fdb: [] }).ops, index);
+    const failed = applyDataplaneOps(s, planDataplane(desired, { routes: [], neighs: [], fdb: [], nexthops: [] }).ops, index);
     assert.deepEqual(failed, []);
     const p = plans();
     assert.equal(p.held, PEERS * 6, 'route, neighbour and FDB entry per family per peer');

@@ -46,16 +46,32 @@ describe('backends', () => {
       routes: [{ dst: '10.244.7.0/24', via: '10.244.7.0', dev: 'twill.1', onlink: true }],
       neighs: [{ dst: '10.244.7.0', lladdr: '02:aa:bb:cc:dd:ee', dev: 'twill.1' }],
       fdb: [{ mac: '02:aa:bb:cc:dd:ee', dst: '10.0.0.7', dev: 'twill.1' }],
+      nexthops: [],
     });
     assert.equal(b.peerEntries(peer('10.244.7.0/24', '10.0.0.7', 'host-gw', null)), undefined);
     assert.equal(b.peerEntries(peer('10.244.7.0/24', '10.0.0.7', 'vxlan', { VNI: 2, VtepMAC: '02:00:00:00:00:01' })), undefined, 'other VNI');
     assert.equal(b.peerEntries(peer('10.244.7.0/24', '10.0.0.7', 'vxlan', null)), undefined, 'an untaken reservation: no VtepMAC');
   });
 
+  it('vxlan on a kernel with nexthop objects: the IPv4 tunnel route names one, id = its gateway as a number; direct routes stay plain', () => {
+    const config = parseNetworkConfig({ Network: '10.244.0.0/16', Backend: { DirectRouting: true } });
+    const b = createVxlanBackend({ config, iface, log, nexthops: true });
+    const id = (10 << 24 | 244 << 16 | 7 << 8) >>> 0;
+    assert.deepEqual(plain(b.peerEntries(peer('10.244.7.0/24', '10.0.0.7'))), {
+      routes: [{ dst: '10.244.7.0/24', via: '10.244.7.0', dev: 'twill.1', onlink: true, nhid: id }],
+      neighs: [{ dst: '10.244.7.0', lladdr: '02:aa:bb:cc:dd:ee', dev: 'twill.1' }],
+      fdb: [{ mac: '02:aa:bb:cc:dd:ee', dst: '10.0.0.7', dev: 'twill.1' }],
+      nexthops: [{ id, via: '10.244.7.0', dev: 'twill.1', onlink: true }],
+    });
+    assert.deepEqual(plain(b.peerEntries(peer('10.244.8.0/24', '198.18.0.12'))), {
+      routes: [{ dst: '10.244.8.0/24', via: '198.18.0.12', dev: 'eth0', onlink: false }], neighs: [], fdb: [], nexthops: [],
+    }, 'a peer on our L2 network');
+  });
+
   it('vxlan DirectRouting: a plain route for peers on our L2 network only', () => {
     const b = createVxlanBackend({ config: parseNetworkConfig({ Network: '10.244.0.0/16', Backend: { DirectRouting: true } }), iface, log });
     assert.deepEqual(plain(b.peerEntries(peer('10.244.7.0/24', '198.18.0.12'))), {
-      routes: [{ dst: '10.244.7.0/24', via: '198.18.0.12', dev: 'eth0', onlink: false }], neighs: [], fdb: [],
+      routes: [{ dst: '10.244.7.0/24', via: '198.18.0.12', dev: 'eth0', onlink: false }], neighs: [], fdb: [], nexthops: [],
     });
     assert.equal(b.peerEntries(peer('10.244.8.0/24', '10.1.0.8'))!.routes[0].dev, 'twill.1');
   });
@@ -79,7 +95,7 @@ describe('backends', () => {
     assert.equal(u.device, 'twill.1');
     const p = peer('10.244.7.0/24', '198.18.0.12');
     const k = kernel.peerEntries(p)!;
-    assert.deepEqual(u.peerEntries(p), { routes: k.routes, neighs: k.neighs, fdb: [] });
+    assert.deepEqual(u.peerEntries(p), { routes: k.routes, neighs: k.neighs, fdb: [], nexthops: [] });
     assert.equal(u.peerEntries(peer('10.244.8.0/24', '198.18.0.13', 'host-gw', null)), undefined);
     assert.equal(typeof u.syncPeers, 'function');
     u.syncPeers!([p]);

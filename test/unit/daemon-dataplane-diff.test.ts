@@ -17,8 +17,8 @@ const fdb = (mac: string, dst: string, permanent = true) => ({ mac: Mac.parse(ma
 describe('dataplane plan (typed operations)', () => {
   it('programs every entry of a new peer in one ip and one bridge script', () => {
     const p = planDataplane(
-      { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02')], fdb: [fdb('02:aa:00:00:00:02', '198.18.0.12')] },
-      { routes: [], neighs: [], fdb: [] },
+      { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02')], fdb: [fdb('02:aa:00:00:00:02', '198.18.0.12')], nexthops: [] },
+      { routes: [], neighs: [], fdb: [], nexthops: [] },
     );
     assert.deepEqual(p.ipLines, [
       'route replace 10.244.2.0/24 via 10.244.2.0 dev twill.1 onlink',
@@ -29,18 +29,19 @@ describe('dataplane plan (typed operations)', () => {
   });
 
   it('changes nothing when the kernel already matches', () => {
-    const want = { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02')], fdb: [fdb('02:aa:00:00:00:02', '198.18.0.12')] };
-    const p = planDataplane(want, { routes: want.routes, neighs: [neigh('10.244.2.0', '02:AA:00:00:00:02')], fdb: want.fdb });
+    const want = { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02')], fdb: [fdb('02:aa:00:00:00:02', '198.18.0.12')], nexthops: [] };
+    const p = planDataplane(want, { routes: want.routes, neighs: [neigh('10.244.2.0', '02:AA:00:00:00:02')], fdb: want.fdb, nexthops: [] });
     assert.deepEqual(p, { ipLines: [], bridgeLines: [], changes: [], ops: [] });
   });
 
   it('fixes drifted entries and prunes stale ones, deletions first', () => {
     const p = planDataplane(
-      { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02')], fdb: [fdb('02:aa:00:00:00:02', '198.18.0.12')] },
+      { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02')], fdb: [fdb('02:aa:00:00:00:02', '198.18.0.12')], nexthops: [] },
       {
         routes: [route('10.244.2.0/24', '198.18.0.12', 'eth0', false), route('10.244.9.0/24', '10.244.9.0')],
         neighs: [neigh('10.244.2.0', '02:aa:00:00:00:02', false), neigh('10.244.9.0', '02:aa:00:00:00:09')],
         fdb: [fdb('02:aa:00:00:00:02', '198.18.0.99'), fdb('02:aa:00:00:00:09', '198.18.0.19')],
+        nexthops: [],
       },
     );
     assert.deepEqual(p.ipLines, [
@@ -58,7 +59,7 @@ describe('dataplane plan (typed operations)', () => {
   });
 
   it('plans 5000 peers as 15000 operations, routes and neighbours before FDB entries', () => {
-    const want = { routes: [] as ReturnType<typeof route>[], neighs: [] as ReturnType<typeof neigh>[], fdb: [] as ReturnType<typeof fdb>[] };
+    const want = { routes: [] as ReturnType<typeof route>[], neighs: [] as ReturnType<typeof neigh>[], fdb: [] as ReturnType<typeof fdb>[], nexthops: [] };
     for (let i = 0; i < 5000; i++) {
       const s = `10.${100 + (i >> 8)}.${i & 255}`;
       const mac = `02:bb:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
@@ -66,13 +67,13 @@ describe('dataplane plan (typed operations)', () => {
       want.neighs.push(neigh(`${s}.0`, mac));
       want.fdb.push(fdb(mac, `198.19.${i >> 8}.${i & 255}`));
     }
-    const p = planDataplane(want, { routes: [], neighs: [], fdb: [] });
+    const p = planDataplane(want, { routes: [], neighs: [], fdb: [], nexthops: [] });
     assert.equal(p.ipLines.length, 10000);
     assert.equal(p.bridgeLines.length, 5000);
   });
 
   it('one peer\'s change touches only that peer\'s entries: new, changed MAC, gone', () => {
-    const a = { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [{ dst: Ip.parse('10.244.2.0'), lladdr: Mac.parse('02:aa:00:00:00:02'), dev: 'twill.1' }], fdb: [{ mac: Mac.parse('02:aa:00:00:00:02'), dst: Ip.parse('198.18.0.12'), dev: 'twill.1' }] };
+    const a = { routes: [route('10.244.2.0/24', '10.244.2.0')], neighs: [{ dst: Ip.parse('10.244.2.0'), lladdr: Mac.parse('02:aa:00:00:00:02'), dev: 'twill.1' }], fdb: [{ mac: Mac.parse('02:aa:00:00:00:02'), dst: Ip.parse('198.18.0.12'), dev: 'twill.1' }], nexthops: [] };
     assert.deepEqual(planPeerChange(undefined, a).ops.map(opText), [
       'ip route replace 10.244.2.0/24 via 10.244.2.0 dev twill.1 onlink',
       'ip neigh replace 10.244.2.0 lladdr 02:aa:00:00:00:02 dev twill.1 nud permanent',
@@ -89,5 +90,31 @@ describe('dataplane plan (typed operations)', () => {
       'ip neigh del 10.244.2.0 dev twill.1',
       'bridge fdb del 02:aa:00:00:00:03 dev twill.1 dst 198.18.0.12 self',
     ]);
+  });
+
+  it('nexthop objects: written before the routes naming them, deleted after; a route is right when it names the right one', () => {
+    const sub = Cidr.parse('10.244.2.0/24');
+    const nh = { id: 183763456, via: sub.first, dev: 'twill.1', onlink: true };
+    const r = { dst: sub, via: sub.first, dev: 'twill.1', onlink: true, nhid: nh.id };
+    const want = { routes: [r], neighs: [], fdb: [], nexthops: [nh] };
+    assert.deepEqual(plan(want, { routes: [], neighs: [], fdb: [], nexthops: [] }).ops.map(opText), [
+      'ip nexthop add id 183763456 via 10.244.2.0 dev twill.1 onlink',
+      'ip route replace 10.244.2.0/24 nhid 183763456',
+    ]);
+    // the kernel reports the object's gateway on the route: a wrong one is the object's to fix
+    const elsewhere = { ...nh, via: Ip.parse('10.244.9.0') };
+    assert.deepEqual(plan(want, { routes: [{ ...r, via: elsewhere.via }], neighs: [], fdb: [], nexthops: [elsewhere] }).ops.map(opText), [
+      'ip nexthop replace id 183763456 via 10.244.2.0 dev twill.1 onlink',
+    ]);
+    assert.deepEqual(plan(want, { routes: [{ dst: sub, via: sub.first, dev: 'twill.1', onlink: true }], neighs: [], fdb: [], nexthops: [nh] }).ops.map(opText), [
+      'ip route replace 10.244.2.0/24 nhid 183763456',
+    ], 'a plain route where one naming the object belongs (an older twill\'s)');
+    assert.deepEqual(plan({ routes: [{ dst: sub, via: sub.first, dev: 'twill.1', onlink: true }], neighs: [], fdb: [], nexthops: [] },
+      { routes: [r], neighs: [], fdb: [], nexthops: [nh] }).ops.map(opText), [
+      'ip route replace 10.244.2.0/24 via 10.244.2.0 dev twill.1 onlink',
+      'ip nexthop del id 183763456',
+    ], 'back to a plain route: the route is rewritten before its object goes (deleting it would take the route along)');
+    assert.deepEqual(planPeerChange(want, undefined).ops.map(opText), ['ip route del 10.244.2.0/24 nhid 183763456', 'ip nexthop del id 183763456']);
+    assert.deepEqual(plan(want, { routes: [r], neighs: [], fdb: [], nexthops: [nh] }).ops, []);
   });
 });

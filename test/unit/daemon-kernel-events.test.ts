@@ -22,6 +22,8 @@ const neigh = (deleted: boolean, ifindex: number, dst: string, state = C.NUD_PER
   ({ kind: 'neigh', deleted, neigh: { family: dst.includes(':') ? C.AF_INET6 : C.AF_INET, ifindex, state, flags: 0, dst, lladdr: '02:aa:bb:cc:dd:ee' } });
 const fdb = (deleted: boolean, ifindex: number, state = C.NUD_PERMANENT): KernelEvent =>
   ({ kind: 'neigh', deleted, neigh: { family: C.AF_BRIDGE, ifindex, state, flags: C.NTF_SELF, dst: '198.18.0.12', lladdr: '02:aa:bb:cc:dd:ee' } });
+const nexthop = (deleted: boolean, id: number, oif: number): KernelEvent =>
+  ({ kind: 'nexthop', deleted, nexthop: { id, family: C.AF_INET, oif, gateway: '10.244.2.0', flags: 4, protocol: 3 } });
 const link = (deleted: boolean, ifname: string, flags: string[] = ['UP'], change: { ifindex?: number; mtu?: number; address?: string } = {}): KernelEvent =>
   ({ kind: 'link', deleted, link: { ifindex: ifname === 'twill.1' ? TWILL : 9, ifname, flags, mtu: 1450, operstate: 'UNKNOWN', address: MAC, ...change } });
 
@@ -37,6 +39,7 @@ describe('kernel events that may be drift', () => {
     ['our device\'s MTU changed', link(false, 'twill.1', ['UP'], { mtu: 1500 })],
     ['our device\'s MAC changed', link(false, 'twill.1', ['UP'], { address: '0e:11:22:33:44:66' })],
     ['our device re-created by someone else (another ifindex)', link(false, 'twill.1', ['UP'], { ifindex: 42 })],
+    ['a nexthop object of our device deleted (its routes went with it, unannounced)', nexthop(true, 183763456, TWILL)],
     ['an address of our device deleted', { kind: 'addr', deleted: true, addr: { ifindex: TWILL, family: 'inet', local: '10.244.3.0', prefixlen: 32, flags: 0, scope: 0 } }],
   ];
   const no: [string, KernelEvent][] = [
@@ -51,10 +54,13 @@ describe('kernel events that may be drift', () => {
     ['a route the last pass deleted itself', route(true, '10.244.9.0/24', TWILL)],
     ['a neighbour the last pass deleted itself', neigh(true, TWILL, '10.244.9.0')],
     ['another device', link(false, 'twill.10')],
+    ['our own nexthop object added', nexthop(false, 183763456, TWILL)],
+    ['a nexthop the last pass deleted itself', nexthop(true, 183765760, TWILL)],
+    ['someone else\'s nexthop on the uplink deleted', nexthop(true, 5, ETH0)],
     ['our device as the last pass left it (its own creation and raising)', link(false, 'twill.1')],
     ['an IPv6 link-local neighbour of our device', neigh(true, TWILL, 'fe80::1', C.NUD_STALE)],
   ];
-  const deleted = ['route|10.244.9.0/24', 'neigh|twill.1|10.244.9.0'];
+  const deleted = ['route|10.244.9.0/24', 'neigh|twill.1|10.244.9.0', 'nexthop|183765760'];
   for (const [what, ev] of yes) it(`yes: ${what}`, () => assert.equal(isDriftEvent(ev, view(deleted)), true));
   for (const [what, ev] of no) it(`no: ${what}`, () => assert.equal(isDriftEvent(ev, view(deleted)), false));
   it('host-gw (no device): route deletions to pod subnets only', () => {

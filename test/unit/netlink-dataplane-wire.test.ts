@@ -8,7 +8,7 @@ import { Mac } from '../../lib/ip/mac.js';
 import { opRequest } from '../../lib/kernel/dataplane.js';
 import * as C from '../../lib/kernel/netlink/constants.js';
 import { encodeAll } from '../../lib/kernel/netlink/socket.js';
-import { decodeNeigh } from '../../lib/kernel/netlink/decode.js';
+import { decodeNeigh, decodeNexthop, decodeRoute } from '../../lib/kernel/netlink/decode.js';
 import { decodeEvents } from '../../lib/kernel/netlink/events.js';
 import { delFdb, delNeigh, delRoute, dumpFdb, dumpNeighs, replaceNeigh, replaceRoute, setFdb } from '../../lib/kernel/netlink/requests.js';
 import { attr, attrString, attrU32, formatMac, ifinfomsg, ipBytes, message, ndmsg, parseAttrs, parseMessages, rtmsg } from '../../lib/kernel/netlink/wire.js';
@@ -114,7 +114,7 @@ describe('the daemon\'s typed operations as netlink requests', () => {
     const sub = Cidr.parse(v6 ? 'fd00:10:2::/64' : '10.244.2.0/24');
     const mac = Mac.parse('02:aa:bb:cc:dd:ee');
     return { routes: [{ dst: sub, via: sub.first, dev: 'twill.1', onlink: true }], neighs: [{ dst: sub.first, lladdr: mac, dev: 'twill.1' }],
-      fdb: [{ mac, dst: Ip.parse(v6 ? 'fd00::12' : '198.18.0.12'), dev: 'twill.1' }] };
+      fdb: [{ mac, dst: Ip.parse(v6 ? 'fd00::12' : '198.18.0.12'), dev: 'twill.1' }], nexthops: [] };
   };
   const bytes = (r: { type: number; flags: number; header: Buffer; attrs?: Buffer[] }) => message(r.type, r.flags, 1, r.header, r.attrs);
 
@@ -143,5 +143,26 @@ describe('the daemon\'s typed operations as netlink requests', () => {
     assert.deepEqual(msgs.map((m) => m.type), [C.RTM_NEWROUTE, C.RTM_NEWNEIGH, C.RTM_NEWNEIGH]);
     assert.ok(msgs.every((m) => (m.flags & C.NLM_F_REQUEST) && !(m.flags & C.NLM_F_ACK)), 'the addon acks only the last of each send');
     assert.deepEqual(encodeAll(reqs, 41), Buffer.concat(reqs.map((r, i) => message(r.type, C.NLM_F_REQUEST | r.flags, 41 + i, r.header, r.attrs))));
+  });
+
+  it('writes a tunnel route over a nexthop object: the object with id, device, gateway and onlink; the route naming only it', () => {
+    const sub = Cidr.parse('10.244.2.0/24');
+    const id = 0x0af40200;
+    const e = { routes: [{ dst: sub, via: sub.first, dev: 'twill.1', onlink: true, nhid: id }], neighs: [], fdb: [], nexthops: [{ id, via: sub.first, dev: 'twill.1', onlink: true }] };
+    const [nh, route] = planPeerChange(undefined, e).ops.map((o) => opRequest(o, 7));
+    assert.equal(nh.type, C.RTM_NEWNEXTHOP);
+    assert.equal(nh.flags, C.NLM_F_CREATE | C.NLM_F_EXCL, 'an add, never a takeover of an id someone else holds');
+    // the kernel answers a dump with the same layout: read our request back as if it were one
+    const asDump = (r: typeof nh) => parseMessages(message(r.type === C.RTM_NEWNEXTHOP || r.type === C.RTM_DELNEXTHOP ? C.RTM_NEWNEXTHOP : C.RTM_NEWROUTE, 0, 1, r.header, r.attrs))[0];
+    assert.deepEqual(decodeNexthop(asDump(nh)), { id, family: C.AF_INET, flags: C.RTNH_F_ONLINK, protocol: C.RTPROT_BOOT, oif: 7, gateway: '10.244.2.0' });
+    const r = decodeRoute(asDump(route));
+    assert.deepEqual({ dst: r.dst, nhid: r.nhid, gateway: r.gateway, oif: r.oif, flags: r.flags }, { dst: '10.244.2.0/24', nhid: id, gateway: undefined, oif: undefined, flags: [] });
+    const [routeDel, nhDel] = planPeerChange(e, undefined).ops.map((o) => opRequest(o, 7));
+    assert.equal(routeDel.type, C.RTM_DELROUTE);
+    assert.equal(decodeRoute(asDump(routeDel)).nhid, id, 'a delete names the object: one naming the gateway matches no such route');
+    assert.equal(decodeRoute(asDump(routeDel)).gateway, undefined);
+    assert.equal(nhDel.type, C.RTM_DELNEXTHOP);
+    assert.deepEqual(decodeNexthop(asDump(nhDel)).id, id);
+    assert.equal(nhDel.header.length, 8, 'struct nhmsg');
   });
 });

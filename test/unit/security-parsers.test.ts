@@ -277,7 +277,8 @@ describe('security: batch scripts and terminal output', () => {
         routes: es.map((e) => ({ dst: Cidr.parse(`${e.net}/${e.len}`), via: e.via, dev: 'twill.1', onlink: true })),
         neighs: es.map((e) => ({ dst: e.via, lladdr: e.mac, dev: 'twill.1' })),
         fdb: es.map((e) => ({ mac: e.mac, dst: e.dst, dev: 'twill.1' })),
-      }, { routes: [], neighs: [], fdb: [] });
+        nexthops: es.map((e) => ({ id: Number(e.via.value) || 1, via: e.via, dev: 'twill.1', onlink: true })),
+      }, { routes: [], neighs: [], fdb: [], nexthops: [] });
       // messages spell each operation as one command of printable words, and each encodes
       assertSafeBatch('ip', plan.ops.map(opText));
       for (const o of plan.ops) assert.ok(opRequest(o, 7).header.length > 0);

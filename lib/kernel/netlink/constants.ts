@@ -33,6 +33,10 @@ export const RTM_GETROUTE = 26;
 export const RTM_NEWNEIGH = 28;
 export const RTM_DELNEIGH = 29;
 export const RTM_GETNEIGH = 30;
+/** Nexthop objects (Linux 5.3+): a route names one by id instead of carrying its own next hop. */
+export const RTM_NEWNEXTHOP = 104;
+export const RTM_DELNEXTHOP = 105;
+export const RTM_GETNEXTHOP = 106;
 
 /** Multicast groups (rtnetlink.h enum rtnetlink_groups), for event subscriptions. */
 export const RTNLGRP_LINK = 1;
@@ -41,6 +45,7 @@ export const RTNLGRP_IPV4_IFADDR = 5;
 export const RTNLGRP_IPV4_ROUTE = 7;
 export const RTNLGRP_IPV6_IFADDR = 9;
 export const RTNLGRP_IPV6_ROUTE = 11;
+export const RTNLGRP_NEXTHOP = 32;
 
 /** ndmsg attributes (neighbour.h): the same message carries ARP/ND entries and bridge FDB entries. */
 export const NDA_DST = 1;
@@ -115,6 +120,13 @@ export const RTA_OIF = 4;
 export const RTA_GATEWAY = 5;
 export const RTA_PREFSRC = 7;
 export const RTA_TABLE = 15;
+/** u32: the nexthop object the route uses */
+export const RTA_NH_ID = 30;
+
+// struct nhmsg attributes (linux/nexthop.h)
+export const NHA_ID = 1;
+export const NHA_OIF = 5;
+export const NHA_GATEWAY = 6;
 
 export const RT_TABLE_MAIN = 254;
 /** What `ip route add` sets when no `proto` is given. */

@@ -4,7 +4,7 @@ import type { Link, Route } from '../ip.js';
 import {
   AF_INET6, IFA_ADDRESS, IFA_FLAGS, IFA_LABEL, IFA_LOCAL, IFF_NAMES, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME,
   IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINKINFO, IFLA_LINK_NETNSID, IFLA_MASTER,
-  IFLA_MTU, IFLA_OPERSTATE, IFLA_INFO_DATA, IFLA_VXLAN_ID, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6, IFLA_VXLAN_PORT, NDA_DST, NDA_LLADDR, NDA_MASTER, OPERSTATES, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_TABLE, RTNH_F_ONLINK,
+  IFLA_MTU, IFLA_OPERSTATE, IFLA_INFO_DATA, IFLA_VXLAN_ID, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6, IFLA_VXLAN_PORT, NDA_DST, NDA_LLADDR, NDA_MASTER, OPERSTATES, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_NH_ID, RTA_PREFSRC, RTA_TABLE, RTNH_F_ONLINK, NHA_GATEWAY, NHA_ID, NHA_OIF,
 } from './constants.js';
 import { formatIp, formatMac, parseAttrs, RawMessage, readString } from './wire.js';
 
@@ -113,6 +113,8 @@ export function decodeAddr(m: RawMessage): NlAddr {
 export interface NlRoute extends Route {
   table: number;
   oif?: number;
+  /** the nexthop object the route uses (RTA_NH_ID); the kernel still reports its gateway and device */
+  nhid?: number;
 }
 
 const PROTOCOLS: Record<number, string> = { 2: 'kernel', 3: 'boot', 4: 'static' };
@@ -144,7 +146,31 @@ export function decodeRoute(m: RawMessage): NlRoute {
   if (oif) route.oif = oif.readUInt32LE(0);
   const src = a.get(RTA_PREFSRC);
   if (src) route.prefsrc = formatIp(src);
+  const nhid = a.get(RTA_NH_ID);
+  if (nhid) route.nhid = nhid.readUInt32LE(0);
   return route;
+}
+
+/** A nexthop object (`ip nexthop`): a single gateway on a device; groups and blackholes have neither. */
+export interface NlNexthop {
+  id: number;
+  family: number;
+  oif?: number;
+  gateway?: string;
+  /** RTNH_F_* bits (onlink) */
+  flags: number;
+  protocol: number;
+}
+
+export function decodeNexthop(m: RawMessage): NlNexthop {
+  const p = m.payload;
+  const a = parseAttrs(p.subarray(8));
+  const nh: NlNexthop = { id: a.get(NHA_ID)?.readUInt32LE(0) ?? 0, family: p.readUInt8(0), flags: p.readUInt32LE(4), protocol: p.readUInt8(2) };
+  const oif = a.get(NHA_OIF);
+  if (oif) nh.oif = oif.readUInt32LE(0);
+  const gw = a.get(NHA_GATEWAY);
+  if (gw && (gw.length === 4 || gw.length === 16)) nh.gateway = formatIp(gw);
+  return nh;
 }
 
 /** A neighbour (ARP/ND) entry or, with family AF_BRIDGE, an FDB entry: the same ndmsg. */

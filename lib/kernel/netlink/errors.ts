@@ -39,6 +39,8 @@ export function errnoText(errno: number): string {
 }
 
 export const EEXIST = 17;
+export const EINVAL = 22;
+export const EOPNOTSUPP = 95;
 export const ENODEV = 19;
 export const ENOENT = 2;
 

@@ -1,13 +1,14 @@
 // Kernel change notifications over rtnetlink multicast (what `ip monitor` prints, as typed
-// messages): links, addresses, routes, neighbours and FDB entries. The addon reads them on a
+// messages): links, addresses, routes, neighbours, FDB entries and nexthop objects. The addon reads them on a
 // thread of its own and hands each burst over; they are decoded here. Callers may use them
 // only to react faster: when the kernel drops events (a full socket buffer) `onLost` says so,
 // and a full look at the kernel is the answer.
 import { netlinkAddon } from './addon.js';
 import {
-  NUD_PERMANENT, RT_TABLE_MAIN, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE,
+  NUD_PERMANENT, RT_TABLE_MAIN, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELNEXTHOP, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH,
+  RTM_NEWNEXTHOP, RTM_NEWROUTE,
 } from './constants.js';
-import { decodeAddr, decodeLink, decodeNeigh, decodeRoute, NlAddr, NlLink, NlNeigh, NlRoute } from './decode.js';
+import { decodeAddr, decodeLink, decodeNeigh, decodeNexthop, decodeRoute, NlAddr, NlLink, NlNeigh, NlNexthop, NlRoute } from './decode.js';
 import { parseMessages } from './wire.js';
 
 export type KernelEvent =
@@ -15,7 +16,8 @@ export type KernelEvent =
   | { kind: 'addr'; deleted: boolean; addr: NlAddr }
   | { kind: 'route'; deleted: boolean; route: NlRoute }
   /** neighbours and (family AF_BRIDGE) FDB entries */
-  | { kind: 'neigh'; deleted: boolean; neigh: NlNeigh };
+  | { kind: 'neigh'; deleted: boolean; neigh: NlNeigh }
+  | { kind: 'nexthop'; deleted: boolean; nexthop: NlNexthop };
 
 /** One burst of multicast messages as events; message types we did not ask for are skipped. */
 export function decodeEvents(buf: Buffer): KernelEvent[] {
@@ -34,6 +36,9 @@ export function decodeEvents(buf: Buffer): KernelEvent[] {
       case RTM_NEWNEIGH: case RTM_DELNEIGH:
         out.push({ kind: 'neigh', deleted: m.type === RTM_DELNEIGH, neigh: decodeNeigh(m) });
         break;
+      case RTM_NEWNEXTHOP: case RTM_DELNEXTHOP:
+        out.push({ kind: 'nexthop', deleted: m.type === RTM_DELNEXTHOP, nexthop: decodeNexthop(m) });
+        break;
     }
   }
   return out;
@@ -47,7 +52,7 @@ const BPF_RET_K = 0x06;
 
 /**
  * A socket filter that drops, in the kernel, what a reconciler writes itself: new routes,
- * new addresses and permanent neighbours/FDB entries. Thousands of entries programmed in one
+ * new addresses, new nexthop objects and permanent neighbours/FDB entries. Thousands of entries programmed in one
  * pass would otherwise come back as thousands of events (and fill the socket buffer). Route
  * deletions pass for the main table only (other tables are not ours). Deletions, link changes
  * and non-permanent neighbours pass. nlmsg_type and ndm_state are little-endian: their low
@@ -56,16 +61,17 @@ const BPF_RET_K = 0x06;
 export function dropOwnWritesFilter(): number[] {
   return [
     /* 0 */ BPF_LDB_ABS, 0, 0, 4, // A = nlmsg_type
-    /* 1 */ BPF_JEQ_K, 8, 0, RTM_NEWROUTE, // -> drop
-    /* 2 */ BPF_JEQ_K, 7, 0, RTM_NEWADDR, // -> drop
-    /* 3 */ BPF_JEQ_K, 1, 0, RTM_DELROUTE, // -> 5
-    /* 4 */ BPF_JEQ_K, 2, 4, RTM_NEWNEIGH, // -> 7, else accept
-    /* 5 */ BPF_LDB_ABS, 0, 0, 16 + 4, // A = rtm_table
-    /* 6 */ BPF_JEQ_K, 2, 3, RT_TABLE_MAIN, // main -> accept, else drop
-    /* 7 */ BPF_LDB_ABS, 0, 0, 16 + 8, // A = ndm_state (low byte)
-    /* 8 */ BPF_JSET_K, 1, 0, NUD_PERMANENT, // permanent -> drop, else accept
-    /* 9 */ BPF_RET_K, 0, 0, 0xffffffff, // accept
-    /* 10 */ BPF_RET_K, 0, 0, 0, // drop
+    /* 1 */ BPF_JEQ_K, 9, 0, RTM_NEWROUTE, // -> drop
+    /* 2 */ BPF_JEQ_K, 8, 0, RTM_NEWADDR, // -> drop
+    /* 3 */ BPF_JEQ_K, 7, 0, RTM_NEWNEXTHOP, // -> drop
+    /* 4 */ BPF_JEQ_K, 1, 0, RTM_DELROUTE, // -> 6
+    /* 5 */ BPF_JEQ_K, 2, 4, RTM_NEWNEIGH, // -> 8, else accept
+    /* 6 */ BPF_LDB_ABS, 0, 0, 16 + 4, // A = rtm_table
+    /* 7 */ BPF_JEQ_K, 2, 3, RT_TABLE_MAIN, // main -> accept, else drop
+    /* 8 */ BPF_LDB_ABS, 0, 0, 16 + 8, // A = ndm_state (low byte)
+    /* 9 */ BPF_JSET_K, 1, 0, NUD_PERMANENT, // permanent -> drop, else accept
+    /* 10 */ BPF_RET_K, 0, 0, 0xffffffff, // accept
+    /* 11 */ BPF_RET_K, 0, 0, 0, // drop
   ];
 }
 

@@ -8,9 +8,10 @@ import {
   RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RTNH_F_ONLINK, RTN_UNICAST, RTPROT_BOOT,
   RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, VETH_INFO_PEER, IN6_ADDR_GEN_MODE_NONE, RTM_DELADDR,
   IFLA_VXLAN_ID, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6, IFLA_VXLAN_PORT,
+  RTM_GETNEXTHOP,
 } from './constants.js';
 import { Request } from './socket.js';
-import { attr, attrNested, attrString, attrU32, attrU8, ifaddrmsg, ifinfomsg, ipBytes, macBytes, ndmsg, rtmsg } from './wire.js';
+import { attr, attrNested, attrString, attrU32, attrU8, ifaddrmsg, ifinfomsg, ipBytes, macBytes, ndmsg, nhmsg, rtmsg } from './wire.js';
 
 /**
  * A link is named by its name, or by its index when that is already known (with its name,
@@ -349,6 +350,11 @@ export function delNeigh(n: Omit<NeighSpec, 'lladdr'>): Request {
     header: ndmsg({ family: dst.length === 16 ? AF_INET6 : AF_INET, index: n.index }),
     attrs: [attr(NDA_DST, dst)],
   };
+}
+
+/** Every nexthop object of the namespace (callers filter by device). */
+export function dumpNexthops(): Request {
+  return { op: 'nexthop show', type: RTM_GETNEXTHOP, flags: NLM_F_DUMP, header: nhmsg({ family: AF_UNSPEC }) };
 }
 
 /** Neighbours of every family and device (callers filter by ifindex). */

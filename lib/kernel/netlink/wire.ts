@@ -126,6 +126,25 @@ export function rtmsg(r: RtMsg): Buffer {
   return b;
 }
 
+export interface NhMsg {
+  family: number;
+  scope?: number;
+  protocol?: number;
+  /** RTNH_F_* (onlink) */
+  flags?: number;
+}
+
+/** struct nhmsg: family, scope, protocol, a reserved byte, flags (u32): 8 bytes. */
+export function nhmsg(n: NhMsg): Buffer {
+  const b = pooled(8, 8); // every byte is written below
+  b[0] = n.family;
+  b[1] = n.scope ?? 0;
+  b[2] = n.protocol ?? 0;
+  b[3] = 0;
+  put32(b, 4, (n.flags ?? 0) >>> 0);
+  return b;
+}
+
 export interface NdMsg {
   family: number;
   index: number;
