@@ -53,14 +53,15 @@ export function vxlanPeerEntries(config: NetworkConfig, local: LocalSide, peer: 
       out.routes.push(directRoute(peer, local.ifaceName));
     } else {
       const dev = vxlanDeviceName(vni);
-      const id = local.nexthops ? nexthopIdFor(s4.first) : 0;
+      const gw = s4.first; // one object for all four entries: a daemon keeps them per peer
+      const id = local.nexthops ? nexthopIdFor(gw) : 0;
       if (id > 0) {
-        out.nexthops.push({ id, via: s4.first, dev, onlink: true });
-        out.routes.push({ dst: s4, via: s4.first, dev, onlink: true, nhid: id });
+        out.nexthops.push({ id, via: gw, dev, onlink: true });
+        out.routes.push({ dst: s4, via: gw, dev, onlink: true, nhid: id });
       } else {
-        out.routes.push({ dst: s4, via: s4.first, dev, onlink: true });
+        out.routes.push({ dst: s4, via: gw, dev, onlink: true });
       }
-      out.neighs.push({ dst: s4.first, lladdr: data.VtepMAC, dev });
+      out.neighs.push({ dst: gw, lladdr: data.VtepMAC, dev });
       out.fdb.push({ mac: data.VtepMAC, dst: peer.attrs.PublicIP, dev });
     }
   }
@@ -71,8 +72,9 @@ export function vxlanPeerEntries(config: NetworkConfig, local: LocalSide, peer: 
       out.routes.push(directRoute6(peer, local.ifaceName)!);
     } else {
       const dev = vxlan6DeviceName(vni);
-      out.routes.push({ dst: s6, via: s6.first, dev, onlink: true });
-      out.neighs.push({ dst: s6.first, lladdr: data6.VtepMAC, dev });
+      const gw = s6.first;
+      out.routes.push({ dst: s6, via: gw, dev, onlink: true });
+      out.neighs.push({ dst: gw, lladdr: data6.VtepMAC, dev });
       out.fdb.push({ mac: data6.VtepMAC, dst: peer.attrs.PublicIPv6, dev });
     }
   }

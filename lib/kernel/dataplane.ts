@@ -83,7 +83,7 @@ export function readKernelDataplane(s: NetlinkSocket, devices: readonly string[]
   if (ours.size) {
     for (const m of nexthopDump ?? []) {
       if (m.type !== RTM_NEWNEXTHOP) continue;
-      const want = index && nexthopHeld(m, index);
+      const want = index && nexthopHeld(m, index, indexOf);
       if (want) {
         held.add(want);
         nexthopOf.set(want.id, { oif: indexOf.get(want.dev)!, gateway: want.via.toString(), onlink: want.onlink });
@@ -140,7 +140,8 @@ export function readKernelDataplane(s: NetlinkSocket, devices: readonly string[]
 /** The desired entries by the key a dump's raw bytes give (hex addresses, ifindex), with what must match. */
 interface DesiredIndex {
   routes: Map<string, { want: RouteSpec; via: string; oif: number }>;
-  nexthops: Map<number, { want: NexthopSpec; via: string; oif: number }>;
+  /** by id; an IPv4 gateway as its number in network byte order, read as the dump's u32 (no string made) */
+  nexthops: Map<number, NexthopSpec>;
   neighs: Map<string, { want: NeighSpec; lladdr: string }>;
   fdb: Map<string, FdbSpec>;
 }
@@ -155,7 +156,7 @@ interface Spelled {
   value: string;
 }
 const spelled = new WeakMap<object, Spelled>();
-function spell(o: RouteSpec | NeighSpec | FdbSpec | NexthopSpec, ifindex: number, make: () => [string, string]): Spelled {
+function spell(o: RouteSpec | NeighSpec | FdbSpec, ifindex: number, make: () => [string, string]): Spelled {
   let t = spelled.get(o);
   if (!t || t.ifindex !== ifindex) {
     const [key, value] = make();
@@ -176,12 +177,7 @@ function indexDesired(d: DataplaneEntries, indexOf: ReadonlyMap<string, number>)
     const t = spell(r, oif, () => [`${hex(r.dst.first)}/${r.dst.prefix}`, hex(r.via)]);
     idx.routes.set(t.key, { want: r, via: t.value, oif });
   }
-  for (const h of d.nexthops) {
-    const oif = indexOf.get(h.dev);
-    if (oif === undefined) continue;
-    const t = spell(h, oif, () => ['', hex(h.via)]);
-    idx.nexthops.set(h.id, { want: h, via: t.value, oif });
-  }
+  for (const h of d.nexthops) if (indexOf.has(h.dev)) idx.nexthops.set(h.id, h);
   for (const n of d.neighs) {
     const ifindex = indexOf.get(n.dev);
     if (ifindex === undefined) continue;
@@ -229,14 +225,18 @@ function routeHeld(m: RawMessage, idx: DesiredIndex): RouteSpec | undefined {
 const NEXTHOP_ATTRS = [NHA_ID, NHA_OIF, NHA_GATEWAY] as const;
 const nexthopAt = new Int32Array(2 * NEXTHOP_ATTRS.length);
 
-/** The desired nexthop object this dumped one already is: same id, device, gateway and onlink. */
-function nexthopHeld(m: RawMessage, idx: DesiredIndex): NexthopSpec | undefined {
+/**
+ * The desired nexthop object this dumped one already is: same id, device, gateway and onlink.
+ * Only IPv4 ones are desired (tunnel routes), so the gateway compares as a number.
+ */
+function nexthopHeld(m: RawMessage, idx: DesiredIndex, indexOf: ReadonlyMap<string, number>): NexthopSpec | undefined {
   const p = m.payload;
   findAttrs(p, 8, NEXTHOP_ATTRS, nexthopAt);
-  if (nexthopAt[0] < 0 || nexthopAt[2] < 0 || nexthopAt[4] < 0) return undefined;
-  const d = idx.nexthops.get(u32At(p, nexthopAt, 0));
-  if (!d || d.oif !== u32At(p, nexthopAt, 1) || d.via !== hexAt(p, nexthopAt, 2)) return undefined;
-  return ((p.readUInt32LE(4) & RTNH_F_ONLINK) !== 0) === d.want.onlink ? d.want : undefined;
+  if (nexthopAt[0] < 0 || nexthopAt[2] < 0 || nexthopAt[5] - nexthopAt[4] !== 4) return undefined;
+  const want = idx.nexthops.get(u32At(p, nexthopAt, 0));
+  if (!want || want.via.family !== 4 || indexOf.get(want.dev) !== u32At(p, nexthopAt, 1)) return undefined;
+  if (p.readUInt32BE(nexthopAt[4]) !== Number(want.via.value)) return undefined;
+  return ((p.readUInt32LE(4) & RTNH_F_ONLINK) !== 0) === want.onlink ? want : undefined;
 }
 
 const NEIGH_ATTRS = [NDA_DST, NDA_LLADDR] as const;
