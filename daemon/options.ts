@@ -39,6 +39,8 @@ export interface DaemonOptions {
   // [kube] net-conf.json for --kube-subnet-mgr, and the Node annotation prefix
   netConfigPath: string;
   kubeAnnotationPrefix: string;
+  /** vxlan: IPv4 tunnel routes name nexthop objects where the kernel has them (--no-nexthop-objects: plain routes) */
+  nexthopObjects: boolean;
   /** --vxlan-userspace: this node's vxlan dataplane in userspace (TAP + twill's engine) */
   userspaceVxlan?: { queues: number; offloads: boolean };
 }
@@ -80,6 +82,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     // [kube]
     .option('net-config-path', { type: 'string', default: DEFAULT_NET_CONF_PATH, describe: 'network config file (kube mode)' })
     .option('kube-annotation-prefix', { type: 'string', default: DEFAULT_ANNOTATION_PREFIX, describe: 'prefix of the Node annotations (flannel\'s by default)' })
+    .option('nexthop-objects', { type: 'boolean', default: true, describe: 'vxlan: IPv4 tunnel routes name nexthop objects where the kernel has them (cheaper to insert by the thousand); --no-nexthop-objects writes plain onlink routes, as flannel does' })
     .option('vxlan-userspace', { type: 'boolean', default: false, describe: 'vxlan backend: run this node\'s dataplane in userspace (TAP device + twill\'s engine) instead of the kernel VXLAN driver; wire- and lease-compatible' })
     .option('vxlan-userspace-queues', { type: 'number', default: 0, describe: 'userspace vxlan: TAP queues / engine thread pairs (0: one per CPU, at most 4)' })
     .option('vxlan-userspace-offloads', { type: 'boolean', default: true, describe: 'userspace vxlan: batching, TSO/GSO/GRO; false = one packet per system call (a reference for benchmarks)' })
@@ -155,6 +158,7 @@ function toOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Daemon
     nodeName: str('node-name') ?? env.NODE_NAME,
     netConfigPath: String(a['net-config-path']), // [kube]
     kubeAnnotationPrefix: String(a['kube-annotation-prefix']), // [kube]
+    nexthopObjects: a['nexthop-objects'] !== false,
     ...(a['vxlan-userspace'] ? { userspaceVxlan: { queues, offloads: a['vxlan-userspace-offloads'] !== false } } : {}),
   };
 }

@@ -85,7 +85,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     // wait as for IPv4, not ready with the fix named while it cannot be turned on
     if (config.EnableIPv6) await waitForIpForward(log, signal, (why) => (blocked = why), 5000, undefined, IPV6_FORWARDING);
     log.info('network config', { network: String(config.Network), subnetLen: config.SubnetLen, backend: config.Backend.Type });
-    const nexthops = withSocket(undefined, kernelHasNexthops);
+    const nexthops = opts.nexthopObjects && withSocket(undefined, kernelHasNexthops);
     const backend = createBackend({ config, iface, log: log.with({ component: 'backend' }), nexthops, userspaceVxlan: opts.userspaceVxlan });
     backendHealth = backend.health?.bind(backend);
     if (backend.metrics) metrics.extra.push(backend.metrics.bind(backend));

@@ -18,6 +18,7 @@ export function doctorCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
     d.option('public-ip', { type: 'string', default: process.env.TWILLD_PUBLIC_IP || undefined, describe: "this node's public IP (default: the lease of the subnet in subnet.env) [env: TWILLD_PUBLIC_IP]" })
       .option('subnet-file', { type: 'string', default: process.env.TWILLD_SUBNET_FILE || DEFAULT_SUBNET_FILE, describe: 'the subnet.env twilld writes [env: TWILLD_SUBNET_FILE]' })
       .option('strict', { type: 'boolean', default: false, describe: 'exit 1 on warnings too' })
+      .option('nexthop-objects', { type: 'boolean', default: true, describe: 'as twilld: --no-nexthop-objects when this node\'s twilld runs with it (plain tunnel routes)' })
       .example('$0 doctor', 'on a node: find what breaks pod traffic, with fixes')
       .example('$0 doctor --public-ip 192.0.2.17 -o json', 'for scripts: findings as JSON'),
   async (a) => {
@@ -26,18 +27,19 @@ export function doctorCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       publicIp: a['public-ip'] === undefined ? undefined : parseIpArg(String(a['public-ip']), '--public-ip').toString(),
       subnetFile: String(a['subnet-file']),
       strict: a.strict as boolean,
+      nexthopObjects: a['nexthop-objects'] !== false,
     }));
   });
 }
 
 /** Kube mode: net-conf.json and the Nodes; this node is the Node with --public-ip or subnet.env's podCIDR. */
-async function doctorFromNodes(ctx: Ctx, o: { publicIp?: string; subnetFile: string }) {
+async function doctorFromNodes(ctx: Ctx, o: { publicIp?: string; subnetFile: string; nexthopObjects?: boolean }) {
   const config = await readNetConf(ctx.kube!);
   const { leases, invalid } = await listKubeLeases(ctx.kube!, config);
   return diagnose(config, leases, o, invalid);
 }
 
-export async function doctor(ctx: Ctx, o: { publicIp?: string; subnetFile: string; strict: boolean }): Promise<CommandResult> {
+export async function doctor(ctx: Ctx, o: { publicIp?: string; subnetFile: string; strict: boolean; nexthopObjects?: boolean }): Promise<CommandResult> {
   const report = ctx.kube ? await doctorFromNodes(ctx, o) : await withRegistry(ctx.etcd, (r) => runDoctor(r, o), { bounded: false });
   const list = report.findings.list;
   const errors = report.findings.count('error');

@@ -49,7 +49,7 @@ export interface DataplanePlan {
  */
 export function planNode(i: DoctorInput, kernel: KernelDataplane, families: readonly (4 | 6)[]): { plan: DataplanePlan; peerOf: Map<string, Lease>; actual: ActualEntries } {
   // the daemon's tunnel routes name nexthop objects where the kernel has them, and so do doctor's
-  const local = { ...(localSide(i) ?? { ifaceName: '' }), nexthops: kernel.nexthopObjects };
+  const local = { ...(localSide(i) ?? { ifaceName: '' }), nexthops: i.nexthopObjects && kernel.nexthopObjects };
   const config = { ...i.config, EnableIPv4: i.config.EnableIPv4 && families.includes(4), EnableIPv6: i.config.EnableIPv6 && families.includes(6) };
   const vni = config.Backend.VNI;
   const devices = config.Backend.Type === 'host-gw' ? []

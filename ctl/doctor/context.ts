@@ -20,6 +20,8 @@ export interface DoctorInput {
   subnetEnvError?: string;
   /** raw FLANNEL_SUBNET (with host bits), for the gateway check */
   subnetEnvGateway?: string;
+  /** twilld's --nexthop-objects (the kernel must have them too) */
+  nexthopObjects: boolean;
 }
 
 export function vxlanDeviceName(c: NetworkConfig): string {

@@ -21,6 +21,8 @@ import { vxlan6DeviceName } from '../../lib/dataplane/devices.js';
 export interface DoctorOptions {
   publicIp?: string;
   subnetFile: string;
+  /** as twilld's --nexthop-objects: false when the node's twilld runs with --no-nexthop-objects */
+  nexthopObjects?: boolean;
 }
 
 export interface DoctorReport {
@@ -88,6 +90,7 @@ export async function diagnose(config: NetworkConfig, all: readonly Lease[], o: 
     subnetEnv: envRead.env,
     subnetEnvError: envRead.error,
     subnetEnvGateway: envRead.gateway,
+    nexthopObjects: o.nexthopObjects !== false,
   };
   const f = new Findings();
   for (const l of invalid) {

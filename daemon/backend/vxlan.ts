@@ -5,7 +5,9 @@
 //  - route    <peer subnet> via <peer subnet>.0 dev twill.1 onlink
 //             sends pod traffic for that node into the tunnel device, with the peer's VTEP
 //             address (its subnet's .0, which it holds as a /32) as next hop; `onlink`
-//             because no connected route covers that next hop.
+//             because no connected route covers that next hop. Where the kernel has
+//             nexthop objects, the IPv4 route names one that holds this next hop (a fourth
+//             entry, same meaning; lib/dataplane/entries.ts NexthopSpec says why).
 //  - neighbour <peer subnet>.0 lladdr <peer VtepMAC> nud permanent
 //             answers the next hop's ARP ourselves: with learning off nobody else would,
 //             and the inner Ethernet frame gets the peer VTEP's MAC as destination.

@@ -122,6 +122,17 @@ describe('twillctl doctor (node namespaces, real etcd)', function () {
     assert.equal(table.stdout, `node 198.18.0.11  subnet 10.244.1.0/24  backend vxlan  device ${DEV}  peers 2\nOK: no problems found\n`);
   });
 
+  it('--no-nexthop-objects (as the node\'s twilld): plain tunnel routes are clean, routes naming nexthops are to be rewritten', async () => {
+    await ip([`route replace ${P2.subnet} via ${P2.subnet.replace('/24', '')} dev ${DEV} onlink`]);
+    const r = await doctor(['--no-nexthop-objects']);
+    assert.equal(r.code, 1, r.stdout);
+    assert.deepEqual(r.json.findings.map((f: { check: string; fix: string }) => [f.check, f.fix]), [
+      ['route', `ip route replace ${P3.subnet} via ${P3.subnet.replace('/24', '')} dev ${DEV} onlink`],
+      ['stale-nexthop', `ip nexthop del id ${nhid(P2)}`],
+      ['stale-nexthop', `ip nexthop del id ${nhid(P3)}`],
+    ]);
+  });
+
   it('a deleted route', async () => {
     await ip([`route del ${P2.subnet}`]);
     await expectFindings([{ severity: 'error', check: 'route', subject: '10.244.2.0/24 (node 198.18.0.12)',

@@ -63,6 +63,11 @@ describe('twilld flags', () => {
     }
   });
 
+  it('--nexthop-objects by default; --no-nexthop-objects turns them off', () => {
+    assert.equal(parseOptions([], noEnv).nexthopObjects, true);
+    assert.equal(parseOptions(['--no-nexthop-objects'], noEnv).nexthopObjects, false);
+  });
+
   it('--vxlan-userspace turns on the userspace dataplane, with queues and offloads', () => {
     assert.equal(parseOptions([], noEnv).userspaceVxlan, undefined);
     assert.deepEqual(parseOptions(['--vxlan-userspace'], noEnv).userspaceVxlan, { queues: 0, offloads: true });
