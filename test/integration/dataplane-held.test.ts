@@ -5,7 +5,7 @@
 // written every desired entry is held and nothing is left to do.
 import assert from 'node:assert/strict';
 import type { DataplaneEntries } from '../../lib/dataplane/entries.js';
-import { opText, planDataplane } from '../../lib/dataplane/plan.js';
+import { planDataplane } from '../../lib/dataplane/plan.js';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { Mac } from '../../lib/ip/mac.js';
 import { bridgeBatch, ipBatch } from '../../lib/kernel/ip.js';
@@ -14,6 +14,7 @@ import { getLinkOn } from '../../lib/kernel/netlink/query.js';
 import { NetlinkSocket } from '../../lib/kernel/netlink/socket.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { parseNetworkConfig } from '../../lib/schema/network-config.js';
+import { heldPlans } from '../helpers/held-plans.js';
 import { netnsPath, World } from '../../harness/world.js';
 
 const PEERS = 200;
@@ -43,15 +44,7 @@ describe('full-pass shortcut: entries held in the kernel plan exactly like fully
   const desired = desiredFor(PEERS);
   const index = (dev: string) => getLinkOn(s, dev)?.ifindex;
 
-  function plans() {
-    const full = readKernelDataplane(s, devices, true);
-    const quick = readKernelDataplane(s, devices, true, desired);
-    return {
-      full: planDataplane(desired, ourEntries(full, devices, config, own)).ops.map(opText),
-      quick: planDataplane(desired, ourEntries(quick, devices, config, own), quick.held).ops.map(opText),
-      held: quick.held.size,
-    };
-  }
+  const plans = () => heldPlans(s, devices, true, desired, config, own);
 
   before(async () => {
     ns = netnsPath(await world.addNetns('node'));

@@ -19,6 +19,7 @@ import { NetlinkSocket } from '../../lib/kernel/netlink/socket.js';
 import { runIn } from '../../lib/kernel/ns.js';
 import type { Lease } from '../../lib/schema/lease.js';
 import { parseNetworkConfig } from '../../lib/schema/network-config.js';
+import { heldPlans } from '../helpers/held-plans.js';
 import { netnsPath, waitFor, World } from '../../harness/world.js';
 
 const PEERS = 300;
@@ -53,15 +54,7 @@ describe('tunnel routes over nexthop objects, against the kernel', function () {
   const desired = desiredFor(PEERS);
   const index = (dev: string) => getLinkOn(s, dev)?.ifindex;
 
-  function plans() {
-    const full = readKernelDataplane(s, devices, false);
-    const quick = readKernelDataplane(s, devices, false, desired);
-    return {
-      full: planDataplane(desired, ourEntries(full, devices, config, own)).ops.map(opText),
-      quick: planDataplane(desired, ourEntries(quick, devices, config, own), quick.held).ops.map(opText),
-      held: quick.held.size,
-    };
-  }
+  const plans = () => heldPlans(s, devices, false, desired, config, own);
   const routes = async () => JSON.parse(await runIn(ns, 'ip', ['-json', 'route', 'show', 'dev', 'vx4'])) as IpRoute[];
   const nexthopIds = async () => (JSON.parse(await runIn(ns, 'ip', ['-json', 'nexthop', 'show'])) as { id: number }[]).map((h) => h.id);
 
