@@ -1,8 +1,7 @@
 // The overlay's entries in and out of the kernel over netlink, for the daemon's reconcile and
 // twillctl doctor alike: one dump each of links, routes, neighbours, FDB entries and nexthop
-// objects, and a
-// plan's operations written as one netlink batch (thousands of entries in a few sends, every
-// failure reported with its errno). No process is spawned.
+// objects, and a plan's operations written as one netlink batch (thousands of entries in a
+// few sends, every failure reported with its errno). No process is spawned.
 import type {
   ActualEntries, ActualFdb, ActualNeigh, ActualNexthop, ActualRoute, DataplaneEntries, FdbSpec, NeighSpec, NexthopSpec, RouteSpec,
 } from '../dataplane/entries.js';
@@ -78,7 +77,8 @@ export function readKernelDataplane(s: NetlinkSocket, devices: readonly string[]
   // nexthop objects first: a route that names one may come without its gateway and device
   // (nexthop_compat_mode=0), and then has them from the object
   const nexthops: KernelDataplane['nexthops'] = [];
-  const nexthopOf = new Map<number, { oif: number; gateway?: string; onlink: boolean }>();
+  // (held: the desired object itself; spelled out only for such a route, which is rare)
+  const nexthopOf = new Map<number, NexthopSpec | (NlNexthop & { dev: string })>();
   const nexthopDump = dumpNexthopsOn(s);
   if (ours.size) {
     for (const m of nexthopDump ?? []) {
@@ -86,14 +86,15 @@ export function readKernelDataplane(s: NetlinkSocket, devices: readonly string[]
       const want = index && nexthopHeld(m, index, indexOf);
       if (want) {
         held.add(want);
-        nexthopOf.set(want.id, { oif: indexOf.get(want.dev)!, gateway: want.via.toString(), onlink: want.onlink });
+        nexthopOf.set(want.id, want);
         continue;
       }
       const h = decodeNexthop(m);
       const dev = h.oif !== undefined ? ours.get(h.oif) : undefined;
       if (dev === undefined) continue;
-      nexthops.push(Object.assign(h, { dev }));
-      nexthopOf.set(h.id, { oif: h.oif!, ...(h.gateway ? { gateway: h.gateway } : {}), onlink: (h.flags & RTNH_F_ONLINK) !== 0 });
+      const mine = Object.assign(h, { dev });
+      nexthops.push(mine);
+      nexthopOf.set(h.id, mine);
     }
   }
   const routes: KernelDataplane['routes'] = [];
@@ -108,10 +109,14 @@ export function readKernelDataplane(s: NetlinkSocket, devices: readonly string[]
       const r = decodeRoute(m);
       if (r.table !== RT_TABLE_MAIN) continue;
       const nh = r.nhid !== undefined && r.oif === undefined ? nexthopOf.get(r.nhid) : undefined;
-      if (nh) {
+      if (nh && 'via' in nh) { // a held one: the desired object
+        r.oif = indexOf.get(nh.dev);
+        r.gateway = nh.via.toString();
+        if (nh.onlink) r.flags.push('onlink');
+      } else if (nh) {
         r.oif = nh.oif;
         if (nh.gateway) r.gateway = nh.gateway;
-        if (nh.onlink) r.flags.push('onlink');
+        if ((nh.flags & RTNH_F_ONLINK) !== 0) r.flags.push('onlink');
       }
       routes.push(r.oif !== undefined && names.has(r.oif) ? Object.assign(r, { dev: names.get(r.oif) }) : r);
     }
