@@ -102,7 +102,9 @@ export function explainPlan(i: DoctorInput, kernel: KernelDataplane, families: r
         break;
       case 'nexthop':
         if (o.op === 'del') f.error('stale-nexthop', String(o.entry.id), `nexthop "${describeNexthop(o.entry)}" belongs to no lease`, fix);
-        else if (!o.have) f.error('nexthop', subject, `no nexthop ${o.entry.id} for the route to ${peer ? subnetOf(peer, 4) : o.entry.via}: pods on node ${peerNode(peer, family)} are unreachable`, fix);
+        // whether pods are reachable is the route's finding: without the object a route naming
+        // it is gone too (and reported), while a plain route (an older twilld's) still works
+        else if (!o.have) f.error('nexthop', subject, `no nexthop object ${o.entry.id} for the route to ${peer ? subnetOf(peer, 4) : o.entry.via}`, fix);
         else f.error('nexthop', subject, `nexthop is "${describeNexthop(o.have)}", expected "${describeNexthop(o.entry)}"`, fix);
         break;
       case 'fdb': {

@@ -139,6 +139,16 @@ describe('twillctl doctor (node namespaces, real etcd)', function () {
       problem: 'no route to 10.244.2.0/24: pods on node 198.18.0.12 are unreachable', fix: `ip route replace 10.244.2.0/24 nhid ${nhid(P2)}` }]);
   });
 
+  it('a deleted nexthop object (the kernel took its route along): the route says what is unreachable', async () => {
+    await ip([`nexthop del id ${nhid(P2)}`]);
+    await expectFindings([
+      { severity: 'error', check: 'nexthop', subject: '10.244.2.0/24 (node 198.18.0.12)',
+        problem: `no nexthop object ${nhid(P2)} for the route to 10.244.2.0/24`, fix: `ip nexthop add id ${nhid(P2)} via 10.244.2.0 dev ${DEV} onlink` },
+      { severity: 'error', check: 'route', subject: '10.244.2.0/24 (node 198.18.0.12)',
+        problem: 'no route to 10.244.2.0/24: pods on node 198.18.0.12 are unreachable', fix: `ip route replace 10.244.2.0/24 nhid ${nhid(P2)}` },
+    ]);
+  });
+
   it('a route through the wrong gateway', async () => {
     await ip([`route replace ${P3.subnet} via 198.18.0.1 dev eth0`]);
     await expectFindings([{ severity: 'error', check: 'route', subject: '10.244.3.0/24 (node 198.18.0.13)',
