@@ -54,6 +54,8 @@ const etcdProtoPlugin = {
 // server's reflection service serves. A client never reads them, and building them was
 // ~30 ms of every twilld start (a CPU profile of `twilld --version`: toDescriptor and
 // FileDescriptorProto.encode). The bundle's copy makes them lazy: built on first read.
+// The descriptor extension itself (protobufjs/ext/descriptor: descriptor.proto built into a
+// Root of its own when required, ~20 ms of every start) is loaded on first use too.
 // Only etcd3's copy: grpc-js carries another version of its own, loaded only by channelz.
 const protoLoaderLazyDescriptorsPlugin = {
   name: 'proto-loader-lazy-descriptors',
@@ -73,9 +75,16 @@ const protoLoaderLazyDescriptorsPlugin = {
         fileDescriptorProtos: fileDescriptors,`,
         `return {
         format: '${format}',
-        get type() { const d = ${reflected}.toDescriptor('proto3'); return d.$type.toObject(d, descriptorOptions); },
+        get type() { loadDescriptorExt(); const d = ${reflected}.toDescriptor('proto3'); return d.$type.toObject(d, descriptorOptions); },
         get fileDescriptorProtos() { return fileDescriptors(); },`];
       const edits = [
+        // toDescriptor() exists once the extension has run; `descriptor.X` reads load it
+        ['const descriptor = require("protobufjs/ext/descriptor");',
+          `const loadDescriptorExt = () => require("protobufjs/ext/descriptor");
+const descriptor = {
+    get FileDescriptorProto() { return loadDescriptorExt().FileDescriptorProto; },
+    get FileDescriptorSet() { return loadDescriptorExt().FileDescriptorSet; },
+};`],
         lazyMethodType('requestType'),
         lazyMethodType('responseType'),
         lazyDescriptor('messageDescriptor', 'message', 'Protocol Buffer 3 DescriptorProto'),
@@ -83,7 +92,7 @@ const protoLoaderLazyDescriptorsPlugin = {
         [`const descriptorList = root.toDescriptor('proto3').file;
     const bufferList = descriptorList.map(value => Buffer.from(descriptor.FileDescriptorProto.encode(value).finish()));`,
         `let bufferList;
-    const fileDescriptors = () => (bufferList ??= root.toDescriptor('proto3').file.map(value => Buffer.from(descriptor.FileDescriptorProto.encode(value).finish())));`],
+    const fileDescriptors = () => (bufferList ??= (loadDescriptorExt(), root.toDescriptor('proto3').file.map(value => Buffer.from(descriptor.FileDescriptorProto.encode(value).finish()))));`],
         ['def[name] = createDefinition(obj, name, options, bufferList);', 'def[name] = createDefinition(obj, name, options, fileDescriptors);'],
       ];
       for (const [from, to] of edits) {

@@ -9,6 +9,9 @@ import {
   configKey, encodeLeaseAttrs, InvalidLease, Lease, LeaseAttrs, LeaseSubnets, LeaseValueError, parseLeaseAttrs, parseSubnetKey,
   subnetKey, subnetsPrefix,
 } from '../schema/lease.js';
+import { installLongDecimalFastPath } from './long-decimal.js';
+
+installLongDecimalFastPath();
 
 export interface EtcdConnectOptions {
   endpoints: string[];

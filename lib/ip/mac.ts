@@ -12,6 +12,9 @@ export class MacParseError extends Error {
 }
 
 export class Mac {
+  /** printed once: every full pass keys a peer's FDB entry by it (#: invisible to deepEqual) */
+  #text?: string;
+
   private constructor(private readonly octets: Uint8Array) {}
 
   /**
@@ -47,7 +50,7 @@ export class Mac {
 
   /** Lower case, colon separated: the spelling `ip -json` and flannel use. */
   toString(): string {
-    return [...this.octets].map((o) => o.toString(16).padStart(2, '0')).join(':');
+    return (this.#text ??= [...this.octets].map((o) => o.toString(16).padStart(2, '0')).join(':'));
   }
 
   toJSON(): string {
