@@ -44,6 +44,11 @@ export class Mac {
     return Uint8Array.from(this.octets);
   }
 
+  /** Writes the six octets into `target` at `offset` (netlink attributes, without a copy of its own). */
+  copyTo(target: Uint8Array, offset: number): void {
+    target.set(this.octets, offset);
+  }
+
   equals(other: Mac): boolean {
     return this.octets.every((o, i) => o === other.octets[i]);
   }

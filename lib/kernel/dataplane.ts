@@ -20,7 +20,7 @@ import { decodeNeigh, decodeNexthop, decodeRoute, NlLink, NlNeigh, NlNexthop, Nl
 import { EINVAL, ENOENT, EOPNOTSUPP, errnoName, NetlinkError } from './netlink/errors.js';
 import { dumpLinksOn } from './netlink/query.js';
 import { dumpFdb, dumpNeighs, dumpNexthops, dumpRoutes } from './netlink/requests.js';
-import { attr, attrU32, findAttrs, ndmsg, nhmsg, RawMessage, rtmsg } from './netlink/wire.js';
+import { attrIp, attrMac, attrU32, findAttrs, ndmsg, nhmsg, RawMessage, rtmsg } from './netlink/wire.js';
 import type { NetlinkSocket, Request } from './netlink/socket.js';
 
 export const ESRCH = 3;
@@ -267,19 +267,6 @@ export interface OpFailure {
   message: string;
 }
 
-/** An address's network-order bytes straight from its value (no text round trip). */
-function ipBytesOf(ip: Ip): Buffer {
-  if (ip.family === 4) {
-    const b = Buffer.allocUnsafe(4);
-    b.writeUInt32BE(Number(ip.value), 0);
-    return b;
-  }
-  const b = Buffer.allocUnsafe(16);
-  b.writeBigUInt64BE(ip.value >> 64n, 0);
-  b.writeBigUInt64BE(ip.value & 0xffffffffffffffffn, 8);
-  return b;
-}
-
 /**
  * The netlink request of one typed operation on the device with that ifindex: the same
  * messages as lib/kernel/netlink/requests.ts's replaceRoute/delRoute, replaceNeigh/delNeigh
@@ -295,13 +282,13 @@ export function opRequest(o: DataplaneOp, index: number): Request {
       const v6 = e.dst.family === 6;
       const del = o.op === 'del';
       const attrs: Buffer[] = [];
-      if (e.dst.prefix > 0) attrs.push(attr(RTA_DST, ipBytesOf(e.dst.first)));
+      if (e.dst.prefix > 0) attrs.push(attrIp(RTA_DST, e.dst.first));
       if (e.nhid !== undefined) {
         // the nexthop object holds gateway, device and onlink; a delete naming a gateway
         // would match no route that uses one (the kernel answers ESRCH)
         attrs.push(attrU32(RTA_NH_ID, e.nhid));
       } else {
-        if (e.via) attrs.push(attr(RTA_GATEWAY, ipBytesOf(e.via)));
+        if (e.via) attrs.push(attrIp(RTA_GATEWAY, e.via));
         attrs.push(attrU32(RTA_OIF, index));
       }
       return Object.assign(lazyOp, {
@@ -328,20 +315,20 @@ export function opRequest(o: DataplaneOp, index: number): Request {
         type: RTM_NEWNEXTHOP,
         flags: NLM_F_CREATE | (o.op === 'add' ? NLM_F_EXCL : NLM_F_REPLACE),
         header: nhmsg({ family: e.via.family === 6 ? AF_INET6 : AF_INET, protocol: RTPROT_BOOT, flags: e.onlink ? RTNH_F_ONLINK : 0 }),
-        attrs: [attrU32(NHA_ID, e.id), attrU32(NHA_OIF, index), attr(NHA_GATEWAY, ipBytesOf(e.via))],
+        attrs: [attrU32(NHA_ID, e.id), attrU32(NHA_OIF, index), attrIp(NHA_GATEWAY, e.via)],
       });
     }
     case 'neigh': {
       const e = o.entry;
       const family = e.dst.family === 6 ? AF_INET6 : AF_INET;
       if (o.op === 'del') {
-        return Object.assign(lazyOp, { type: RTM_DELNEIGH, flags: 0, header: ndmsg({ family, index }), attrs: [attr(NDA_DST, ipBytesOf(e.dst))] });
+        return Object.assign(lazyOp, { type: RTM_DELNEIGH, flags: 0, header: ndmsg({ family, index }), attrs: [attrIp(NDA_DST, e.dst)] });
       }
       return Object.assign(lazyOp, {
         type: RTM_NEWNEIGH,
         flags: NLM_F_CREATE | NLM_F_REPLACE,
         header: ndmsg({ family, index, state: NUD_PERMANENT }),
-        attrs: [attr(NDA_DST, ipBytesOf(e.dst)), attr(NDA_LLADDR, Buffer.from(o.entry.lladdr.bytes))],
+        attrs: [attrIp(NDA_DST, e.dst), attrMac(NDA_LLADDR, o.entry.lladdr)],
       });
     }
     case 'fdb': {
@@ -351,7 +338,7 @@ export function opRequest(o: DataplaneOp, index: number): Request {
         type: del ? RTM_DELNEIGH : RTM_NEWNEIGH,
         flags: del ? 0 : NLM_F_CREATE | (o.op === 'append' ? NLM_F_APPEND : NLM_F_REPLACE),
         header: ndmsg({ family: AF_BRIDGE, index, ...(del ? {} : { state: NUD_PERMANENT }), flags: NTF_SELF }),
-        attrs: [attr(NDA_LLADDR, Buffer.from(e.mac.bytes)), attr(NDA_DST, ipBytesOf(e.dst))],
+        attrs: [attrMac(NDA_LLADDR, e.mac), attrIp(NDA_DST, e.dst)],
       });
     }
   }
