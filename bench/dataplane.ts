@@ -6,12 +6,11 @@
 // flannel's udp backend) as the reference it must beat. One cluster, one run, alternating
 // rounds; medians (RTT: the median ping of each round, then the median over rounds). Both "nodes" of a path share this machine's cores, so a userspace
 // dataplane pays for both ends' engines out of the same CPUs as the pods' TCP.
-import { readFileSync } from 'node:fs';
 import { ipBatch, bridgeBatch } from '../lib/kernel/ip.js';
 import { writeSysctl } from '../lib/kernel/sysctl.js';
 import { Cluster, ClusterNode } from '../harness/cluster.js';
 import { addUnderlayNode, netnsPath, UnderlayNode, waitFor, World } from '../harness/world.js';
-import { fmt, median, printTable } from './stats.js';
+import { cpuSeconds, fmt, median, printTable } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -138,13 +137,6 @@ async function iperf(world: World, p: Path, args: string[]): Promise<{ end: Reco
   } finally {
     server.kill('SIGKILL');
   }
-}
-
-/** CPU seconds (user + system, all threads) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 async function measure(world: World, p: Path): Promise<Sample> {

@@ -21,19 +21,12 @@ import { createInterface } from 'node:readline';
 import { bridgeBatch, ipBatch, ipJson, Route } from '../lib/kernel/ip.js';
 import { netnsPath, waitFor, World } from '../harness/world.js';
 import { fmt, percentile, printTable, rssMiB } from './stats.js';
-import { peerBench } from './writer.js';
+import { heapMiB, peerBench } from './writer.js';
 
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 30);
 
 /** twilld's V8 heap in use and committed (MiB), from its /metrics inside the node. */
-async function heapMiB(world: World, ns: string, port: number): Promise<{ used: number; total: number }> {
-  const script = `fetch('http://127.0.0.1:${port}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`;
-  const text = await world.exec(ns, process.execPath, ['-e', script]);
-  const get = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 1048576;
-  return { used: get('nodejs_heap_size_used_bytes'), total: get('nodejs_heap_size_total_bytes') };
-}
-
 async function countRoutes(ns: string): Promise<number> {
   const routes = await ipJson<Route>(netnsPath(ns), ['route', 'show', 'dev', 'twill.1']).catch(() => [] as Route[]);
   return routes.filter((r) => r.dst.startsWith('10.') && r.dst.endsWith('/24')).length;

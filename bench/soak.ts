@@ -16,8 +16,8 @@ import { nexthopIdFor } from '../lib/dataplane/entries.js';
 import { ipJson, listFdb, listNeighbours, listRoutes } from '../lib/kernel/ip.js';
 import { netnsPath, waitFor, World } from '../harness/world.js';
 import { peer } from './fake-peer.js';
-import { fmt, median, printTable, rssMiB } from './stats.js';
-import { peerBench } from './writer.js';
+import { cpuSeconds, fmt, median, printTable, rssMiB } from './stats.js';
+import { heapMiB, peerBench } from './writer.js';
 
 function option(flag: string, env: string, dflt: number): number {
   const i = process.argv.indexOf(flag);
@@ -33,7 +33,8 @@ const OPS_PER_S = option('--ops-per-s', 'SOAK_OPS_PER_S', 6);
 const SAMPLE_S = option('--sample-s', 'SOAK_SAMPLE_S', 10);
 const DEV = 'twill.1';
 
-interface Sample { t: number; rss: number; anon: number; file: number }
+/** heap: V8's used / committed MiB from twilld's /metrics, filled in when the scrape returns */
+interface Sample { t: number; rss: number; anon: number; file: number; heap?: { used: number; total: number } }
 
 /** Entries on twilld's device that belong to fake peers (10.0-39.x.0/24; the node's own subnet is 10.200.x). */
 async function kernelEntries(ns: string): Promise<Set<string>> {
@@ -86,10 +87,17 @@ async function main(): Promise<void> {
     const samples: Sample[] = [];
     const counts = { join: 0, leave: 0, mac: 0 };
     const t0 = Date.now();
+    const cpu0 = cpuSeconds(daemon.pid!);
+    // V8's share of the growth tells the heap from the C side (malloc arenas, buffers)
+    const sample = () => {
+      const s: Sample = { t: Date.now() - t0, ...rssMiB(daemon.pid!) };
+      samples.push(s);
+      return heapMiB(world, node.ns, node.healthzPort).then((h) => { s.heap = h; }, () => {});
+    };
     const sampler = setInterval(() => {
-      if (daemon.exitCode === null) samples.push({ t: Date.now() - t0, ...rssMiB(daemon.pid!) });
+      if (daemon.exitCode === null) void sample();
     }, SAMPLE_S * 1000);
-    samples.push({ t: 0, ...rssMiB(daemon.pid!) });
+    void sample();
     const kinds = ['join', 'leave', 'mac'] as const;
     let n = 0;
     while (Date.now() - t0 < runMs) {
@@ -122,7 +130,9 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000 / OPS_PER_S));
     }
     clearInterval(sampler);
-    samples.push({ t: Date.now() - t0, ...rssMiB(daemon.pid!) });
+    const cpu = cpuSeconds(daemon.pid!) - cpu0;
+    const churnS = (Date.now() - t0) / 1000;
+    await sample();
 
     // converge: events first, the periodic full reconcile (every 10 s) as the safety net
     const want = desiredEntries(live);
@@ -146,9 +156,10 @@ async function main(): Promise<void> {
     const lastMinute = median(samples.filter((s) => s.t > end.t - 60000).map((s) => s.rss));
     console.log(`soak: one twilld, ${PEERS} fake peers in a real etcd, ${fmt((Date.now() - t0) / 60000, 1)} min of churn `
       + `(${counts.join} joins, ${counts.leave} leaves, ${counts.mac} MAC changes; ${live.size} peers live at the end)`);
-    const row = (label: string, s: Sample) => [label, fmt(s.t / 1000, 0), fmt(s.rss, 1), fmt(s.anon, 1), fmt(s.file, 1)];
+    const heap = (s: Sample) => (s.heap ? `${fmt(s.heap.used, 1)} / ${fmt(s.heap.total, 1)}` : '-');
+    const row = (label: string, s: Sample) => [label, fmt(s.t / 1000, 0), fmt(s.rss, 1), fmt(s.anon, 1), fmt(s.file, 1), heap(s)];
     printTable([
-      ['sample', 't (s)', 'RSS (MiB)', 'anon (MiB)', 'file (MiB)'],
+      ['sample', 't (s)', 'RSS (MiB)', 'anon (MiB)', 'file (MiB)', 'V8 heap used / committed (MiB)'],
       row('start of churn', samples[0]),
       row('first settled', settled),
       ...[0.25, 0.5, 0.75].map((f) => row(`${f * 100}%`, samples[Math.floor(f * (samples.length - 1))])),
@@ -156,6 +167,11 @@ async function main(): Promise<void> {
     ]);
     console.log(`RSS growth, first settled sample -> last: ${fmt(growth, 1)}% (target <= 5%; anonymous ${fmt(anonGrowth, 1)}%; peak ${fmt(peak, 1)} MiB; ${samples.length} samples every ${SAMPLE_S} s)`);
     console.log(`RSS growth, median of the first settled minute -> of the last minute: ${fmt((lastMinute / firstMinute - 1) * 100, 1)}% (${fmt(firstMinute, 1)} -> ${fmt(lastMinute, 1)} MiB)`);
+    if (settled.heap && end.heap) {
+      console.log(`V8 heap, first settled sample -> last: committed ${fmt(settled.heap.total, 1)} -> ${fmt(end.heap.total, 1)} MiB, used ${fmt(settled.heap.used, 1)} -> ${fmt(end.heap.used, 1)} MiB (the rest of the RSS growth is outside V8's heap)`);
+    }
+    const changes = counts.join + counts.leave + counts.mac;
+    console.log(`twilld CPU during the churn: ${fmt(cpu, 1)} s (${fmt((cpu / churnS) * 100, 1)}% of a core; ${fmt((cpu * 1000) / changes, 2)} ms per lease change)`);
     console.log(`entries left behind: ${last.behind.length} (target 0)${last.behind.length ? ': ' + last.behind.slice(0, 5).join('; ') : ''}`);
     console.log(`entries missing: ${last.missing.length} (target 0)${last.missing.length ? ': ' + last.missing.slice(0, 5).join('; ') : ''}`);
     console.log(`desired ${want.size} entries (routes, nexthops, neighbours, FDB of ${live.size} live peers)`);

@@ -35,3 +35,11 @@ export async function peerBench(world: World): Promise<{ cluster: Cluster; write
   writer.proc.stdin!.on('error', () => {});
   return { cluster, writer };
 }
+
+/** twilld's V8 heap (used / committed, MiB) from its /metrics, fetched inside the node's namespace. */
+export async function heapMiB(world: World, ns: string, port: number): Promise<{ used: number; total: number }> {
+  const script = `fetch('http://127.0.0.1:${port}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`;
+  const text = await world.exec(ns, process.execPath, ['-e', script]);
+  const get = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 1048576;
+  return { used: get('nodejs_heap_size_used_bytes'), total: get('nodejs_heap_size_total_bytes') };
+}

@@ -12,8 +12,9 @@
 // compiles ~25 ms less (CPU profiles of `twilld --version`: lazy compiles were a third of it).
 //
 // A cache is only valid for the V8 build and flags that made it, so it is made by the same
-// Node binary the executable is built from, and checked right away (the daemon's heap-size
-// flag does not touch code generation: V8 accepts the cache with it or without). Should it still be rejected at run time, V8 compiles as usual: slower, never wrong.
+// Node binary the executable is built from, under the executable's execArgv, and checked
+// right away. Should it still be rejected at run time, V8 compiles as usual (slower, never
+// wrong) and the loader prints a warning.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,6 +106,8 @@ function run(bundle) {
   }
   const source = ${JSON.stringify(HEAD)} + sea.getAsset(bundle + '.cjs', 'utf8') + ${JSON.stringify(TAIL)};
   const script = new vm.Script(source, { filename: bundle + '.cjs', cachedData });
+  // say so rather than be slow in silence (test/unit/executable-names.test.ts looks for it)
+  if (script.cachedDataRejected) process.emitWarning('code cache of ' + bundle + ' rejected: compiling it', 'TwillCodeCacheWarning');
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, bundleRequire, mod, process.execPath, path.dirname(process.execPath));
   return mod.exports;
@@ -117,10 +120,10 @@ run(BUNDLES[name]);
  * Makes each bundle's code cache next to it and writes the loader; returns the SEA main script
  * and the assets (bundle + cache each). `programs` maps program names onto bundle names;
  * `warm` maps bundles onto how their code runs once before the cache is taken ('plugin',
- * 'load', or an argv array; see MAKE_CACHE); `libraries`
+ * 'load', or an argv array; see MAKE_CACHE), under `execArgv` (the executable's V8 flags); `libraries`
  * maps external package names onto the bundles that hold them (see loaderSource).
  */
-export function makeLoader(bundles, programs, { nodeBinary, warm = {}, libraries = {} }) {
+export function makeLoader(bundles, programs, { nodeBinary, execArgv = [], warm = {}, libraries = {} }) {
   const assets = {};
   let dir;
   for (const [name, bundle] of Object.entries(bundles)) {
@@ -129,7 +132,8 @@ export function makeLoader(bundles, programs, { nodeBinary, warm = {}, libraries
     const how = warm[name] ?? '';
     const scratch = how === 'plugin' ? mkdtempSync(path.join(tmpdir(), 'twill-warm-up-')) : '';
     try {
-      execFileSync(nodeBinary, ['-e', MAKE_CACHE, bundle, cache, typeof how === 'string' ? how : JSON.stringify(how), scratch, HEAD, TAIL, fileName(name)],
+      // under the executable's own V8 flags: V8 rejects a cache made under flags it hashes differently
+      execFileSync(nodeBinary, [...execArgv, '-e', MAKE_CACHE, bundle, cache, typeof how === 'string' ? how : JSON.stringify(how), scratch, HEAD, TAIL, fileName(name)],
         { stdio: ['ignore', 'inherit', 'inherit'] });
     } finally {
       if (scratch) rmSync(scratch, { recursive: true, force: true });
