@@ -9,7 +9,14 @@
 //    freed memory waits in the arena that freed it. ~9 MiB of settled RSS at 5000 peers.
 //  - After every full pass, the C heap's free memory (a dump's or a batch's buffers, V8's
 //    compiler threads' zones, grpc's) is trimmed: glibc keeps it in per-thread arenas.
+//  - Once the first pass is done, V8's old generation may grow only 30% beyond what its last
+//    full collection found live before it collects again. Its own factor (1.1-4x, chosen by
+//    how fast it collects) let lease churn grow the committed heap from 23 to 55 MiB at 1000
+//    peers in two minutes of bench:soak (RSS ~104 MiB; ~70 with the bound). Set only after
+//    the start-up: during it the heap grows from nothing to its working size, and a collection
+//    at every 30% step made the start at 5000 peers ~200 ms slower (bench:scale A/B).
 // A kernel without MADV_PAGEOUT (before 5.4) refuses the first; the daemon only logs that.
+import { setFlagsFromString } from 'node:v8';
 import { netlinkAddon } from '../lib/kernel/netlink/addon.js';
 import type { Logger } from './log.js';
 
@@ -28,4 +35,8 @@ export function limitCArenas(): void {
 
 export function trimCHeap(): void {
   netlinkAddon().trimMalloc();
+}
+
+export function boundHeapGrowth(): void {
+  setFlagsFromString('--heap-growing-percent=30');
 }

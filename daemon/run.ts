@@ -31,7 +31,7 @@ import type { DaemonOptions } from './options.js';
 import { Reconciler } from './reconcile.js';
 import { createSubnetManager } from './subnet/registry.js';
 import { isDriftEvent } from './kernel-events.js';
-import { releaseStartupPages, trimCHeap } from './memory.js';
+import { boundHeapGrowth, releaseStartupPages, trimCHeap } from './memory.js';
 
 export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortSignal, metrics = new DaemonMetrics()): Promise<void> {
   let loop: DataplaneLoop | undefined;
@@ -118,6 +118,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
       afterFullPass: trimCHeap,
       onReady: () => {
         releaseStartupPages(log);
+        boundHeapGrowth();
         kube?.ready(keeper.lease); // [kube]
       },
     });

@@ -188,13 +188,9 @@ for (const [name, entry] of Object.entries(entries)) {
 // bench:cni against the build without it, ADD p50 new/old was 0.95-1.22x over five runs at
 // load 4 (median 1.07x: within that machine's noise). (Until 2026-12-02
 // twilld re-executed itself to get the flag alone: ~40 ms of every daemon start.)
-// Under lease churn V8 let the old generation grow to about four times what was live
-// before collecting it (its default growing factor, 1.1-4x by its measured GC speed): at 1000
-// peers, six lease changes a second, the committed heap went 23 -> 55 MiB and RSS to ~104
-// MiB within two minutes. A fixed factor of 1.3 keeps it near 28 MiB committed (RSS ~70);
-// bench:soak prints the heap and the daemon's CPU beside the RSS. The caches (the SEA's own
-// and the loader's) are made under these flags too: V8 hashes this one into a cache's check.
-const execArgv = ['--max-semi-space-size=2', '--heap-growing-percent=30'];
+// The caches (the SEA's own and the loader's) are made under these flags: V8 hashes some
+// flags into a cache's check. (twilld bounds its heap's growth itself once started: daemon/memory.ts.)
+const execArgv = ['--max-semi-space-size=2'];
 // Each cache is warmed by running code paths once (scripts/warm-code-cache.mjs); the plugin also carries the netlink addon.
 const loader = makeLoader(bundles, bundleOf, { nodeBinary, execArgv, warm: { twill: 'plugin', [SHARED]: ['twilld', '--version'], [KUBE_CLIENT]: 'load' }, libraries });
 const blob = path.join(root, 'dist/bundle/twill.blob');
