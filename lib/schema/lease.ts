@@ -52,11 +52,15 @@ export function subnetKey(prefix: string, s: LeaseSubnets): string {
 export function parseSubnetKeyName(name: string): LeaseSubnets | undefined {
   const [v4, v6, extra] = name.split('&');
   if (extra !== undefined) return undefined;
-  // Cidr.parse clears host bits, so "10.244.3.1-24" is refused by comparing with the address as written.
+  // strict: "10.244.3.1-24" (host bits set) is refused, not read as 10.244.3.0/24
   const dec = (s: string) => {
     const m = /^([0-9A-Fa-f.:]{2,45})-(\d{1,3})$/.exec(s);
-    const c = m ? Cidr.tryParse(`${m[1]}/${m[2]}`) : undefined;
-    return c && Ip.tryParse(m![1])?.value === c.network ? c : undefined;
+    if (!m) return undefined;
+    try {
+      return Cidr.parse(`${m[1]}/${m[2]}`, { strict: true });
+    } catch {
+      return undefined;
+    }
   };
   const subnet = dec(v4);
   if (!subnet) return undefined;
