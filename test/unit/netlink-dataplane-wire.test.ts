@@ -2,10 +2,10 @@
 // ndmsg (12 bytes) with NDA_* attributes, route replace/delete as `ip route` sends them, and
 // multicast events decoded back into typed values.
 import assert from 'node:assert/strict';
-import { planPeerChange } from '../../lib/dataplane/plan.js';
+import { opText, planPeerChange } from '../../lib/dataplane/plan.js';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { Mac } from '../../lib/ip/mac.js';
-import { opRequest } from '../../lib/kernel/dataplane.js';
+import { encodeOps } from '../../lib/kernel/dataplane.js';
 import * as C from '../../lib/kernel/netlink/constants.js';
 import { encodeAll } from '../../lib/kernel/netlink/socket.js';
 import { decodeNeigh, decodeNexthop, decodeRoute } from '../../lib/kernel/netlink/decode.js';
@@ -116,7 +116,7 @@ describe('the daemon\'s typed operations as netlink requests', () => {
     return { routes: [{ dst: sub, via: sub.first, dev: 'twill.1', onlink: true }], neighs: [{ dst: sub.first, lladdr: mac, dev: 'twill.1' }],
       fdb: [{ mac, dst: Ip.parse(v6 ? 'fd00::12' : '198.18.0.12'), dev: 'twill.1' }], nexthops: [] };
   };
-  const bytes = (r: { type: number; flags: number; header: Buffer; attrs?: Buffer[] }) => message(r.type, r.flags, 1, r.header, r.attrs);
+  const sevens = (ops: readonly unknown[]) => ops.map(() => 7);
 
   for (const v6 of [false, true]) {
     it(`encodes each operation as the request builders do (IPv${v6 ? 6 : 4}), spelling it only for messages`, () => {
@@ -130,18 +130,22 @@ describe('the daemon\'s typed operations as netlink requests', () => {
         replaceRoute({ dst: sub, gw, oif: 7, dev: 'twill.1', onlink: true }), replaceNeigh({ index: 7, dev: 'twill.1', dst: gw, lladdr: '02:aa:bb:cc:dd:ee' }), setFdb(f),
         delRoute({ dst: sub, gw, oif: 7, dev: 'twill.1' }), delNeigh({ index: 7, dev: 'twill.1', dst: gw }), delFdb(f),
       ];
-      const got = [...add, ...del].map((o) => opRequest(o, 7));
-      assert.deepEqual(got.map(bytes), want.map(bytes));
-      assert.deepEqual(got.map((r) => r.op), want.map((r) => r.op));
+      const ops = [...add, ...del];
+      // message by message, then the whole batch: framing, padding and sequence numbers too
+      const got = parseMessages(encodeOps(ops, sevens(ops), 1));
+      assert.deepEqual(got, parseMessages(encodeAll(want, 1)));
+      assert.deepEqual(encodeOps(ops, sevens(ops), 1), encodeAll(want, 1));
+      assert.deepEqual(ops.map((o) => opText(o).replace(/^(ip|bridge) /, '')), want.map((r) => r.op));
     });
   }
 
   it('frames a batch as consecutive messages with consecutive sequence numbers', () => {
-    const reqs = planPeerChange(undefined, entries(false)).ops.map((o) => opRequest(o, 7));
-    const msgs = parseMessages(encodeAll(reqs, 41));
+    const ops = planPeerChange(undefined, entries(false)).ops;
+    const msgs = parseMessages(encodeOps(ops, sevens(ops), 41));
     assert.deepEqual(msgs.map((m) => m.seq), [41, 42, 43]);
     assert.deepEqual(msgs.map((m) => m.type), [C.RTM_NEWROUTE, C.RTM_NEWNEIGH, C.RTM_NEWNEIGH]);
     assert.ok(msgs.every((m) => (m.flags & C.NLM_F_REQUEST) && !(m.flags & C.NLM_F_ACK)), 'the addon acks only the last of each send');
+    const reqs = [replaceRoute({ dst: '10.244.2.0/24', gw: '10.244.2.0', oif: 7, dev: 'twill.1', onlink: true })];
     assert.deepEqual(encodeAll(reqs, 41), Buffer.concat(reqs.map((r, i) => message(r.type, C.NLM_F_REQUEST | r.flags, 41 + i, r.header, r.attrs))));
   });
 
@@ -149,20 +153,21 @@ describe('the daemon\'s typed operations as netlink requests', () => {
     const sub = Cidr.parse('10.244.2.0/24');
     const id = 0x0af40200;
     const e = { routes: [{ dst: sub, via: sub.first, dev: 'twill.1', onlink: true, nhid: id }], neighs: [], fdb: [], nexthops: [{ id, via: sub.first, dev: 'twill.1', onlink: true }] };
-    const [nh, route] = planPeerChange(undefined, e).ops.map((o) => opRequest(o, 7));
+    const encode = (ops: Parameters<typeof encodeOps>[0]) => parseMessages(encodeOps(ops, sevens(ops), 1));
+    const [nh, route] = encode(planPeerChange(undefined, e).ops);
     assert.equal(nh.type, C.RTM_NEWNEXTHOP);
-    assert.equal(nh.flags, C.NLM_F_CREATE | C.NLM_F_EXCL, 'an add, never a takeover of an id someone else holds');
+    assert.equal(nh.flags, C.NLM_F_REQUEST | C.NLM_F_CREATE | C.NLM_F_EXCL, 'an add, never a takeover of an id someone else holds');
     // the kernel answers a dump with the same layout: read our request back as if it were one
-    const asDump = (r: typeof nh) => parseMessages(message(r.type === C.RTM_NEWNEXTHOP || r.type === C.RTM_DELNEXTHOP ? C.RTM_NEWNEXTHOP : C.RTM_NEWROUTE, 0, 1, r.header, r.attrs))[0];
+    const asDump = (r: typeof nh) => ({ ...r, type: r.type === C.RTM_NEWNEXTHOP || r.type === C.RTM_DELNEXTHOP ? C.RTM_NEWNEXTHOP : C.RTM_NEWROUTE });
     assert.deepEqual(decodeNexthop(asDump(nh)), { id, family: C.AF_INET, flags: C.RTNH_F_ONLINK, protocol: C.RTPROT_BOOT, oif: 7, gateway: '10.244.2.0' });
     const r = decodeRoute(asDump(route));
     assert.deepEqual({ dst: r.dst, nhid: r.nhid, gateway: r.gateway, oif: r.oif, flags: r.flags }, { dst: '10.244.2.0/24', nhid: id, gateway: undefined, oif: undefined, flags: [] });
-    const [routeDel, nhDel] = planPeerChange(e, undefined).ops.map((o) => opRequest(o, 7));
+    const [routeDel, nhDel] = encode(planPeerChange(e, undefined).ops);
     assert.equal(routeDel.type, C.RTM_DELROUTE);
     assert.equal(decodeRoute(asDump(routeDel)).nhid, id, 'a delete names the object: one naming the gateway matches no such route');
     assert.equal(decodeRoute(asDump(routeDel)).gateway, undefined);
     assert.equal(nhDel.type, C.RTM_DELNEXTHOP);
     assert.deepEqual(decodeNexthop(asDump(nhDel)).id, id);
-    assert.equal(nhDel.header.length, 8, 'struct nhmsg');
+    assert.equal(nhDel.payload.length, 8 + 8, 'struct nhmsg and NHA_ID');
   });
 });

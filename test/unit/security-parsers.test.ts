@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { opText, planDataplane } from '../../lib/dataplane/plan.js';
-import { opRequest } from '../../lib/kernel/dataplane.js';
+import { encodeOps } from '../../lib/kernel/dataplane.js';
+import { parseMessages } from '../../lib/kernel/netlink/wire.js';
 import { annotationNames, leaseAnnotations, readNodeLease } from '../../lib/kube/annotations.js';
 import { terminalSafe } from '../../ctl/output.js';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
@@ -281,7 +282,9 @@ describe('security: batch scripts and terminal output', () => {
       }, { routes: [], neighs: [], fdb: [], nexthops: [] });
       // messages spell each operation as one command of printable words, and each encodes
       assertSafeBatch('ip', plan.ops.map(opText));
-      for (const o of plan.ops) assert.ok(opRequest(o, 7).header.length > 0);
+      // ... and the batch parses back as one well-framed message per operation, in order
+      const msgs = parseMessages(encodeOps(plan.ops, plan.ops.map(() => 7), 100));
+      assert.deepEqual(msgs.map((m) => m.seq), plan.ops.map((_, i) => 100 + i));
     }), { numRuns: 500 });
   });
 

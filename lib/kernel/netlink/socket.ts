@@ -56,10 +56,18 @@ export class NetlinkSocket {
    * request's outcome comes back, with its errno when it failed.
    */
   batch(requests: Request[]): Outcome[] {
+    return this.batchEncoded(requests.length, (first) => encodeAll(requests, first), (i) => requests[i].op);
+  }
+
+  /**
+   * batch() for messages the caller encodes itself: `encode(firstSeq)` returns `count`
+   * request messages numbered firstSeq, firstSeq + 1, ...; `opOf(i)` names the i-th in errors.
+   */
+  batchEncoded(count: number, encode: (firstSeq: number) => Buffer, opOf: (i: number) => string): Outcome[] {
     if (this.closed) throw new Error('netlink socket already closed');
-    if (requests.length === 0) return [];
-    const first = this.takeSeqs(requests.length);
-    return this.outcomes(requests, first, netlinkAddon().transactBatch(this.fd, encodeAll(requests, first)));
+    if (count === 0) return [];
+    const first = this.takeSeqs(count);
+    return this.outcomes(count, opOf, first, netlinkAddon().transactBatch(this.fd, encode(first)));
   }
 
   /** One dump request; returns its messages. */
@@ -82,7 +90,7 @@ export class NetlinkSocket {
       return message(r.type, NLM_F_REQUEST | r.flags | (isDump ? 0 : NLM_F_ACK), (first + i) >>> 0, r.header, r.attrs);
     });
     // With stopOnError the addon sent nothing after the failure: those requests did not run.
-    return this.outcomes(requests, first, netlinkAddon().transact(this.fd, Buffer.concat(wire), stopOnError));
+    return this.outcomes(requests.length, (i) => requests[i].op, first, netlinkAddon().transact(this.fd, Buffer.concat(wire), stopOnError));
   }
 
   private takeSeqs(n: number): number {
@@ -91,15 +99,15 @@ export class NetlinkSocket {
     return first;
   }
 
-  private outcomes(requests: Request[], first: number, raw: Buffer): Outcome[] {
+  private outcomes(count: number, opOf: (i: number) => string, first: number, raw: Buffer): Outcome[] {
     const replies = parseMessages(raw);
-    const outcomes: Outcome[] = requests.map(() => ({ messages: [] }));
+    const outcomes: Outcome[] = Array.from({ length: count }, () => ({ messages: [] }));
     for (const m of replies) {
       const i = (m.seq - first) >>> 0;
-      if (i >= requests.length) continue; // not ours (cannot happen on a private socket)
+      if (i >= count) continue; // not ours (cannot happen on a private socket)
       if (m.type === NLMSG_ERROR || m.type === NLMSG_DONE) {
         const errno = m.payload.length >= 4 ? -m.payload.readInt32LE(0) : 0;
-        if (errno > 0) outcomes[i].error = new NetlinkError(requests[i].op, errno, m.type === NLMSG_ERROR ? extAckMessage(m) : undefined, i, this.netns);
+        if (errno > 0) outcomes[i].error = new NetlinkError(opOf(i), errno, m.type === NLMSG_ERROR ? extAckMessage(m) : undefined, i, this.netns);
       } else {
         outcomes[i].messages.push(m);
       }

@@ -2,7 +2,6 @@
 // ifaddrmsg, rtmsg), then type-length-value attributes, each padded to 4 bytes. Host byte
 // order (little-endian on every machine twill ships for). Pure functions, no I/O.
 import { Ip } from '../../ip/cidr.js';
-import type { Mac } from '../../ip/mac.js';
 import { NLA_F_NESTED, NLA_TYPE_MASK } from './constants.js';
 
 const align4 = (n: number): number => (n + 3) & ~3;
@@ -11,9 +10,9 @@ const align4 = (n: number): number => (n + 3) & ~3;
 export type Attr = Buffer;
 
 // The encoders below take their small buffers from Node's shared pool (allocUnsafe) and write
-// every byte, padding included, themselves: a start-up at 5000 peers encodes ~60 000 of them,
-// and with a zero-filled Buffer.alloc of its own per attribute, filled by native copy calls,
-// its 15 000 requests took 110-190 ms to encode in a fresh process; now 60-80 ms.
+// every byte, padding included, themselves, rather than a zero-filled Buffer.alloc of their
+// own filled by native copy calls. (A reconcile pass's thousands of operations do not come
+// through here: lib/kernel/dataplane.ts encodes them straight into one buffer per batch.)
 
 /** Little-endian u16/u32 into b at off, without the range checks of writeUInt*LE. */
 function put16(b: Buffer, off: number, v: number): void {
@@ -51,38 +50,6 @@ export function attrU32(type: number, v: number): Attr {
   put32(b, 4, v >>> 0);
   return b;
 }
-/** An address attribute, its value written in network byte order (no text, no second buffer). */
-export function attrIp(type: number, ip: Ip): Attr {
-  if (ip.family === 4) {
-    const b = Buffer.allocUnsafe(8);
-    put16(b, 0, 8);
-    put16(b, 2, type);
-    const n = Number(ip.value);
-    b[4] = n >>> 24;
-    b[5] = (n >>> 16) & 0xff;
-    b[6] = (n >>> 8) & 0xff;
-    b[7] = n & 0xff;
-    return b;
-  }
-  const b = Buffer.allocUnsafe(20);
-  put16(b, 0, 20);
-  put16(b, 2, type);
-  b.writeBigUInt64BE(ip.value >> 64n, 4);
-  b.writeBigUInt64BE(ip.value & 0xffffffffffffffffn, 12);
-  return b;
-}
-
-/** A link-layer address attribute: six octets, padded to eight. */
-export function attrMac(type: number, mac: Mac): Attr {
-  const b = Buffer.allocUnsafe(12);
-  put16(b, 0, 10);
-  put16(b, 2, type);
-  mac.copyTo(b, 4);
-  b[10] = 0;
-  b[11] = 0;
-  return b;
-}
-
 /** NUL-terminated, as the kernel expects for names and kinds. */
 export const attrString = (type: number, s: string): Attr => attr(type, Buffer.from(`${s}\0`, 'utf8'));
 export const attrNested = (type: number, children: Attr[]): Attr => attr(type | NLA_F_NESTED, Buffer.concat(children));
