@@ -14,17 +14,21 @@
 // A new lease's latency is timed twice: from just before the put, and from etcd's answer to
 // it (the lease is in etcd: committed, fsynced, visible to watchers). The difference is etcd's
 // own commit (a lease grant and a transaction, each a raft entry written to disk).
+// The start-up and its floors are each timed BENCH_START_ROUNDS times, alternating, and the row
+// shows their medians (every round's pair is printed below the table).
 //   BENCH_PEERS=100,1000,5000,10000 (default)  BENCH_LATENCY_SAMPLES=200 (p99 of 50 is their maximum)  BENCH_SETTLE_S=30
+//   BENCH_START_ROUNDS=3
 //   BENCH_SCALE_LOG=<file>: twilld's log
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { bridgeBatch, ipBatch, ipJson, Route } from '../lib/kernel/ip.js';
 import { netnsPath, waitFor, World } from '../harness/world.js';
-import { fmt, percentile, printTable, rssMiB } from './stats.js';
+import { fmt, median, percentile, printTable, rssMiB } from './stats.js';
 import { heapMiB, peerBench } from './writer.js';
 
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 30);
+const START_ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 3);
 
 /** twilld's V8 heap in use and committed (MiB), from its /metrics inside the node. */
 async function countRoutes(ns: string): Promise<number> {
@@ -131,29 +135,38 @@ async function main(): Promise<void> {
     });
 
     const rows: Row[] = [];
+    const startRounds: string[] = [];
     let written = 0;
     let next = 60000; // latency samples' indexes: 10.234.96.0/24 on, clear of the bulk peers
     for (const target of targets) {
       await writer.ask(`bulk ${written} ${target - written}`);
       written = target;
-      if (node.daemon) {
-        // restart from a clean kernel: removing the device drops its routes, neighbours and FDB
-        node.daemon.kill('SIGTERM');
-        await waitFor('twilld to stop', () => node.daemon!.exitCode !== null || node.daemon!.signalCode !== null);
-        await ipBatch(netnsPath(node.ns), ['link del twill.1']);
+      // START_ROUNDS alternating rounds of the floors and a start; the medians go in the row
+      // (one start beside one floor swung by ±20% on this shared machine, the floor as much as the start)
+      const starts: number[] = [];
+      const floors: number[] = [];
+      const floorsNh: number[] = [];
+      for (let round = 0; round < START_ROUNDS; round++) {
+        if (node.daemon) {
+          // restart from a clean kernel: removing the device drops its routes, neighbours and FDB
+          node.daemon.kill('SIGTERM');
+          await waitFor('twilld to stop', () => node.daemon!.exitCode !== null || node.daemon!.signalCode !== null);
+          await ipBatch(netnsPath(node.ns), ['link del twill.1']);
+        }
+        // the floors first, while no daemon runs: neither disturbs the other's figures
+        floors.push(await referenceProgram(world, node.ns, node.ip, target, false));
+        floorsNh.push(await referenceProgram(world, node.ns, node.ip, target, true));
+        // the harness keeps the last 2000 lines: an index into it does not survive a busy row
+        node.log.splice(0);
+        const t0 = performance.now();
+        cluster.startDaemon(node);
+        await waitFor(`twilld to program ${target} peers`, () => programmedAll(node.log, 0, target), 180000, 5);
+        starts.push(performance.now() - t0);
+        const routes = await countRoutes(node.ns);
+        if (routes < target) throw new Error(`twilld said it programmed ${target} peers, the kernel has ${routes} routes`);
       }
-      // the floor first, while no daemon runs: neither disturbs the other's figures
-      const startFloor = await referenceProgram(world, node.ns, node.ip, target, false);
-      const startFloorNh = await referenceProgram(world, node.ns, node.ip, target, true);
-      // the harness keeps the last 2000 lines: an index into it does not survive a busy row
-      node.log.splice(0);
-      const from = 0;
-      const t0 = performance.now();
-      cluster.startDaemon(node);
-      await waitFor(`twilld to program ${target} peers`, () => programmedAll(node.log, from, target), 180000, 5);
-      const start = performance.now() - t0;
-      const routes = await countRoutes(node.ns);
-      if (routes < target) throw new Error(`twilld said it programmed ${target} peers, the kernel has ${routes} routes`);
+      const [start, startFloor, startFloorNh] = [median(starts), median(floors), median(floorsNh)];
+      startRounds.push(`${target}: ${starts.map((t, i) => `${fmt(t, 0)}/${fmt(floors[i], 0)} ms`).join(', ')}`);
       await new Promise((r) => setTimeout(r, 1000)); // let the start-up's own events settle
       const lat: number[] = [];
       const latCommitted: number[] = [];
@@ -183,7 +196,8 @@ async function main(): Promise<void> {
           fmt(r.settled.rss / 80, 2) + 'x', fmt(r.settled.hwm, 1), `${fmt(r.heap.used, 1)} / ${fmt(r.heap.total, 1)}`];
       }),
     ]);
-    console.log(`(${LATENCY_SAMPLES} new-lease samples per row; RSS right after them, and after ${SETTLE_S} s idle; heap at the end)`);
+    console.log(`(start and floors: medians of ${START_ROUNDS} alternating rounds; ${LATENCY_SAMPLES} new-lease samples per row; RSS right after them, and after ${SETTLE_S} s idle; heap at the end)`);
+    console.log(`start / floor per round: ${startRounds.join('; ')}`);
   } finally {
     // also when a row failed: the log says why
     if (process.env.BENCH_SCALE_LOG && log) writeFileSync(process.env.BENCH_SCALE_LOG, log.join('\n') + '\n');

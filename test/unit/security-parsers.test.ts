@@ -118,6 +118,29 @@ describe('security: lease values from etcd', () => {
     assert.equal(parseLeaseAttrs('{"PublicIP":"198.18.0.12","BackendType":"wireguard","BackendData":{"PublicKey":"x\\ny"}}').BackendData, null);
   });
 
+  it('PublicIP: the special IPv4 ranges end exactly where they should', () => {
+    for (const ip of ['0.255.255.255', '127.0.0.0', '127.255.255.255', '224.0.0.0', '239.255.255.255', '255.255.255.255']) {
+      assert.equal(refusal(() => parseLeaseAttrs(JSON.stringify({ ...VALID, PublicIP: ip }))).field, 'PublicIP', ip);
+    }
+    for (const ip of ['1.0.0.0', '126.255.255.255', '128.0.0.0', '223.255.255.255', '240.0.0.1', '255.255.255.254']) {
+      assert.equal(String(parseLeaseAttrs(JSON.stringify({ ...VALID, PublicIP: ip })).PublicIP), ip);
+    }
+  });
+
+  it('fuzz: a MAC in any mix of cases reads as its octets and prints in lower case', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 6, maxLength: 6 }), fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }), (b, upper) => {
+      b[0] &= 0xfe;
+      fc.pre(b.some((o) => o !== 0));
+      const lower = [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+      let i = 0;
+      const mixed = lower.replace(/[0-9a-f]/g, (c) => (upper[i++] ? c.toUpperCase() : c));
+      const m = Mac.parse(mixed);
+      assert.deepEqual([...m.bytes], [...b]);
+      assert.equal(m.toString(), lower);
+      assert.ok(m.equals(Mac.parse(lower)));
+    }), { numRuns: 500 });
+  });
+
   it('fuzz: whatever parses is valid in every field (property, 3000 values)', () => {
     fc.assert(fc.property(leaseObject, (o) => {
       let attrs;
