@@ -174,6 +174,14 @@ describe('security: lease values from etcd', () => {
     const { leases, invalid } = screenLeases([l('10.244.3.0/24'), l('0.0.0.0/0')], [], config);
     assert.deepEqual(leases.map((x) => x.key), ['10.244.3.0/24']);
     assert.deepEqual(invalid.map((x) => [x.key, x.field]), [['0.0.0.0/0', 'subnet']]);
+    // the same objects screened again (the next watch event), and under another network:
+    // each verdict belongs to its config, not just to the lease object
+    const same = [l('10.244.3.0/24'), l('0.0.0.0/0')];
+    const again = () => screenLeases(same, [], config).leases.map((x) => x.key);
+    assert.deepEqual([again(), again()], [['10.244.3.0/24'], ['10.244.3.0/24']]);
+    const other = parseNetworkConfig(JSON.stringify({ Network: '10.200.0.0/16', Backend: { Type: 'vxlan' } }));
+    assert.deepEqual(screenLeases(same, [], other).invalid.map((x) => x.key), ['10.244.3.0/24', '0.0.0.0/0']);
+    assert.deepEqual(again(), ['10.244.3.0/24']);
   });
 });
 
