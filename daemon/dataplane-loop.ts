@@ -24,8 +24,8 @@ export interface DataplaneLoopDeps {
   ipMasq: boolean;
   log: Logger;
   metrics: DaemonMetrics;
-  /** called after each pass, full or not (the memory it used can go back) */
-  afterPass?: () => void;
+  /** called after each pass (the memory it used can go back) */
+  afterPass?: (full: boolean) => void;
   /** called once, after the first successful pass */
   onReady?: () => void;
 }
@@ -86,7 +86,7 @@ export class DataplaneLoop {
       log.info('masquerade rules written', { network: String(this.d.config.Network) });
     }
     metrics.reconciles.inc({ result: res.failures ? 'failed' : 'ok' });
-    this.d.afterPass?.();
+    this.d.afterPass?.(full);
     if (!this.envWritten) {
       const { config } = this.d;
       const subnet = config.EnableIPv4 ? subnetOf(keeper.lease, 4) : undefined;
