@@ -201,24 +201,15 @@ const SPECIAL_TEXT: Record<4 | 6, [string, string][]> = {
   6: [['::/128', 'unspecified'], ['::1/128', 'a loopback address'],
     ['ff00::/8', 'a multicast address'], ['fe80::/10', 'a link-local address']],
 };
-// parsed on first use, once: a start-up checks every lease's PublicIP against them (the
-// IPv4 ones as plain [first, end) numbers: no Cidr or BigInt work per lease)
-let special: { 4: [number, number, string][]; 6: [Cidr, string][] } | undefined;
+// parsed on first use, once: a start-up checks every lease's PublicIP against them
+let special: Record<4 | 6, [Cidr, string][]> | undefined;
 
 function nonUnicastReason(ip: Ip): string | undefined {
   special ??= {
-    4: SPECIAL_TEXT[4].map(([net, why]) => {
-      const c = Cidr.parse(net);
-      return [Number(c.network), Number(c.network) + 2 ** (32 - c.prefix), why];
-    }),
+    4: SPECIAL_TEXT[4].map(([net, why]) => [Cidr.parse(net), why]),
     6: SPECIAL_TEXT[6].map(([net, why]) => [Cidr.parse(net), why]),
   };
-  if (ip.family === 4) {
-    const v = Number(ip.value);
-    for (const [from, end, why] of special[4]) if (v >= from && v < end) return why;
-    return undefined;
-  }
-  for (const [net, why] of special[6]) if (net.contains(ip)) return why;
+  for (const [net, why] of special[ip.family]) if (net.contains(ip)) return why;
   return undefined;
 }
 
