@@ -34,15 +34,23 @@ export class DataplaneLoop {
   ready = false;
   lastPassAt = Date.now();
   private readonly trigger = new Trigger();
-  private leases?: Lease[];
+  /** the screened lease set by key (the listener's own, kept current by it) */
+  private leases?: ReadonlyMap<string, Lease>;
+  /** keys changed since the last pass began; undefined: anything may have changed */
+  private changed?: Set<string>;
   private seenAt?: number;
   private fullNeeded = true;
   private envWritten = false;
 
   constructor(private readonly d: DataplaneLoopDeps) {}
 
-  /** A new lease set from the watch. */
-  onLeases(leases: Lease[]): void {
+  /**
+   * A new lease set from the watch, with the keys that changed (undefined: a new listing).
+   * Kicks coalesce, and so do their keys: the next pass looks at all of them.
+   */
+  onLeases(leases: ReadonlyMap<string, Lease>, changed?: ReadonlySet<string>): void {
+    if (!changed || leases !== this.leases) this.changed = undefined;
+    else if (this.changed) for (const k of changed) this.changed.add(k);
     this.leases = leases;
     this.seenAt ??= Date.now();
     this.trigger.kick(false);
@@ -66,11 +74,15 @@ export class DataplaneLoop {
       if (signal.aborted || !this.leases) continue;
       const since = this.seenAt;
       const full = this.fullNeeded || !this.ready;
+      const changed = this.changed;
       this.seenAt = undefined;
       this.fullNeeded = false;
+      this.changed = new Set();
       try {
-        await this.pass(this.leases, since, full);
+        await this.pass(this.leases, changed, since, full);
       } catch (e) {
+        // the keys this pass took are not programmed: whatever runs next compares everything
+        this.fullNeeded = true;
         this.d.metrics.reconciles.inc({ result: 'failed' });
         this.d.log.error('reconcile failed; retrying at the next pass', { error: e });
         setTimeout(() => this.kickFull(), 1000).unref();
@@ -78,9 +90,9 @@ export class DataplaneLoop {
     }
   }
 
-  private async pass(leases: Lease[], since: number | undefined, full: boolean): Promise<void> {
+  private async pass(leases: ReadonlyMap<string, Lease>, changed: ReadonlySet<string> | undefined, since: number | undefined, full: boolean): Promise<void> {
     const { keeper, backend, masquerade, metrics, log } = this.d;
-    const res = await this.d.reconciler.run(keeper.lease, leases, since, full ? 'full' : 'leases');
+    const res = await this.d.reconciler.run(keeper.lease, leases, { mode: full ? 'full' : 'leases', changed, leasesSeenAt: since });
     if (masquerade && full && (await masquerade.ensure())) {
       if (this.ready) metrics.repairs.inc({ kind: 'masquerade' });
       log.info('masquerade rules written', { network: String(this.d.config.Network) });

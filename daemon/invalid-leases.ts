@@ -11,7 +11,7 @@ export class InvalidLeaseReporter {
 
   constructor(private readonly log: Logger, private readonly metrics: DaemonMetrics) {}
 
-  report(invalid: readonly InvalidLease[]): void {
+  report(invalid: Iterable<InvalidLease>): void {
     const now = new Map<string, string>();
     for (const l of invalid) {
       const sig = `${l.field}|${l.reason}`;

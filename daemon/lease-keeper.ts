@@ -34,7 +34,7 @@ export class LeaseKeeper {
   /** a renewal is in flight: events about our key may be its own write racing its reply */
   private busy = false;
   /** the last lease set that arrived while a renewal was in flight, judged once it is done */
-  private seenWhileBusy?: readonly Lease[];
+  private seenWhileBusy?: ReadonlyMap<string, Lease>;
   private readonly sm: SubnetManager;
   private readonly config: NetworkConfig;
   private readonly req: LeaseRequest;
@@ -67,11 +67,11 @@ export class LeaseKeeper {
    * the renewal loop checks with the store at once (a renewal that fails its revision
    * guard tells a real loss from an event that raced our own write).
    */
-  observe(leases: readonly Lease[]): void {
+  observe(leases: ReadonlyMap<string, Lease>): void {
     const cur = this.current;
     if (this.busy) this.seenWhileBusy = leases;
     if (!cur || this.busy) return;
-    const seen = leases.find((l) => l.key === cur.key);
+    const seen = leases.get(cur.key);
     const newer = seen?.modRevision && cur.modRevision && BigInt(seen.modRevision) > BigInt(cur.modRevision);
     if (!seen || newer || !sameNode(seen.attrs, cur.attrs)) {
       if (seen && BigInt(seen.modRevision ?? '0') < BigInt(cur.modRevision ?? '0')) return; // an old event

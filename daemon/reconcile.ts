@@ -4,13 +4,13 @@
 //  - full (start-up, the timer, kernel events, after a failure): dumps our entries from the
 //    kernel and diffs every peer against them; whatever drifted (a deleted route, neighbour,
 //    FDB entry, the device itself) is put back and gone peers are pruned.
-//  - leases (the watch): only peers whose lease object changed are looked at, each diffed
+//  - leases (the watch): only the keys the watch says changed are looked at, each peer diffed
 //    against what was programmed for it: a new lease costs its own few entries, whatever the
-//    number of peers.
+//    number of peers (nothing walks the whole set).
 // Only our entries are read as "actual" (lib/kernel/dataplane.ts ourEntries, which twillctl
 // doctor reads with too).
 import { ActualEntries, DataplaneEntries, fdbKey, neighKey, nexthopKey, PeerEntries, routeKey } from '../lib/dataplane/entries.js';
-import { isPeer } from '../lib/dataplane/peers.js';
+import { isPeer, samePeerSelection } from '../lib/dataplane/peers.js';
 import { Change, DataplaneOp, opText, planDataplane, planPeerChange } from '../lib/dataplane/plan.js';
 import { applyDataplaneOps, KernelDataplane, ourEntries, readKernelDataplane } from '../lib/kernel/dataplane.js';
 import { getLinkOn } from '../lib/kernel/netlink/query.js';
@@ -39,8 +39,18 @@ interface Programmed {
   entries: PeerEntries;
   /** the entries serialised, made when first compared (a start-up's thousands never are) */
   sig?: string;
-  /** the pass that last found it wanted: the ones an earlier pass left are the gone peers */
-  pass: number;
+}
+
+export interface PassOptions {
+  /** `full`: diff against the kernel; `leases`: only the lease set changed (see run) */
+  mode: 'full' | 'leases';
+  /**
+   * the keys that changed since the last pass (a lease pass looks at these alone);
+   * undefined: any may have
+   */
+  changed?: ReadonlySet<string>;
+  /** when the watch first reported what this pass programs (the time to program histogram) */
+  leasesSeenAt?: number;
 }
 
 const sigOf = (p: Programmed): string => (p.sig ??= JSON.stringify(p.entries));
@@ -53,11 +63,11 @@ export class Reconciler {
    * event, in a micro-benchmark; ~0.2 ms in place).
    */
   private programmed = new Map<string, Programmed>();
-  private passes = 0;
   private first = true;
   /**
    * the own lease and outcome of the last pass: a quick pass needs the same own subnet (key)
-   * and a clean outcome; while the own lease object is the same, so is every isPeer answer
+   * and a clean outcome, and looks only at the changed keys while the own lease selects the
+   * same peers (samePeerSelection)
    */
   private lastOwn?: Lease;
   private lastFailed = false;
@@ -84,12 +94,13 @@ export class Reconciler {
   /**
    * `full`: diff against the kernel (periodic, kernel events, start-up): repairs drift.
    * `leases`: only the lease set changed; each changed peer is diffed against what the last
-   * pass programmed for it, without reading the kernel. Falls back to a full pass when there
-   * is no clean previous pass to build on.
+   * pass programmed for it, without reading the kernel, and with `changed` only those keys
+   * are looked at: an event costs its own keys, not the number of peers. Falls back to a
+   * full pass when there is no clean previous pass to build on.
    */
-  async run(own: Lease, leases: readonly Lease[], leasesSeenAt?: number, mode: 'full' | 'leases' = 'full'): Promise<ReconcileResult> {
+  async run(own: Lease, leases: ReadonlyMap<string, Lease>, opts: PassOptions = { mode: 'full' }): Promise<ReconcileResult> {
     const first = this.first;
-    const quick = mode === 'leases' && !first && !this.lastFailed && this.lastOwn?.key === own.key;
+    const quick = opts.mode === 'leases' && !first && !this.lastFailed && this.lastOwn?.key === own.key;
     let deviceRecreated = false;
     if (!quick) {
       deviceRecreated = await this.backend.ensureLocal(own);
@@ -99,37 +110,41 @@ export class Reconciler {
       }
     }
 
-    // the peers of this lease set, reusing the entries of every lease object seen before:
-    // a kept one is marked with this pass, a new or changed one is staged until the write
-    const pass = ++this.passes;
+    // the peers of this lease set, reusing the entries of every lease object seen before;
+    // new and changed ones are staged, and gone ones listed, until the write. While the own
+    // lease selects the same peers (renewals do not change that), only the changed keys can differ.
+    const sameOwn = !!this.lastOwn && samePeerSelection(own, this.lastOwn);
     const staged = new Map<string, Programmed>();
+    const gone = new Set<string>();
     const changed: string[] = [];
-    const sameOwn = own === this.lastOwn;
-    for (const l of leases) {
-      const prev = this.programmed.get(l.key);
-      // a lease object the last pass programmed, against the same own lease, is still a peer
-      // (every event walks every lease: at 10 000, isPeer's address compares added up)
-      const kept = prev !== undefined && prev.lease === l;
-      if (!(kept && sameOwn) && !isPeer(own, l)) continue;
-      if (kept) {
-        prev.pass = pass;
-        continue;
+    const look = (k: string, l: Lease | undefined) => {
+      const prev = this.programmed.get(k);
+      if (prev && prev.lease === l && (sameOwn || isPeer(own, l))) return;
+      const entries = l && isPeer(own, l) ? this.backend.peerEntries(l) : undefined;
+      if (!entries) {
+        if (prev) gone.add(k);
+        return;
       }
-      const entries = this.backend.peerEntries(l);
-      if (!entries) continue;
-      const p: Programmed = { lease: l, entries, pass };
-      staged.set(l.key, p);
-      if (!prev || sigOf(prev) !== sigOf(p)) changed.push(l.key);
-    }
-    const gone: string[] = [];
-    for (const [k, p] of this.programmed) if (p.pass !== pass && !staged.has(k)) gone.push(k);
-    /** what this pass wants for a peer key (undefined: not a peer any more) */
-    const next = (k: string): Programmed | undefined => {
-      const p = staged.get(k) ?? this.programmed.get(k);
-      return p?.pass === pass ? p : undefined;
+      const p: Programmed = { lease: l!, entries };
+      staged.set(k, p);
+      if (!prev || sigOf(prev) !== sigOf(p)) changed.push(k);
     };
+    if (quick && sameOwn && opts.changed) {
+      for (const k of opts.changed) look(k, leases.get(k));
+    } else {
+      for (const [k, l] of leases) look(k, l);
+      for (const k of this.programmed.keys()) if (!leases.has(k)) gone.add(k);
+    }
+    /** what this pass wants for a peer key (undefined: not a peer any more) */
+    const next = (k: string): Programmed | undefined => staged.get(k) ?? (gone.has(k) ? undefined : this.programmed.get(k));
 
-    this.backend.syncPeers?.(leases.filter((l) => next(l.key)));
+    if (this.backend.syncPeers) {
+      // every peer, in the order the peer map will hold them after this pass
+      const peers: Lease[] = [];
+      for (const [k, p] of this.programmed) if (!gone.has(k)) peers.push((staged.get(k) ?? p).lease);
+      for (const [k, p] of staged) if (!this.programmed.has(k)) peers.push(p.lease);
+      this.backend.syncPeers(peers);
+    }
 
     const s = (this.socket ??= NetlinkSocket.open());
     const t0 = performance.now();
@@ -143,8 +158,8 @@ export class Reconciler {
       changes = ops.map((o) => ({ kind: o.kind, op: o.op === 'del' ? 'del' : 'set', key: o.key }));
     } else {
       const desired: DataplaneEntries = { routes: [], neighs: [], fdb: [], nexthops: [] };
-      for (const l of leases) {
-        const p = next(l.key);
+      for (const k of leases.keys()) {
+        const p = next(k);
         if (!p) continue;
         for (const r of p.entries.routes) desired.routes.push(r);
         for (const n of p.entries.neighs) desired.neighs.push(n);
@@ -170,8 +185,8 @@ export class Reconciler {
     const failures = failed.length ? failed.slice(0, 10).map((f) => f.message).join('; ') + (failed.length > 10 ? `; and ${failed.length - 10} more` : '') : undefined;
     this.recentlyDeleted = new Set(ops.filter((o) => o.op === 'del').map((o) => `${o.kind}|${o.key}`));
 
-    if (leasesSeenAt !== undefined && !failures) {
-      const secs = (Date.now() - leasesSeenAt) / 1000;
+    if (opts.leasesSeenAt !== undefined && !failures) {
+      const secs = (Date.now() - opts.leasesSeenAt) / 1000;
       for (let i = 0; i < changed.length; i++) this.metrics.programSeconds.observe(secs);
     }
     for (const k of gone) this.programmed.delete(k);

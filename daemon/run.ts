@@ -15,7 +15,7 @@ import { withSocket } from '../lib/kernel/netlink/socket.js';
 import type { NetworkConfig } from '../lib/schema/network-config.js';
 import { detectIptablesBackend } from '../lib/kernel/iptables-backend.js';
 import { Lease, LeaseSubnets, subnetOf } from '../lib/schema/lease.js';
-import { screenLeases } from '../lib/schema/subnet-pool.js';
+import { LeaseScreen } from '../lib/schema/subnet-pool.js';
 import { readSubnetEnv } from '../lib/schema/subnet-env.js';
 import { createBackend } from './backend/registry.js';
 import { DataplaneLoop } from './dataplane-loop.js';
@@ -124,12 +124,13 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
     });
     loop = dataplane;
     const invalidLeases = new InvalidLeaseReporter(log.with({ component: 'subnet' }), metrics);
-    const watching = sm.watchLeases((all, refused) => {
-      // one screen for everything downstream: a refused lease is not half-applied anywhere
-      const { leases, invalid } = screenLeases(all, refused, config);
-      invalidLeases.report(invalid);
-      keeper.observe(leases);
-      dataplane.onLeases(leases);
+    // one screen for everything downstream: a refused lease is not half-applied anywhere
+    const screen = new LeaseScreen(config);
+    const watching = sm.watchLeases(({ leases, invalid, changed }) => {
+      screen.update(leases, invalid, changed);
+      invalidLeases.report(screen.invalid.values());
+      keeper.observe(screen.leases);
+      dataplane.onLeases(screen.leases, changed);
     }, signal);
     const renewing = keeper.run(signal);
     const events = watchKernel(backend.devices, nexthops, reconciler, config, () => keeper.lease, () => dataplane.kickFull(), log);

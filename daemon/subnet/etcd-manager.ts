@@ -184,30 +184,38 @@ export class EtcdSubnetManager implements SubnetManager {
     const state = new Map(leases.map((l) => [l.key, l]));
     const refused = new Map<string, InvalidLease>(invalid.map((l) => [l.key, l]));
     const snapshot = BigInt(revision);
-    onChange([...state.values()], [...refused.values()]);
-    let pending = false;
+    onChange({ leases: state, invalid: refused });
+    /** the keys of the burst not yet reported; undefined when none are pending */
+    let changed: Set<string> | undefined;
+    let ended = false;
     const onEvent = (e: LeaseEvent) => {
       // events at or before the list's revision are already in it (a resumed stream can replay them)
       if (BigInt(e.revision) <= snapshot) return;
       // a key holds one thing at a time: a refused value replaces (removes) a valid lease
+      let key: string;
       if (e.type === 'put') {
-        state.set(e.lease.key, e.lease);
-        refused.delete(e.lease.key);
+        key = e.lease.key;
+        state.set(key, e.lease);
+        refused.delete(key);
       } else if (e.type === 'invalid') {
-        state.delete(e.invalid.key);
-        refused.set(e.invalid.key, e.invalid);
+        key = e.invalid.key;
+        state.delete(key);
+        refused.set(key, e.invalid);
       } else {
-        state.delete(e.key);
-        refused.delete(e.key);
+        key = e.key;
+        state.delete(key);
+        refused.delete(key);
       }
-      // One etcd message carries many events: report the set once per burst, not per key.
-      if (!pending) {
-        pending = true;
-        setImmediate(() => {
-          pending = false;
-          if (!signal.aborted) onChange([...state.values()], [...refused.values()]);
-        });
-      }
+      // One etcd message carries many events: report the set once per burst, not per key,
+      // naming the burst's keys (downstream, an event costs its keys, not the set's size).
+      if (changed) return void changed.add(key);
+      changed = new Set([key]);
+      setImmediate(() => {
+        const keys = changed!;
+        changed = undefined;
+        // a burst of a watch that has ended is in the next listing
+        if (!signal.aborted && !ended) onChange({ leases: state, invalid: refused, changed: keys });
+      });
     };
     let watch: LeaseWatch | undefined;
     let onAbort: (() => void) | undefined;
@@ -219,6 +227,7 @@ export class EtcdSubnetManager implements SubnetManager {
         this.store.watchLeases(revision, onEvent, resolve).then((w) => (watch = w), reject);
       });
     } finally {
+      ended = true;
       signal.removeEventListener('abort', onAbort!);
       await watch?.stop();
     }

@@ -153,7 +153,7 @@ export class KubeSubnetManager implements SubnetManager {
         const sig = JSON.stringify([leases.map((l) => [l.key, String(l.subnet), String(l.subnet6 ?? ''), l.attrs]), invalid]);
         if (sig === last) return;
         last = sig;
-        onChange(leases, invalid);
+        onChange({ leases: new Map(leases.map((l) => [l.key, l])), invalid: new Map(invalid.map((l) => [l.key, l])) });
       },
     }, signal, { log: this.log, retryMs: this.o.pollMs });
   }

@@ -14,7 +14,25 @@ export interface LeaseRequest {
   ttlSeconds: number;
 }
 
-export type LeaseSetListener = (leases: Lease[], invalid: InvalidLease[]) => void;
+/**
+ * The lease set as a watch holds it, handed to the listener after every change. The maps are
+ * the watch's own and go on changing after the call: whoever keeps them sees later states,
+ * each announced by a later call.
+ */
+export interface LeaseSetUpdate {
+  /** every valid lease (ours included), by key */
+  leases: ReadonlyMap<string, Lease>;
+  /** every key whose key or value was refused (never in `leases`) */
+  invalid: ReadonlyMap<string, InvalidLease>;
+  /**
+   * the keys put, refused or deleted since the previous call: a consumer looks at these
+   * alone. Undefined for a new listing (the first, a re-list, a manager that only knows
+   * whole sets): anything may have changed.
+   */
+  changed?: ReadonlySet<string>;
+}
+
+export type LeaseSetListener = (update: LeaseSetUpdate) => void;
 
 export interface SubnetManager {
   readonly kind: 'etcd' | 'kube';
@@ -30,9 +48,9 @@ export interface SubnetManager {
   /** Extends our lease; undefined when it is gone or was changed by someone else (re-acquire). */
   renewLease(lease: Lease, req: LeaseRequest, signal: AbortSignal): Promise<Lease | undefined>;
   /**
-   * Calls onChange with the complete current set of leases (ours included) at start and after
-   * every change, and beside it every key whose key or value was refused (never in `leases`);
-   * re-lists after compaction or disconnects. Resolves when the signal aborts.
+   * Calls onChange with the complete current lease set at start and after every change (with
+   * the keys that changed when the manager knows them); re-lists after compaction or
+   * disconnects. Resolves when the signal aborts.
    */
   watchLeases(onChange: LeaseSetListener, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;

@@ -60,10 +60,9 @@ export function leaseInRange(config: NetworkConfig, l: LeaseSubnets): boolean {
  * would take the default route). A dual-stack lease in an IPv4-only network is routed for
  * IPv4, its v6 half ignored.
  */
-export function leaseNetworkProblem(
-  l: LeaseSubnets, config: NetworkConfig,
-  pool4 = subnetPool(config, 4), pool6 = subnetPool(config, 6),
-): { field: string; reason: string } | undefined {
+export function leaseNetworkProblem(l: LeaseSubnets, config: NetworkConfig): { field: string; reason: string } | undefined {
+  const pool4 = subnetPool(config, 4);
+  const pool6 = subnetPool(config, 6);
   const s4 = subnetOf(l, 4);
   const s6 = subnetOf(l, 6);
   const outside = (s: Cidr, pool: SubnetPool) => !pool.network.contains(s) || s.prefix !== pool.len;
@@ -81,27 +80,63 @@ export function leaseNetworkProblem(
 const screened = new WeakMap<NetworkConfig, WeakMap<Lease, { field: string; reason: string } | false>>();
 
 /**
+ * What screening makes of one lease: undefined when it can be a node of this network, else
+ * the refusal (field and reason). Each lease object is judged once per config: a watch hands
+ * over the same objects until their keys change, and at 10 000 leases judging the whole set
+ * again was ~2 ms of every event (a CPU profile of bench:scale).
+ */
+export function screenLease(l: Lease, config: NetworkConfig): InvalidLease | undefined {
+  let verdicts = screened.get(config);
+  if (!verdicts) screened.set(config, (verdicts = new WeakMap()));
+  let p = verdicts.get(l);
+  if (p === undefined) verdicts.set(l, (p = leaseNetworkProblem(l, config) ?? false));
+  return p ? { invalid: true, key: l.key, field: p.field, reason: p.reason, leaseId: l.leaseId, modRevision: l.modRevision } : undefined;
+}
+
+/**
  * Splits a lease set into the leases that can be nodes of this network and the ones that
  * cannot (moved to `invalid`, with the field and reason): what the daemon programs and what
- * twillctl shows as ignored come from this one function.
+ * twillctl shows as ignored come from screenLease, through this or through LeaseScreen.
  */
 export function screenLeases(leases: readonly Lease[], invalid: readonly InvalidLease[], config: NetworkConfig): { leases: Lease[]; invalid: InvalidLease[] } {
   const fit: Lease[] = [];
   const refused = [...invalid];
-  // Every lease event screens the whole set, and a watch hands over the same lease objects
-  // until their keys change: each object is judged once per config (pools taken once too).
-  // At 10 000 leases the full screen was ~2 ms of every event (a CPU profile of bench:scale).
-  let verdicts = screened.get(config);
-  if (!verdicts) screened.set(config, (verdicts = new WeakMap()));
-  let pools: [SubnetPool | undefined, SubnetPool | undefined] | undefined;
   for (const l of leases) {
-    let p = verdicts.get(l);
-    if (p === undefined) {
-      pools ??= [subnetPool(config, 4), subnetPool(config, 6)];
-      verdicts.set(l, (p = leaseNetworkProblem(l, config, ...pools) ?? false));
-    }
-    if (p) refused.push({ invalid: true, key: l.key, field: p.field, reason: p.reason, leaseId: l.leaseId, modRevision: l.modRevision });
+    const r = screenLease(l, config);
+    if (r) refused.push(r);
     else fit.push(l);
   }
   return { leases: fit, invalid: refused };
+}
+
+/**
+ * A screened lease set kept up to date key by key: a watch event costs the keys it changed,
+ * not the size of the set (the daemon's path from an etcd event to its route).
+ */
+export class LeaseScreen {
+  /** the leases that can be nodes of this network, by key */
+  readonly leases = new Map<string, Lease>();
+  /** every refused key: unparsable values (as the watch refused them) and leases that do not fit */
+  readonly invalid = new Map<string, InvalidLease>();
+
+  constructor(private readonly config: NetworkConfig) {}
+
+  /**
+   * Takes the watch's current set. `changed`: the keys that changed since the last call,
+   * looked at alone; undefined screens the whole set again (a new listing).
+   */
+  update(all: ReadonlyMap<string, Lease>, refused: ReadonlyMap<string, InvalidLease>, changed?: Iterable<string>): void {
+    if (!changed) {
+      this.leases.clear();
+      this.invalid.clear();
+    }
+    for (const k of changed ?? new Set([...all.keys(), ...refused.keys()])) {
+      this.leases.delete(k);
+      this.invalid.delete(k);
+      const l = all.get(k);
+      const r = l ? screenLease(l, this.config) : refused.get(k);
+      if (r) this.invalid.set(k, r);
+      else if (l) this.leases.set(k, l);
+    }
+  }
 }

@@ -94,7 +94,7 @@ describe('EtcdSubnetManager (real etcd)', function () {
   it('reports every change of the lease set', async () => {
     const ac = new AbortController();
     let last: Lease[] = [];
-    const watching = sm.watchLeases((ls) => (last = ls), ac.signal);
+    const watching = sm.watchLeases((u) => (last = [...u.leases.values()]), ac.signal);
     await waitFor('initial set', () => last !== undefined);
     const a = await sm.acquireLease(config, { attrs: attrs('192.0.2.1'), ttlSeconds: 60 }, signal());
     await waitFor('put seen', () => last.some((l) => l.key === a.key));
@@ -119,7 +119,7 @@ describe('EtcdSubnetManager (real etcd)', function () {
     // and the manager's view after its re-list is the current one
     const ac = new AbortController();
     let last: Lease[] = [];
-    const watching = sm.watchLeases((ls) => (last = ls), ac.signal);
+    const watching = sm.watchLeases((u) => (last = [...u.leases.values()]), ac.signal);
     await waitFor('current set', () => last.length === 1 && last[0].attrs.PublicIP.toString() === '192.0.2.2');
     ac.abort();
     await watching;
@@ -130,7 +130,7 @@ describe('EtcdSubnetManager (real etcd)', function () {
     const sm2 = new EtcdSubnetManager(registry, { log, onWatchResync: (why) => resyncs.push(why) });
     const ac = new AbortController();
     let last: Lease[] = [];
-    const watching = sm2.watchLeases((ls) => (last = ls), ac.signal);
+    const watching = sm2.watchLeases((u) => (last = [...u.leases.values()]), ac.signal);
     const a = await sm.acquireLease(config, { attrs: attrs('192.0.2.1'), ttlSeconds: 60 }, signal());
     await waitFor('put seen', () => last.length === 1);
     await etcd.stop();

@@ -44,7 +44,7 @@ describe('LeaseKeeper (real etcd)', function () {
     const keeper = new LeaseKeeper({ sm, config, req: { attrs, ttlSeconds: 6 }, renewMarginMs: 5000, log, metrics, onReacquired });
     const lease = await keeper.acquire(ac.signal);
     const running = keeper.run(ac.signal);
-    const watching = sm.watchLeases((ls) => keeper.observe(ls), ac.signal);
+    const watching = sm.watchLeases((u) => keeper.observe(u.leases), ac.signal);
     return { keeper, lease, metrics, running, watching };
   }
 

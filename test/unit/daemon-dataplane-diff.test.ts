@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { DataplaneOp, opText, planDataplane as plan, planPeerChange } from '../../lib/dataplane/plan.js';
 import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { Mac } from '../../lib/ip/mac.js';
+import { isPeer, samePeerSelection } from '../../lib/dataplane/peers.js';
+import { vxlanAttrs } from '../helpers/lease-attrs.js';
 
 /** The plan's operations as the `ip`/`bridge` commands that would do the same. */
 function planDataplane(...args: Parameters<typeof plan>) {
@@ -116,5 +118,33 @@ describe('dataplane plan (typed operations)', () => {
     ], 'back to a plain route: the route is rewritten before its object goes (deleting it would take the route along)');
     assert.deepEqual(planPeerChange(want, undefined).ops.map(opText), ['ip route del 10.244.2.0/24 nhid 183763456', 'ip nexthop del id 183763456']);
     assert.deepEqual(plan(want, { routes: [r], neighs: [], fdb: [], nexthops: [nh] }).ops, []);
+  });
+});
+
+describe('peer selection', () => {
+  const lease = (key: string, subnet: string, ip: string, more: { subnet6?: string; ip6?: string; rev?: string } = {}) => ({
+    key, subnet: Cidr.parse(subnet), ...(more.subnet6 ? { subnet6: Cidr.parse(more.subnet6) } : {}), modRevision: more.rev,
+    attrs: { ...vxlanAttrs(ip, '02:aa:bb:cc:dd:ee'), ...(more.ip6 ? { PublicIPv6: Ip.parse(more.ip6) } : {}) },
+  });
+  const own = lease('a', '10.244.1.0/24', '198.18.0.1', { subnet6: 'fd00:1::/64', ip6: 'fd99::1', rev: '5' });
+  const others = [
+    lease('a', '10.244.9.0/24', '198.18.0.9'), lease('b', '10.244.1.0/24', '198.18.0.2'), lease('c', '10.244.3.0/24', '198.18.0.1'),
+    lease('d', '10.244.4.0/24', '198.18.0.4', { subnet6: 'fd00:1::/64' }), lease('e', '10.244.5.0/24', '198.18.0.5'),
+    lease('f', '10.244.6.0/24', '198.18.0.6', { subnet6: 'fd00:6::/64', ip6: 'fd99::1' }),
+  ];
+
+  it('a renewed own lease selects the same peers; a changed key, subnet or address may not (samePeerSelection)', () => {
+    const renewed = { ...own, modRevision: '9', expiresAt: 1 };
+    assert.ok(samePeerSelection(own, renewed));
+    assert.deepEqual(others.map((l) => isPeer(renewed, l)), others.map((l) => isPeer(own, l)));
+    const moved = [
+      { ...own, key: 'z' }, { ...own, subnet: Cidr.parse('10.244.4.0/24') }, { ...own, subnet6: Cidr.parse('fd00:6::/64') },
+      { ...own, subnet6: undefined }, { ...own, attrs: { ...own.attrs, PublicIP: Ip.parse('198.18.0.5') } },
+      { ...own, attrs: { ...own.attrs, PublicIPv6: undefined } },
+    ];
+    for (const m of moved) assert.equal(samePeerSelection(own, m), false, JSON.stringify(m));
+    // and each of those changes does change some answer, so none of the fields is checked for nothing
+    const lookalike = [lease('z', '10.244.8.0/24', '198.18.0.8'), ...others, lease('g', '10.244.7.0/24', '198.18.0.7', { subnet6: 'fd00:6::/64' })];
+    for (const m of moved.slice(0, 5)) assert.notDeepEqual(lookalike.map((l) => isPeer(m, l)), lookalike.map((l) => isPeer(own, l)), JSON.stringify(m));
   });
 });

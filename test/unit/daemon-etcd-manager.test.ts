@@ -129,7 +129,7 @@ describe('EtcdSubnetManager (fake store, fake clock)', () => {
 
   describe('watching', () => {
     const peer = (n: number) => ({ subnet: Cidr.parse(`10.50.${n}.0/24`) });
-    let sets: { leases: Lease[]; invalid: InvalidLease[] }[];
+    let sets: { leases: Lease[]; invalid: InvalidLease[]; changed?: string[] }[];
     const last = () => sets.at(-1)!.leases.map((l) => String(l.subnet)).sort();
 
     beforeEach(() => {
@@ -137,19 +137,25 @@ describe('EtcdSubnetManager (fake store, fake clock)', () => {
       store.put(peer(1), vxlanAttrs('192.0.2.11', '02:00:00:00:00:11'), 60);
       store.put(peer(2), vxlanAttrs('192.0.2.12', '02:00:00:00:00:12'), 60);
     });
-    const watch = () => sm.watchLeases((leases, invalid) => sets.push({ leases, invalid }), ac.signal);
+    // the maps are the watch's own and change after the call: each report is copied as it comes
+    const watch = () => sm.watchLeases((u) => sets.push({
+      leases: [...u.leases.values()], invalid: [...u.invalid.values()], changed: u.changed && [...u.changed].sort(),
+    }), ac.signal);
 
     it('reports the whole set at start and after each burst of changes', async () => {
       const watching = watch();
       await settle();
       assert.deepEqual(last(), ['10.50.1.0/24', '10.50.2.0/24']);
+      assert.equal(sets[0].changed, undefined, 'a listing names no keys: anything may have changed');
+      const removed = store.keys()[0];
       store.put(peer(3), vxlanAttrs('192.0.2.13', '02:00:00:00:00:13'), 60);
-      store.remove(store.keys()[0]);
+      store.remove(removed);
       store.put({ subnet: Cidr.parse('10.50.4.0/24') }, '{not json');
       await settle();
       assert.deepEqual(last(), ['10.50.2.0/24', '10.50.3.0/24']);
       assert.equal(sets.at(-1)!.invalid.length, 1, 'a refused value is reported beside the set');
       assert.equal(sets.length, 2, 'one report for the burst');
+      assert.deepEqual(sets[1].changed, [...['10.50.3.0-24', '10.50.4.0-24'].map((k) => `/coreos.com/network/subnets/${k}`), removed].sort(), 'the burst names exactly the keys it put, refused and deleted');
       ac.abort();
       await watching;
     });

@@ -50,7 +50,7 @@ describe('LeaseKeeper (fake store, fake clock)', () => {
       onReacquired: (l, old) => reacquired.push([l, old]),
     });
     const lease = await keeper.acquire(ac.signal);
-    if (watch) running.push(sm.watchLeases((ls) => keeper.observe(ls), ac.signal));
+    if (watch) running.push(sm.watchLeases((u) => keeper.observe(u.leases), ac.signal));
     running.push(keeper.run(ac.signal));
     await settle();
     return { keeper, lease };

@@ -87,7 +87,7 @@ describe('kube subnet manager and lease releaser (fake Nodes, fake clock)', () =
     nodes.set({ metadata: { name: 'n2', annotations: leaseAnnotations(F, peer, true) }, spec: { podCIDR: '10.244.2.0/24' } });
     const m = manager();
     const sets: Lease[][] = [];
-    const watching = m.watchLeases((l) => sets.push(l), ac.signal);
+    const watching = m.watchLeases((u) => sets.push([...u.leases.values()]), ac.signal);
     await settle();
     assert.deepEqual(sets.map((s) => s.map((l) => String(l.subnet))), [['10.244.2.0/24']]);
     nodes.update('n2', (n) => ({ ...n, status: { addresses: [{ type: 'InternalIP', address: '198.18.0.12' }] } }));

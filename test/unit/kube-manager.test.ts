@@ -98,7 +98,7 @@ describe('kube subnet manager', () => {
     assert.equal(String(lease.attrs.PublicIP), '203.0.113.7');
     assert.equal(server.getNode('n1')!.metadata.annotations![F.publicIP], '203.0.113.7');
     const changes = waiter<Lease[]>();
-    const done = m.watchLeases((l) => changes.push(l), ac.signal);
+    const done = m.watchLeases((u) => changes.push([...u.leases.values()]), ac.signal);
     const [seen] = await changes.next((ls) => ls.length === 1);
     assert.deepEqual(plain(seen.attrs), plain(lease.attrs));
     ac.abort();
@@ -135,7 +135,7 @@ describe('kube subnet manager', () => {
     server.createNode({ metadata: { name: 'n2' }, spec: { podCIDR: '10.244.2.0/24' } });
     const m = manager('n1');
     const changes = waiter<Lease[]>();
-    const done = m.watchLeases((l) => changes.push(l), ac.signal);
+    const done = m.watchLeases((u) => changes.push([...u.leases.values()]), ac.signal);
     const subnets = (ls: Lease[]) => ls.map((l) => String(l.subnet)).join(',');
     await changes.next((ls) => subnets(ls) === '10.244.1.0/24');
     server.updateNode('n2', (n) => ({ ...n, metadata: { ...n.metadata, annotations: leaseAnnotations(F, attrs('198.18.0.12', '0a:00:00:00:00:02'), true) } }), 'status');
@@ -156,7 +156,7 @@ describe('kube subnet manager', () => {
     }
     const m = manager('n1');
     const changes = waiter<Lease[]>();
-    const done = m.watchLeases((l) => changes.push(l), ac.signal);
+    const done = m.watchLeases((u) => changes.push([...u.leases.values()]), ac.signal);
     await changes.next((ls) => ls.length === 2);
     const lists = () => server.requests.filter((r) => r.method === 'GET' && /^\/api\/v1\/nodes(\?(?!.*watch=true)|$)/.test(r.url)).length;
     const listsBefore = lists();

@@ -12,9 +12,9 @@ import { Cidr, Ip } from '../../lib/ip/cidr.js';
 import { Mac } from '../../lib/ip/mac.js';
 import { assertSafeBatch } from '../../lib/kernel/ip.js';
 import {
-  encodeLeaseAttrs, LEASE_BACKEND_TYPES, LeaseValueError, parseLeaseAttrs,
+  encodeLeaseAttrs, InvalidLease, LEASE_BACKEND_TYPES, LeaseValueError, parseLeaseAttrs,
 } from '../../lib/schema/lease.js';
-import { leaseNetworkProblem, screenLeases } from '../../lib/schema/subnet-pool.js';
+import { LeaseScreen, leaseNetworkProblem, screenLeases } from '../../lib/schema/subnet-pool.js';
 import { ConfigError, parseNetworkConfig } from '../../lib/schema/network-config.js';
 import { formatSubnetEnv, parseSubnetEnv, SubnetEnvError } from '../../lib/schema/subnet-env.js';
 import { vxlanAttrs } from '../helpers/lease-attrs.js';
@@ -182,6 +182,38 @@ describe('security: lease values from etcd', () => {
     const other = parseNetworkConfig(JSON.stringify({ Network: '10.200.0.0/16', Backend: { Type: 'vxlan' } }));
     assert.deepEqual(screenLeases(same, [], other).invalid.map((x) => x.key), ['10.244.3.0/24', '0.0.0.0/0']);
     assert.deepEqual(again(), ['10.244.3.0/24']);
+  });
+
+  it('screening key by key (the daemon\'s LeaseScreen) always equals screening the whole set', () => {
+    const config = parseNetworkConfig({ Network: '10.244.0.0/16', SubnetLen: 24 });
+    // 8 keys; each step puts a fitting lease, a lease outside the network, a refused value, or deletes
+    const key = (k: number) => `k${k}`;
+    const step = fc.record({ k: fc.nat({ max: 7 }), what: fc.constantFrom('fit', 'outside', 'refused', 'delete') });
+    fc.assert(fc.property(fc.array(fc.array(step, { minLength: 1, maxLength: 4 }), { maxLength: 12 }), fc.nat(), (bursts, relistAt) => {
+      const all = new Map<string, ReturnType<typeof lease>>();
+      const refused = new Map<string, InvalidLease>();
+      const screen = new LeaseScreen(config);
+      screen.update(all, refused);
+      bursts.forEach((burst, n) => {
+        const changed = new Set<string>();
+        for (const { k, what } of burst) {
+          all.delete(key(k));
+          refused.delete(key(k));
+          if (what === 'fit' || what === 'outside') all.set(key(k), lease(key(k), what === 'fit' ? `10.244.${k}.0/24` : `10.9.${k}.0/24`));
+          if (what === 'refused') refused.set(key(k), { invalid: true, key: key(k), field: '(value)', reason: 'is not JSON' });
+          changed.add(key(k));
+        }
+        // now and then a new listing (no keys named) instead of a burst
+        screen.update(all, refused, n === relistAt % 16 ? undefined : changed);
+        const whole = screenLeases([...all.values()], [...refused.values()], config);
+        const sorted = <T extends { key: string }>(xs: Iterable<T>) => [...xs].sort((a, b) => a.key.localeCompare(b.key));
+        assert.deepEqual(sorted(screen.leases.values()), sorted(whole.leases));
+        assert.deepEqual(sorted(screen.invalid.values()), sorted(whole.invalid));
+      });
+    }), { numRuns: 500 });
+    function lease(k: string, subnet: string) {
+      return { key: k, subnet: Cidr.parse(subnet), attrs: vxlanAttrs('198.18.0.12', '02:aa:bb:cc:dd:ee') };
+    }
   });
 });
 
