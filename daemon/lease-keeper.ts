@@ -33,7 +33,10 @@ export class LeaseKeeper {
   private checkNow = false;
   /** a renewal is in flight: events about our key may be its own write racing its reply */
   private busy = false;
-  /** the last lease set that arrived while a renewal was in flight, judged once it is done */
+  /**
+   * the watch's lease map, when an update arrived while a renewal was in flight: judged once
+   * it is done (the map is the watch's own, so by then it holds the latest state)
+   */
   private seenWhileBusy?: ReadonlyMap<string, Lease>;
   private readonly sm: SubnetManager;
   private readonly config: NetworkConfig;
@@ -107,8 +110,8 @@ export class LeaseKeeper {
         await this.clock.sleep(backoff.next(), signal);
         this.checkNow = true;
       } else if (this.seenWhileBusy) {
-        // what the watch said while we were busy, judged against the lease we now hold (a set
-        // from before our write would only trigger a needless check, so older ones are not kept)
+        // the watch spoke while we were busy: its set is judged against the lease we now hold
+        // (updates from before our write are not remembered: they would only trigger a needless check)
         const seen = this.seenWhileBusy;
         this.seenWhileBusy = undefined;
         this.observe(seen);

@@ -98,7 +98,7 @@ export class Reconciler {
    * are looked at: an event costs its own keys, not the number of peers. Falls back to a
    * full pass when there is no clean previous pass to build on.
    */
-  async run(own: Lease, leases: ReadonlyMap<string, Lease>, opts: PassOptions = { mode: 'full' }): Promise<ReconcileResult> {
+  async run(own: Lease, leases: ReadonlyMap<string, Lease>, opts: PassOptions): Promise<ReconcileResult> {
     const first = this.first;
     const quick = opts.mode === 'leases' && !first && !this.lastFailed && this.lastOwn?.key === own.key;
     let deviceRecreated = false;
