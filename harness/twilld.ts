@@ -105,6 +105,14 @@ export function netConfig(extra: Record<string, unknown> = {}, backend: Record<s
   return JSON.stringify({ Network: '10.244.0.0/16', SubnetLen: 24, ...extra, Backend: { Type: 'vxlan', ...backend } });
 }
 
+/**
+ * netConfig's extra for tests that write leases on fixed keys while nodes run: the nodes lease
+ * random subnets, and kept below 10.244.200.0 they never hold a key from 10.244.200.0/24 up
+ * (a put on a node's own key would replace that node's lease). Leases outside
+ * [SubnetMin, SubnetMax] are still routed, so the fixed keys stay ordinary peers.
+ */
+export const FIXED_KEYS_ABOVE_NODES = { SubnetMax: '10.244.199.0' };
+
 export const CONFIG_KEY = '/coreos.com/network/config';
 
 /** An underlay of `nodes` node namespaces with a real etcd on it, holding `config` when given. */

@@ -11,7 +11,7 @@ import { getLink, ipBatch, listAddrs, listFdb, listNeighbours, listRoutes } from
 import { parseSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { EtcdServer } from '../../harness/etcd.js';
 import { Pod, ping } from '../../harness/pods.js';
-import { netConfig, Twilld, startEtcdWorld, startTwoNodes } from '../../harness/twilld.js';
+import { FIXED_KEYS_ABOVE_NODES, netConfig, Twilld, startEtcdWorld, startTwoNodes } from '../../harness/twilld.js';
 import { netnsPath, Underlay, waitFor, World } from '../../harness/world.js';
 
 describe('twilld vxlan: two nodes', function () {
@@ -26,7 +26,8 @@ describe('twilld vxlan: two nodes', function () {
   const n1 = () => netnsPath(ul.nodes[0].ns);
 
   before(async () => {
-    ({ ul, etcd } = await startEtcdWorld(world, 2, netConfig()));
+    // the fake peers are 10.244.200.0/24 and up: no node may hold one
+    ({ ul, etcd } = await startEtcdWorld(world, 2, netConfig(FIXED_KEYS_ABOVE_NODES)));
     ({ d1, d2, p1, p2 } = await startTwoNodes(world, ul, etcd, ['--reconcile-interval', '1h']));
   });
 

@@ -10,7 +10,7 @@ import { listFdb, listNeighbours, listRoutes } from '../../lib/kernel/ip.js';
 import { parseSubnetEnv } from '../../lib/schema/subnet-env.js';
 import { EtcdServer } from '../../harness/etcd.js';
 import { Pod, ping } from '../../harness/pods.js';
-import { netConfig, startEtcdWorld, startTwoNodes, Twilld } from '../../harness/twilld.js';
+import { FIXED_KEYS_ABOVE_NODES, netConfig, startEtcdWorld, startTwoNodes, Twilld } from '../../harness/twilld.js';
 import { ctlAt } from '../helpers/twillctl.js';
 import { netnsPath, tmpPath, Underlay, waitFor, World } from '../../harness/world.js';
 
@@ -42,9 +42,8 @@ describe('security: hostile lease values in etcd', function () {
   };
 
   before(async () => {
-    // the nodes lease random subnets: kept below 10.244.200.0 they can never be one of the keys
-    // this test writes (a hostile put on a node's own key would replace that node's lease)
-    ({ ul, etcd } = await startEtcdWorld(world, 2, netConfig({ SubnetMax: '10.244.199.0' })));
+    // the hostile keys are 10.244.201.0/24 and up: no node may hold one
+    ({ ul, etcd } = await startEtcdWorld(world, 2, netConfig(FIXED_KEYS_ABOVE_NODES)));
     ({ d1, d2, p1, p2 } = await startTwoNodes(world, ul, etcd));
   });
 
