@@ -10,6 +10,7 @@ import { ipBatch, bridgeBatch } from '../lib/kernel/ip.js';
 import { writeSysctl } from '../lib/kernel/sysctl.js';
 import { Cluster, ClusterNode } from '../harness/cluster.js';
 import { addUnderlayNode, netnsPath, UnderlayNode, waitFor, World } from '../harness/world.js';
+import { pingMedian } from './ping.js';
 import { cpuSeconds, fmt, median, printTable } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -110,18 +111,6 @@ async function buildHandVxlan6(world: World, nodes: { node: UnderlayNode; ip6: s
   return { name: 'hand-built VXLAN over IPv6', clientNs: pods[0], serverNs: pods[1], serverIp: 'fd50:2::2', daemons: [] };
 }
 
-/**
- * The median of 20 pings' round trips: on a shared, loaded machine a few pings wait
- * milliseconds for a CPU, which would dominate an average (ping's "avg") and say more about
- * the neighbours' builds than about the path.
- */
-async function rtt(world: World, ns: string, ip: string): Promise<number> {
-  const out = await world.exec(ns, 'ping', ['-c', '20', '-i', '0.05', ip]);
-  const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
-  if (!times.length) throw new Error(`no RTT in ping output: ${out}`);
-  return median(times);
-}
-
 /** iperf3 client against a one-shot server; the parsed JSON report. */
 async function iperf(world: World, p: Path, args: string[]): Promise<{ end: Record<string, any> }> {
   const server = world.spawnIn(p.serverNs, 'iperf3', ['-s', '-1', '-B', p.serverIp]);
@@ -151,7 +140,7 @@ async function measure(world: World, p: Path): Promise<Sample> {
   const s = udp.end.sum;
   const udpKpps = (s.packets - s.lost_packets) / s.seconds / 1000;
   return {
-    tcp1, tcp4: four.end.sum_received.bits_per_second / 1e9, udpKpps, rtt: await rtt(world, p.clientNs, p.serverIp),
+    tcp1, tcp4: four.end.sum_received.bits_per_second / 1e9, udpKpps, rtt: await pingMedian(world, p.clientNs, p.serverIp),
     cpuPerGbps: pids.length ? cores / tcp1 : undefined,
   };
 }
@@ -185,7 +174,7 @@ async function main(): Promise<void> {
       { name: 'per-packet reference', clientNs: pr1.ns, serverNs: pr2.ns, serverIp: pr2.ip, daemons: [r1, r2] },
     ];
     const paths = ONLY_USERSPACE ? all.filter((p) => USERSPACE_ROWS.has(p.name)) : all;
-    for (const p of paths) await waitFor(`${p.name} reachable`, () => rtt(world, p.clientNs, p.serverIp).then(() => true), 20000, 500);
+    for (const p of paths) await waitFor(`${p.name} reachable`, () => pingMedian(world, p.clientNs, p.serverIp).then(() => true), 20000, 500);
 
     console.log(`dataplane benchmark: ${ROUNDS} rounds x ${SECONDS} s iperf3 per measurement, alternating; pod MTU ${mtu}`);
     const samples = new Map<string, Sample[]>(paths.map((p) => [p.name, []]));
@@ -246,7 +235,7 @@ async function ipv6Rows(): Promise<void> {
       { name: 'twill VXLAN over IPv6', clientNs: p1.ns, serverNs: p2.ns, serverIp: p2.ip6!, daemons: [] },
       await buildHandVxlan6(world, hand, mtu),
     ];
-    for (const p of paths) await waitFor(`${p.name} reachable`, () => rtt(world, p.clientNs, p.serverIp).then(() => true), 20000, 500);
+    for (const p of paths) await waitFor(`${p.name} reachable`, () => pingMedian(world, p.clientNs, p.serverIp).then(() => true), 20000, 500);
     const samples = new Map<string, Sample[]>(paths.map((p) => [p.name, []]));
     for (let r = 0; r < ROUNDS; r++) for (const p of paths) samples.get(p.name)!.push(await measure(world, p));
     const med = (name: string, f: (s: Sample) => number) => median(samples.get(name)!.map(f));

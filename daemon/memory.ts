@@ -20,8 +20,14 @@
 //    peers in two minutes of bench:soak (RSS ~104 MiB; ~70 with the bound). Set only after
 //    the start-up: during it the heap grows from nothing to its working size, and a collection
 //    at every 30% step made the start at 5000 peers ~200 ms slower (bench:scale A/B).
+//  - V8's own free memory goes back too: at most every 30 s, once 2 s passed without a pass
+//    (or 30 s into steady churn), a last-resort collection (compacting, new space shrunk,
+//    the page pool emptied), then the C heap trim. A plain major collection shrinks V8's
+//    committed size but keeps the freed pages pooled and resident. Never inline after a pass:
+//    its tens of milliseconds would land on the start-up or on a lease event.
 // A kernel without MADV_PAGEOUT (before 5.4) refuses the first; the daemon only logs that.
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { netlinkAddon } from '../lib/kernel/netlink/addon.js';
 import type { Logger } from './log.js';
 
@@ -39,10 +45,17 @@ export function limitCArenas(): void {
 }
 
 const TRIM_AFTER_IDLE_MS = 2000;
+const HEAP_RELEASE_EVERY_MS = 30000;
 let trimTimer: NodeJS.Timeout | undefined;
+let releaseTimer: NodeJS.Timeout | undefined;
+let releaseDue = 0;
+let lastRelease = -Infinity;
 
-/** After a full pass: trims now. After a quick one: (re)arms the trim for when no pass has run for TRIM_AFTER_IDLE_MS. */
-export function trimCHeapAfterPass(full: boolean): void {
+/**
+ * After a full pass: trims now. After a quick one: (re)arms the trim for when no pass has run for TRIM_AFTER_IDLE_MS.
+ * After either: (re)arms V8's heap release (see the file's header).
+ */
+export function releaseMemoryAfterPass(full: boolean): void {
   if (full) {
     clearTimeout(trimTimer);
     trimTimer = undefined;
@@ -55,6 +68,36 @@ export function trimCHeapAfterPass(full: boolean): void {
       netlinkAddon().trimMalloc();
     }, TRIM_AFTER_IDLE_MS).unref();
   }
+  armHeapRelease();
+}
+
+function armHeapRelease(): void {
+  const now = performance.now();
+  if (!releaseTimer) releaseDue = now + HEAP_RELEASE_EVERY_MS; // steady churn: not later than this
+  clearTimeout(releaseTimer);
+  // 2 s after the last pass, or at releaseDue; never sooner than HEAP_RELEASE_EVERY_MS after the last release
+  const at = Math.max(lastRelease + HEAP_RELEASE_EVERY_MS, Math.min(releaseDue, now + TRIM_AFTER_IDLE_MS));
+  releaseTimer = setTimeout(() => {
+    releaseTimer = undefined;
+    lastRelease = performance.now();
+    collectAllGarbage()?.();
+    netlinkAddon().trimMalloc();
+  }, at - now).unref();
+}
+
+let gcFn: (() => void) | undefined | null = null;
+
+/** V8's last-resort collection through `gc`, exposed on first use (contexts made after --expose-gc get it); undefined if V8 refuses. */
+function collectAllGarbage(): (() => void) | undefined {
+  if (gcFn !== null) return gcFn;
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as (o: object) => void;
+    gcFn = () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  } catch {
+    gcFn = undefined;
+  }
+  return gcFn;
 }
 
 export function boundHeapGrowth(): void {

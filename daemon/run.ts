@@ -31,7 +31,7 @@ import type { DaemonOptions } from './options.js';
 import { Reconciler } from './reconcile.js';
 import { createSubnetManager } from './subnet/registry.js';
 import { isDriftEvent } from './kernel-events.js';
-import { boundHeapGrowth, releaseStartupPages, trimCHeapAfterPass } from './memory.js';
+import { boundHeapGrowth, releaseStartupPages, releaseMemoryAfterPass } from './memory.js';
 
 export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortSignal, metrics = new DaemonMetrics()): Promise<void> {
   let loop: DataplaneLoop | undefined;
@@ -115,7 +115,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger, signal: AbortS
       subnetFile: opts.subnetFile,
       ipMasq: opts.ipMasq,
       log: log.with({ component: 'reconcile' }),
-      afterPass: trimCHeapAfterPass,
+      afterPass: releaseMemoryAfterPass,
       onReady: () => {
         releaseStartupPages(log);
         boundHeapGrowth();
