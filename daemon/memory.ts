@@ -71,12 +71,20 @@ export function releaseMemoryAfterPass(full: boolean): void {
   armHeapRelease();
 }
 
+/**
+ * When V8's heap goes back, for a pass at `now`: TRIM_AFTER_IDLE_MS after the last pass, but
+ * not later than `due` (HEAP_RELEASE_EVERY_MS after the first pass that asked), and never
+ * sooner than HEAP_RELEASE_EVERY_MS after the last release.
+ */
+export function heapReleaseAt(now: number, due: number, lastRelease: number): number {
+  return Math.max(lastRelease + HEAP_RELEASE_EVERY_MS, Math.min(due, now + TRIM_AFTER_IDLE_MS));
+}
+
 function armHeapRelease(): void {
   const now = performance.now();
   if (!releaseTimer) releaseDue = now + HEAP_RELEASE_EVERY_MS; // steady churn: not later than this
   clearTimeout(releaseTimer);
-  // 2 s after the last pass, or at releaseDue; never sooner than HEAP_RELEASE_EVERY_MS after the last release
-  const at = Math.max(lastRelease + HEAP_RELEASE_EVERY_MS, Math.min(releaseDue, now + TRIM_AFTER_IDLE_MS));
+  const at = heapReleaseAt(now, releaseDue, lastRelease);
   releaseTimer = setTimeout(() => {
     releaseTimer = undefined;
     lastRelease = performance.now();
