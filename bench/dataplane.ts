@@ -10,6 +10,7 @@ import { ipBatch, bridgeBatch } from '../lib/kernel/ip.js';
 import { writeSysctl } from '../lib/kernel/sysctl.js';
 import { Cluster, ClusterNode } from '../harness/cluster.js';
 import { addUnderlayNode, netnsPath, UnderlayNode, waitFor, World } from '../harness/world.js';
+import { describeCpuIdle } from './cpu-idle.js';
 import { pingMedian } from './ping.js';
 import { cpuSeconds, fmt, median, printTable } from './stats.js';
 
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
     const paths = ONLY_USERSPACE ? all.filter((p) => USERSPACE_ROWS.has(p.name)) : all;
     for (const p of paths) await waitFor(`${p.name} reachable`, () => pingMedian(world, p.clientNs, p.serverIp).then(() => true), 20000, 500);
 
-    console.log(`dataplane benchmark: ${ROUNDS} rounds x ${SECONDS} s iperf3 per measurement, alternating; pod MTU ${mtu}`);
+    console.log(`dataplane benchmark: ${ROUNDS} rounds x ${SECONDS} s iperf3 per measurement, alternating; pod MTU ${mtu}; ${describeCpuIdle()}`);
     const samples = new Map<string, Sample[]>(paths.map((p) => [p.name, []]));
     for (let r = 0; r < ROUNDS; r++) {
       for (const p of paths) samples.get(p.name)!.push(await measure(world, p));
