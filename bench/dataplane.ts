@@ -1,7 +1,8 @@
 // Cross-node pod-to-pod throughput, packet rate and RTT over twill's VXLAN, next to the same
 // topology built by hand with plain kernel commands (bridge + veth + VXLAN device + static FDB,
 // neighbour and onlink route) and the bare underlay, and over the userspace dataplane
-// (twilld --vxlan-userspace): userspace <-> userspace, userspace <-> kernel VXLAN, and the
+// (twilld --vxlan-userspace): userspace <-> userspace (CPU steering, the default, and queues by
+// flow hash), userspace <-> kernel VXLAN, and the
 // same engine with batching and offloads off (one packet per system call, the design of
 // flannel's udp backend) as the reference it must beat. One cluster, one run, alternating
 // rounds; medians (RTT: the median ping of each round, then the median over rounds). Both "nodes" of a path share this machine's cores, so a userspace
@@ -23,7 +24,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
  */
 const ONLY_USERSPACE = process.env.BENCH_PATHS === 'userspace';
 const ONLY_IPV6 = process.env.BENCH_PATHS === 'ipv6';
-const USERSPACE_ROWS = new Set(['twill VXLAN', 'userspace <-> userspace', 'per-packet reference']);
+const USERSPACE_ROWS = new Set(['twill VXLAN', 'userspace <-> userspace', 'userspace <-> userspace, hash steering', 'per-packet reference']);
 
 interface Path {
   name: string;
@@ -152,16 +153,19 @@ async function main(): Promise<void> {
   const onSignal = () => void world.cleanup().then(() => process.exit(130));
   process.on('SIGINT', onSignal);
   try {
-    // nodes 1-2 kernel VXLAN, 3-4 userspace, 5-6 userspace per-packet reference
+    // nodes 1-2 kernel VXLAN, 3-4 userspace (CPU steering, the default), 5-6 userspace per-packet
+    // reference, 7-8 userspace with queues by flow hash (the trade: RTT against throughput)
     const cluster = new Cluster(world, {
-      nodes: 6,
-      nodeFlags: (i) => (i >= 5 ? ['--vxlan-userspace', '--no-vxlan-userspace-offloads'] : i >= 3 ? ['--vxlan-userspace'] : []),
+      nodes: 8,
+      nodeFlags: (i) => (i >= 7 ? ['--vxlan-userspace', '--vxlan-userspace-steering', 'hash'] : i >= 5 ? ['--vxlan-userspace', '--no-vxlan-userspace-offloads'] : i >= 3 ? ['--vxlan-userspace'] : []),
     });
     await cluster.create();
     await cluster.startDaemons();
-    const [k1, k2, u1, u2, r1, r2] = cluster.nodes;
+    const [k1, k2, u1, u2, r1, r2, f1, f2] = cluster.nodes;
     const pod = (n: ClusterNode, name: string) => cluster.addPod(n, name);
-    const [pk1, pk2, pu1, pu2, pr1, pr2] = await Promise.all([pod(k1, 'tk1'), pod(k2, 'tk2'), pod(u1, 'tu1'), pod(u2, 'tu2'), pod(r1, 'tr1'), pod(r2, 'tr2')]);
+    const [pk1, pk2, pu1, pu2, pr1, pr2, pf1, pf2] = await Promise.all([
+      pod(k1, 'tk1'), pod(k2, 'tk2'), pod(u1, 'tu1'), pod(u2, 'tu2'), pod(r1, 'tr1'), pod(r2, 'tr2'), pod(f1, 'tf1'), pod(f2, 'tf2'),
+    ]);
     const mtu = Number(/FLANNEL_MTU=(\d+)/.exec(await world.exec(k1.ns, 'cat', [k1.subnetFile]))![1]);
     const h1 = await addUnderlayNode(world, cluster.ul);
     const h2 = await addUnderlayNode(world, cluster.ul);
@@ -170,6 +174,7 @@ async function main(): Promise<void> {
       await buildHandVxlan(world, h1, h2, mtu),
       { name: 'bare underlay', clientNs: k1.ns, serverNs: k2.ns, serverIp: k2.ip, daemons: [] },
       { name: 'userspace <-> userspace', clientNs: pu1.ns, serverNs: pu2.ns, serverIp: pu2.ip, daemons: [u1, u2] },
+      { name: 'userspace <-> userspace, hash steering', clientNs: pf1.ns, serverNs: pf2.ns, serverIp: pf2.ip, daemons: [f1, f2] },
       { name: 'userspace -> kernel', clientNs: pu1.ns, serverNs: pk2.ns, serverIp: pk2.ip, daemons: [u1] },
       { name: 'kernel -> userspace', clientNs: pk1.ns, serverNs: pu2.ns, serverIp: pu2.ip, daemons: [u2] },
       { name: 'per-packet reference', clientNs: pr1.ns, serverNs: pr2.ns, serverIp: pr2.ip, daemons: [r1, r2] },

@@ -7,6 +7,7 @@ import { IPTABLES_BACKENDS, IptablesBackend } from '../lib/kernel/iptables-backe
 import { DEFAULT_ETCD_PREFIX, parsePublicIp } from '../lib/schema/lease.js';
 import { parseDuration } from './duration.js';
 import { LOG_LEVELS, LogLevel } from './log.js';
+import { QUEUE_STEERINGS, QueueSteering, type UserspaceVxlanOptions } from './backend/userspace-vxlan.js';
 import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_NET_CONF_PATH } from '../lib/kube/defaults.js'; // [kube]
 
 export interface DaemonOptions {
@@ -42,7 +43,7 @@ export interface DaemonOptions {
   /** vxlan: IPv4 tunnel routes name nexthop objects where the kernel has them (--no-nexthop-objects: plain routes) */
   nexthopObjects: boolean;
   /** --vxlan-userspace: this node's vxlan dataplane in userspace (TAP + twill's engine) */
-  userspaceVxlan?: { queues: number; offloads: boolean };
+  userspaceVxlan?: UserspaceVxlanOptions;
 }
 
 export class OptionsError extends Error {}
@@ -85,6 +86,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     .option('nexthop-objects', { type: 'boolean', default: true, describe: 'vxlan: IPv4 tunnel routes name nexthop objects where the kernel has them (cheaper to insert by the thousand); --no-nexthop-objects writes plain onlink routes, as flannel does' })
     .option('vxlan-userspace', { type: 'boolean', default: false, describe: 'vxlan backend: run this node\'s dataplane in userspace (TAP device + twill\'s engine) instead of the kernel VXLAN driver; wire- and lease-compatible' })
     .option('vxlan-userspace-queues', { type: 'number', default: 0, describe: 'userspace vxlan: TAP queues / engine thread pairs (0: one per CPU, at most 4)' })
+    .option('vxlan-userspace-steering', { choices: QUEUE_STEERINGS, default: 'cpu', describe: 'userspace vxlan: a packet goes to the queue of the CPU handling it, whose threads are pinned there (cpu: lower RTT), or by flow hash (hash)' })
     .option('vxlan-userspace-offloads', { type: 'boolean', default: true, describe: 'userspace vxlan: batching, TSO/GSO/GRO; false = one packet per system call (a reference for benchmarks)' })
     .option('node-name', { type: 'string', describe: 'this node\'s name (kube mode; default env NODE_NAME, then the hostname)' })
     .strict()
@@ -159,6 +161,6 @@ function toOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Daemon
     netConfigPath: String(a['net-config-path']), // [kube]
     kubeAnnotationPrefix: String(a['kube-annotation-prefix']), // [kube]
     nexthopObjects: a['nexthop-objects'] !== false,
-    ...(a['vxlan-userspace'] ? { userspaceVxlan: { queues, offloads: a['vxlan-userspace-offloads'] !== false } } : {}),
+    ...(a['vxlan-userspace'] ? { userspaceVxlan: { queues, offloads: a['vxlan-userspace-offloads'] !== false, steering: a['vxlan-userspace-steering'] as QueueSteering } } : {}),
   };
 }

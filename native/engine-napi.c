@@ -1,7 +1,7 @@
 // N-API face of the userspace VXLAN engine (vxlan-engine.c):
-//   engineStart({tapFds, port, vni, vnetHdr, batch, udpGso, udpGro, coalesce, netns}) -> handle
+//   engineStart({tapFds, port, vni, vnetHdr, batch, udpGso, udpGro, coalesce, cpuSteering, netns}) -> handle
 //   engineSetPeers(handle, Buffer of 12-byte entries: MAC, 2 pad, IPv4)   atomic swap
-//   engineStats(handle) -> {counters..., udpGso, udpGro, threads, failure}
+//   engineStats(handle) -> {counters..., udpGso, udpGro, threads, cpuSteering, cpuSteeringRefused, failure}
 //   engineStop(handle)    joins the threads; the TAP fds stay open (the caller's)
 #define _GNU_SOURCE
 #include <errno.h>
@@ -85,6 +85,7 @@ static napi_value engine_start_js(napi_env env, napi_callback_info info) {
   cfg.mtu = get_int(env, argv[0], "mtu", 1450);
   cfg.nice = get_int(env, argv[0], "nice", 0);
   cfg.slice_us = get_int(env, argv[0], "sliceUs", 0);
+  cfg.steer_by_cpu = get_bool(env, argv[0], "cpuSteering", false);
   if (cfg.nice < -20 || cfg.nice > 19) {
     napi_throw_range_error(env, NULL, "engineStart: nice must be -20..19");
     return NULL;
@@ -187,6 +188,11 @@ static napi_value engine_stats_js(napi_env env, napi_callback_info info) {
   put_num(env, o, "threads", in.threads);
   put_num(env, o, "nice", in.nice);
   put_num(env, o, "sliceUs", in.slice_us);
+  napi_get_boolean(env, in.cpu_steering, &v);
+  napi_set_named_property(env, o, "cpuSteering", v);
+  if (in.steering_refused[0]) napi_create_string_utf8(env, in.steering_refused, NAPI_AUTO_LENGTH, &v);
+  else napi_get_null(env, &v);
+  napi_set_named_property(env, o, "cpuSteeringRefused", v);
   const char *f = engine_failure(h->e);
   if (f) napi_create_string_utf8(env, f, NAPI_AUTO_LENGTH, &v);
   else napi_get_null(env, &v);

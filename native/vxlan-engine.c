@@ -33,6 +33,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/virtio_net.h>
+#include <linux/filter.h>
+#include <linux/bpf.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+#include <sched.h>
 #include "peer-table.h"
 #include "vxlan-engine.h"
 
@@ -72,6 +77,8 @@ struct worker {
   int tap, sock;
   /** the queue's: whoever reads its TAP holds it until the frames are sent, so they leave in order */
   pthread_mutex_t *tx_lock;
+  /** CPU steering: the CPU this thread is pinned to; -1 without */
+  int cpu;
   _Atomic uint64_t seq;
   struct counters c;
 };
@@ -89,6 +96,9 @@ struct engine {
   _Atomic(char *) failure;
   _Atomic uint64_t swaps;
   _Atomic int nice_refused, slice_refused;
+  bool cpu_steering;
+  /** why CPU steering was asked for and is off ("" when it is on or was not asked for) */
+  char steering_refused[160];
   uint8_t vxh[VXLAN_HLEN];
 };
 
@@ -248,6 +258,65 @@ struct sched_attr_v1 {
   uint64_t sched_runtime, sched_deadline, sched_period;
 };
 
+/** Pins the calling thread to `cpu` (CPU steering); -1: leaves it where the scheduler wants. */
+static void pin(int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+/**
+ * CPU steering: a frame the stack sends on the TAP goes to the queue of the CPU that sends it
+ * (a steering program on the TAP returning the CPU; tun takes it modulo the queue count), a
+ * datagram to the socket of the CPU that receives it (a reuseport program returning the CPU;
+ * beyond the group the kernel falls back to its hash), and queue q's threads run on CPU q.
+ * Every hand-off of a packet between the stack and the engine is then a wake-up on the CPU
+ * already running it, not an IPI to another (bench:rtt-placement). Needs CPUs 0..queues-1 in
+ * the process's affinity, eBPF socket filters and TUNSETSTEERINGEBPF (Linux 4.16); on refusal
+ * it undoes what it set and says why in err.
+ */
+static int steer_by_cpu(struct engine *e, char *err, size_t errlen) {
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) < 0) {
+    snprintf(err, errlen, "sched_getaffinity: %s", strerror(errno));
+    return -1;
+  }
+  for (int q = 0; q < e->cfg.queues; q++) {
+    if (!CPU_ISSET(q, &allowed)) {
+      snprintf(err, errlen, "CPU %d (for queue %d) is not in the process's CPU set", q, q);
+      return -1;
+    }
+  }
+  struct sock_filter code[] = {{BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_CPU)}, {BPF_RET | BPF_A, 0, 0, 0}};
+  struct sock_fprog cbpf = {.len = 2, .filter = code};
+  if (setsockopt(e->socks[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &cbpf, sizeof cbpf) < 0) {
+    snprintf(err, errlen, "SO_ATTACH_REUSEPORT_CBPF: %s", strerror(errno));
+    return -1;
+  }
+  struct bpf_insn insns[] = {
+      {.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_get_smp_processor_id},
+      {.code = BPF_JMP | BPF_EXIT},
+  };
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+  a.insns = (uintptr_t)insns;
+  a.insn_cnt = 2;
+  a.license = (uintptr_t) "GPL";
+  int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
+  if (fd < 0 || ioctl(e->cfg.tap_fds[0], TUNSETSTEERINGEBPF, &fd) < 0) {
+    snprintf(err, errlen, "%s: %s", fd < 0 ? "BPF_PROG_LOAD" : "TUNSETSTEERINGEBPF", strerror(errno));
+    if (fd >= 0) close(fd);
+    int zero = 0;
+    setsockopt(e->socks[0], SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &zero, sizeof zero);
+    return -1;
+  }
+  close(fd); // the TAP holds the program
+  return 0;
+}
+
 static void set_nice(struct engine *e) {
   if (e->cfg.nice && setpriority(PRIO_PROCESS, (id_t)gettid(), e->cfg.nice) < 0) atomic_store(&e->nice_refused, 1);
   if (e->cfg.slice_us > 0) {
@@ -348,6 +417,7 @@ static int tx_forward(struct worker *w, struct tx_state *st, struct peer_table *
 static void *tx_loop(void *arg) {
   struct worker *w = arg;
   struct engine *e = w->e;
+  pin(w->cpu);
   set_nice(e);
   const int batch = e->cfg.batch ? BATCH : 1;
   struct tx_state st;
@@ -394,6 +464,7 @@ static bool flush_coalesced(struct worker *w, struct coalescer *co) {
 static void *rx_loop(void *arg) {
   struct worker *w = arg;
   struct engine *e = w->e;
+  pin(w->cpu);
   set_nice(e);
   const bool vnet = e->cfg.vnet_hdr;
   const bool merge = vnet && e->cfg.coalesce;
@@ -586,9 +657,21 @@ int engine_start(const struct engine_config *cfg, struct engine **out, char *err
       return -1;
     }
   }
+  if (cfg->steer_by_cpu && cfg->queues < 2) {
+    snprintf(e->steering_refused, sizeof e->steering_refused, "one queue: nothing to steer");
+  } else if (cfg->steer_by_cpu) {
+    e->cpu_steering = steer_by_cpu(e, e->steering_refused, sizeof e->steering_refused) == 0;
+  }
+  if (!e->cpu_steering) {
+    // the TAP persists across daemons: drop a steering program an earlier engine left on it
+    // (a kernel without TUNSETSTEERINGEBPF refuses the call, and has none to drop)
+    int none = -1;
+    ioctl(cfg->tap_fds[0], TUNSETSTEERINGEBPF, &none);
+  }
   for (int q = 0; q < cfg->queues; q++) {
     for (int dir = 0; dir < 2; dir++) {
       struct worker *w = &e->workers[e->nworkers];
+      w->cpu = e->cpu_steering ? q : -1;
       w->e = e;
       w->tap = cfg->tap_fds[q];
       w->sock = e->socks[q];
@@ -599,6 +682,10 @@ int engine_start(const struct engine_config *cfg, struct engine **out, char *err
         engine_stop(e);
         return -1;
       }
+      // named for top -H and for the tests that find them by name: twill-tx0, twill-rx0, ...
+      char name[16];
+      snprintf(name, sizeof name, "twill-%s%d", dir ? "rx" : "tx", q);
+      pthread_setname_np(w->thread, name);
       w->started = true;
       e->nworkers++;
     }
@@ -644,6 +731,8 @@ void engine_read_info(struct engine *e, struct engine_info *o) {
   o->threads = e->nworkers;
   o->nice = atomic_load(&e->nice_refused) ? 0 : e->cfg.nice;
   o->slice_us = atomic_load(&e->slice_refused) ? 0 : e->cfg.slice_us;
+  o->cpu_steering = e->cpu_steering;
+  snprintf(o->steering_refused, sizeof o->steering_refused, "%s", e->steering_refused);
 }
 
 const char *engine_failure(struct engine *e) { return atomic_load(&e->failure); }

@@ -31,6 +31,8 @@ struct engine_config {
   int nice;
   /** scheduler time slice of the engine threads in microseconds (0: the kernel's default) */
   int slice_us;
+  /** queue q's threads on CPU q, packets to the queue of the CPU handling them (needs 2+ queues) */
+  bool steer_by_cpu;
 };
 
 /** Counters, summed over threads. Every drop has its reason. */
@@ -51,6 +53,9 @@ struct engine_info {
   int nice;
   /** the slice they got (0 when refused: a kernel before 6.12 ignores or refuses it) */
   int slice_us;
+  bool cpu_steering;
+  /** why CPU steering, asked for, is off ("" when on or not asked for) */
+  char steering_refused[160];
 };
 
 struct engine;

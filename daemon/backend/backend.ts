@@ -7,6 +7,7 @@ import type { Lease, LeaseAttrs } from '../../lib/schema/lease.js';
 import type { BackendType, NetworkConfig } from '../../lib/schema/network-config.js';
 import type { ExternalInterface } from '../iface.js';
 import type { Logger } from '../log.js';
+import type { UserspaceVxlanOptions } from './userspace-vxlan.js';
 
 // Entries are typed values, never text (lib/dataplane/entries.ts): the daemon writes them
 // over netlink, and only messages spell them as `ip` commands.
@@ -19,7 +20,7 @@ export interface BackendContext {
   /** vxlan: the kernel has nexthop objects, so IPv4 tunnel routes name them (lib/dataplane/entries.ts NexthopSpec) */
   nexthops?: boolean;
   /** vxlan only: run the dataplane in userspace (TAP + twill's engine) instead of the kernel driver */
-  userspaceVxlan?: { queues: number; offloads: boolean };
+  userspaceVxlan?: UserspaceVxlanOptions;
 }
 
 export interface Backend {

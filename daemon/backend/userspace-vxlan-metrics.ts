@@ -32,6 +32,7 @@ export function renderEngineMetrics(s: EngineStats | undefined, tapOffloads: num
     ]),
     family('peer_table_swaps_total', 'Peer tables handed to the engine', 'counter', [['', s.peerSwaps]]),
     family('threads', 'Engine threads (a sender and a receiver per TAP queue)', 'gauge', [['', s.threads]]),
+    family('cpu_steering', '1 when packets go to the queue of the CPU handling them (threads pinned), 0 when by flow hash', 'gauge', [['', s.cpuSteering ? 1 : 0]]),
     family('offload', '1 when an offload is in use (probed at start)', 'gauge', [
       ['{name="tap_tso4"}', tapOffloads & TUN_F.TSO4 ? 1 : 0], ['{name="tap_csum"}', tapOffloads & TUN_F.CSUM ? 1 : 0],
       ['{name="udp_gso"}', s.udpGso ? 1 : 0], ['{name="udp_gro"}', s.udpGro ? 1 : 0],

@@ -32,7 +32,7 @@ export async function userspaceVtep(world: World, ns: string, ip: string, mac: s
     offloads: vnet ? [TUN_F.CSUM | TUN_F.TSO4, TUN_F.CSUM] : [] });
   world.onCleanup(() => tap.close());
   await ipBatch(netnsPath(ns), [`link set ${dev} address ${mac} mtu 1450 up`, `addr add ${addr}/32 dev ${dev}`]);
-  const engine = VxlanEngine.start(tap, { vni: o.vni ?? 1, port: o.port ?? 8472, batch: o.batch, udpGso: o.udpGso, udpGro: o.udpGro, coalesce: o.coalesce, nice: o.nice, sliceUs: o.sliceUs });
+  const engine = VxlanEngine.start(tap, { vni: o.vni ?? 1, port: o.port ?? 8472, batch: o.batch, udpGso: o.udpGso, udpGro: o.udpGro, coalesce: o.coalesce, nice: o.nice, sliceUs: o.sliceUs, cpuSteering: o.cpuSteering });
   world.onCleanup(() => engine.stop());
   return { ns, ip, mac, addr, dev, engine, tap };
 }

@@ -4,6 +4,7 @@
 // deleted TAP or a daemon restart is survived.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { getLink, ipBatch, listFdb, listNeighbours, listRoutes } from '../../lib/kernel/ip.js';
 import { EtcdServer } from '../../harness/etcd.js';
 import { Pod, ping } from '../../harness/pods.js';
@@ -68,6 +69,8 @@ describe('twilld vxlan with the userspace dataplane: two nodes', function () {
     assert.equal(await d1.metric('twill_userspace_vxlan_up'), 1);
     assert.equal(await d1.metric('twill_userspace_vxlan_peers'), 1);
     assert.equal(await d1.metric('twill_userspace_vxlan_threads'), 4);
+    // the default steering with two queues, on a machine with CPUs 0 and 1
+    assert.equal(await d1.metric('twill_userspace_vxlan_cpu_steering'), availableParallelism() >= 2 ? 1 : 0);
     assert.equal(await d1.metric('twill_userspace_vxlan_offload', 'name="udp_gso"'), 1);
     assert.equal(await d1.metric('twill_userspace_vxlan_offload', 'name="tap_tso4"'), 1);
     assert.ok((await d1.metric('twill_userspace_vxlan_packets_total', 'direction="rx"'))! > 0);

@@ -1,10 +1,11 @@
 // The userspace VXLAN engine on real TAP devices and a real underlay: engine <-> engine
 // (one of them multi-queue), engine <-> kernel VXLAN device, engine <-> the same engine in
-// per-packet mode; TCP payloads arrive intact (hashes at both ends, which also checks the
+// per-packet mode, and a CPU-steered one; TCP payloads arrive intact (hashes at both ends, which also checks the
 // segmentation and coalescing), every kind of bad packet is dropped and counted, and peer
 // tables swapped under load leave the traffic flowing.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { ipBatch } from '../../lib/kernel/ip.js';
 import { ping } from '../../harness/pods.js';
 import { kernelVtep, peerWith, tcpIntegrity, userspaceVtep, Vtep } from '../helpers/vtep.js';
@@ -25,15 +26,17 @@ describe('userspace VXLAN engine', function () {
   let b: Vtep; // batched, 2 queues
   let k: Vtep; // kernel VXLAN
   let r: Vtep; // per-packet reference
+  let s: Vtep; // batched, 2 queues, CPU steering
 
   before(async () => {
-    ul = await buildUnderlay(world, 4);
-    const [n1, n2, n3, n4] = ul.nodes;
+    ul = await buildUnderlay(world, 5);
+    const [n1, n2, n3, n4, n5] = ul.nodes;
     a = await userspaceVtep(world, n1.ns, n1.ip, '02:77:00:00:00:01', '10.97.1.0');
     b = await userspaceVtep(world, n2.ns, n2.ip, '02:77:00:00:00:02', '10.97.2.0', { queues: 2, nice: -5 });
     k = await kernelVtep(n3.ns, n3.iface, n3.ip, '02:77:00:00:00:03', '10.97.3.0');
     r = await userspaceVtep(world, n4.ns, n4.ip, '02:77:00:00:00:04', '10.97.4.0', { vnetHdr: false, batch: false });
-    const all = [a, b, k, r];
+    s = await userspaceVtep(world, n5.ns, n5.ip, '02:77:00:00:00:05', '10.97.5.0', { queues: 2, cpuSteering: true });
+    const all = [a, b, k, r, s];
     for (const v of all) await peerWith(v, all.filter((x) => x !== v));
   });
   after(() => world.cleanup());
@@ -54,20 +57,43 @@ describe('userspace VXLAN engine', function () {
     const ref = r.engine!.stats();
     assert.equal(ref.udpGso, false, 'the per-packet reference uses no offloads');
     assert.equal(ref.udpGro, false);
+    assert.equal(a.engine!.stats().cpuSteering, false, 'not asked for');
+    assert.equal(a.engine!.stats().cpuSteeringRefused, null);
   });
 
-  for (const [x, y] of [['a', 'b'], ['a', 'k'], ['b', 'k'], ['a', 'r'], ['k', 'r']] as const) {
+  it('steers by CPU when asked: queue q\'s threads pinned to CPU q', function () {
+    const st = s.engine!.stats();
+    if (availableParallelism() < 2) {
+      // a one-CPU machine has no CPU 1 for queue 1: the engine says so and runs on hashes
+      assert.equal(st.cpuSteering, false);
+      assert.match(st.cpuSteeringRefused ?? '', /CPU 1/);
+      return;
+    }
+    assert.equal(st.cpuSteering, true, `refused: ${st.cpuSteeringRefused}`);
+    assert.equal(st.cpuSteeringRefused, null);
+    const pinned = new Map<string, string>();
+    for (const t of readdirSync('/proc/self/task')) {
+      const status = readFileSync(`/proc/self/task/${t}/status`, 'utf8');
+      const name = /^Name:\s+(\S+)/m.exec(status)![1];
+      if (/^twill-(tx|rx)\d$/.test(name)) pinned.set(`${name}@${t}`, /^Cpus_allowed_list:\s+(\S+)/m.exec(status)![1]);
+    }
+    // this process runs several engines; the steered one's threads are the only pinned ones
+    const steered = [...pinned].filter(([, cpus]) => /^\d+$/.test(cpus)).map(([k, cpus]) => `${k.split('@')[0]}:${cpus}`).sort();
+    assert.deepEqual(steered, ['twill-rx0:0', 'twill-rx1:1', 'twill-tx0:0', 'twill-tx1:1']);
+  });
+
+  for (const [x, y] of [['a', 'b'], ['a', 'k'], ['b', 'k'], ['a', 'r'], ['k', 'r'], ['s', 'a'], ['s', 'k']] as const) {
     it(`${x} and ${y} ping each other both ways`, async () => {
-      const v = { a: () => a, b: () => b, k: () => k, r: () => r };
+      const v = { a: () => a, b: () => b, k: () => k, r: () => r, s: () => s };
       const from = v[x](), to = v[y]();
       assert.ok(await waitFor(`${x} -> ${y}`, () => ping(world, from.ns, to.addr), 10000));
       assert.ok(await ping(world, to.ns, from.addr), `${y} -> ${x}`);
     });
   }
 
-  for (const [x, y] of [['a', 'b'], ['b', 'a'], ['a', 'k'], ['k', 'a'], ['k', 'b'], ['b', 'k'], ['r', 'a'], ['a', 'r'], ['k', 'r']] as const) {
+  for (const [x, y] of [['a', 'b'], ['b', 'a'], ['a', 'k'], ['k', 'a'], ['k', 'b'], ['b', 'k'], ['r', 'a'], ['a', 'r'], ['k', 'r'], ['s', 'k'], ['k', 's'], ['s', 'a'], ['a', 's']] as const) {
     it(`carries 8 MB of TCP from ${x} to ${y} intact`, async () => {
-      const v = { a: () => a, b: () => b, k: () => k, r: () => r };
+      const v = { a: () => a, b: () => b, k: () => k, r: () => r, s: () => s };
       const res = await tcpIntegrity(world, v[x]().ns, v[y]().ns, v[y]().addr, 8 << 20);
       assert.equal(res.received, res.sent);
     });

@@ -70,10 +70,12 @@ describe('twilld flags', () => {
 
   it('--vxlan-userspace turns on the userspace dataplane, with queues and offloads', () => {
     assert.equal(parseOptions([], noEnv).userspaceVxlan, undefined);
-    assert.deepEqual(parseOptions(['--vxlan-userspace'], noEnv).userspaceVxlan, { queues: 0, offloads: true });
+    assert.deepEqual(parseOptions(['--vxlan-userspace'], noEnv).userspaceVxlan, { queues: 0, offloads: true, steering: 'cpu' });
     assert.deepEqual(parseOptions(['--vxlan-userspace', '--vxlan-userspace-queues', '3', '--no-vxlan-userspace-offloads'], noEnv).userspaceVxlan,
-      { queues: 3, offloads: false });
+      { queues: 3, offloads: false, steering: 'cpu' });
+    assert.equal(parseOptions(['--vxlan-userspace', '--vxlan-userspace-steering', 'hash'], noEnv).userspaceVxlan?.steering, 'hash');
     assert.throws(() => parseOptions(['--vxlan-userspace-queues', '17'], noEnv), /--vxlan-userspace-queues/);
+    assert.throws(() => parseOptions(['--vxlan-userspace', '--vxlan-userspace-steering', 'rss'], noEnv), /vxlan-userspace-steering/);
   });
 
   it('a repeated scalar flag: the last one wins', () => {

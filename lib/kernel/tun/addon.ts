@@ -31,6 +31,7 @@ export interface EngineRequest {
   mtu: number;
   nice: number;
   sliceUs: number;
+  cpuSteering: boolean;
   /** namespace of the UDP sockets (default: the caller's) */
   netns?: string | null;
 }
@@ -48,6 +49,9 @@ export interface RawEngineStats {
   rxDropMalformed: number; rxDropWrongVni: number; rxDropUnknownSource: number; rxDropWriteError: number;
   peerSwaps: number;
   udpGso: boolean; udpGro: boolean; threads: number; nice: number; sliceUs: number;
+  cpuSteering: boolean;
+  /** why CPU steering, asked for, is off (null when on or not asked for) */
+  cpuSteeringRefused: string | null;
   failure: string | null;
 }
 

@@ -25,6 +25,13 @@ export interface EngineOptions {
   nice?: number;
   /** scheduler slice of the engine threads in µs (EEVDF, Linux 6.12+: a waking thread preempts sooner); 0 = default */
   sliceUs?: number;
+  /**
+   * CPU steering (default off): queue q's threads run on CPU q, and the kernel hands each
+   * frame and datagram to the queue of the CPU already handling it, so a packet's hand-offs
+   * to and from the engine stay on one CPU. Needs 2+ queues, CPUs 0..queues-1, eBPF socket
+   * filters and TUNSETSTEERINGEBPF; refused, the engine runs without (stats().cpuSteeringRefused).
+   */
+  cpuSteering?: boolean;
 }
 
 export interface VtepPeer {
@@ -54,6 +61,7 @@ export class VxlanEngine {
       mtu: o.mtu ?? 1450,
       nice: o.nice ?? 0,
       sliceUs: o.sliceUs ?? 0,
+      cpuSteering: o.cpuSteering ?? false,
     };
     let h: EngineHandle;
     try {
