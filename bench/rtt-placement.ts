@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   if (HALT_POLLS.some((v) => v !== undefined) && !haltPollFound) throw new Error('BENCH_HALT_POLL_NS needs the haltpoll cpuidle governor (/sys/module/haltpoll)');
   const idleFound = describeCpuIdle();
   const world = new World('rp');
-  const restoreHaltPoll = () => haltPollFound && writeHaltPoll(haltPollFound);
+  // only a run that changed the settings writes them back
+  const restoreHaltPoll = () => haltPollFound && HALT_POLLS.some((v) => v !== undefined) && writeHaltPoll(haltPollFound);
   process.on('SIGINT', () => {
     restoreHaltPoll();
     void world.cleanup().then(() => process.exit(130));

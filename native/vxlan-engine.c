@@ -657,9 +657,8 @@ int engine_start(const struct engine_config *cfg, struct engine **out, char *err
       return -1;
     }
   }
-  if (cfg->steer_by_cpu && cfg->queues < 2) {
-    snprintf(e->steering_refused, sizeof e->steering_refused, "one queue: nothing to steer");
-  } else if (cfg->steer_by_cpu) {
+  // one queue has nothing to steer between: steering stays off, and that is no refusal
+  if (cfg->steer_by_cpu && cfg->queues > 1) {
     e->cpu_steering = steer_by_cpu(e, e->steering_refused, sizeof e->steering_refused) == 0;
   }
   if (!e->cpu_steering) {

@@ -31,7 +31,7 @@ struct engine_config {
   int nice;
   /** scheduler time slice of the engine threads in microseconds (0: the kernel's default) */
   int slice_us;
-  /** queue q's threads on CPU q, packets to the queue of the CPU handling them (needs 2+ queues) */
+  /** queue q's threads on CPU q, packets to the queue of the CPU handling them (with one queue: off) */
   bool steer_by_cpu;
 };
 

@@ -94,7 +94,7 @@ export function createUserspaceVxlanBackend(ctx: BackendContext, o: UserspaceVxl
     // nice -10 and a 100 µs slice: a packet should not wait behind the node's other work for
     // its thread (on this repo's loaded 2-core test machine the slice removed the ms-long RTT
     // outliers in 5 alternating runs: worst ping average 0.8 ms instead of 4.0 ms)
-    engine = VxlanEngine.start(device, { vni, port: config.Backend.Port, batch: o.offloads, mtu, nice: -10, sliceUs: 100, cpuSteering: o.steering === 'cpu' && queues > 1 });
+    engine = VxlanEngine.start(device, { vni, port: config.Backend.Port, batch: o.offloads, mtu, nice: -10, sliceUs: 100, cpuSteering: o.steering === 'cpu' });
     engine.setPeers(peers);
     const s = engine.stats();
     log.info('userspace vxlan engine started', {

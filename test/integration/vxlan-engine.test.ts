@@ -34,7 +34,8 @@ describe('userspace VXLAN engine', function () {
     a = await userspaceVtep(world, n1.ns, n1.ip, '02:77:00:00:00:01', '10.97.1.0');
     b = await userspaceVtep(world, n2.ns, n2.ip, '02:77:00:00:00:02', '10.97.2.0', { queues: 2, nice: -5 });
     k = await kernelVtep(n3.ns, n3.iface, n3.ip, '02:77:00:00:00:03', '10.97.3.0');
-    r = await userspaceVtep(world, n4.ns, n4.ip, '02:77:00:00:00:04', '10.97.4.0', { vnetHdr: false, batch: false });
+    // asked to steer, as twilld asks every engine by default: with one queue it stays off
+    r = await userspaceVtep(world, n4.ns, n4.ip, '02:77:00:00:00:04', '10.97.4.0', { vnetHdr: false, batch: false, cpuSteering: true });
     s = await userspaceVtep(world, n5.ns, n5.ip, '02:77:00:00:00:05', '10.97.5.0', { queues: 2, cpuSteering: true });
     const all = [a, b, k, r, s];
     for (const v of all) await peerWith(v, all.filter((x) => x !== v));
@@ -59,6 +60,8 @@ describe('userspace VXLAN engine', function () {
     assert.equal(ref.udpGro, false);
     assert.equal(a.engine!.stats().cpuSteering, false, 'not asked for');
     assert.equal(a.engine!.stats().cpuSteeringRefused, null);
+    assert.equal(ref.cpuSteering, false, 'one queue: nothing to steer');
+    assert.equal(ref.cpuSteeringRefused, null, 'and no refusal to report');
   });
 
   it('steers by CPU when asked: queue q\'s threads pinned to CPU q', function () {

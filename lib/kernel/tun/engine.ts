@@ -28,8 +28,9 @@ export interface EngineOptions {
   /**
    * CPU steering (default off): queue q's threads run on CPU q, and the kernel hands each
    * frame and datagram to the queue of the CPU already handling it, so a packet's hand-offs
-   * to and from the engine stay on one CPU. Needs 2+ queues, CPUs 0..queues-1, eBPF socket
-   * filters and TUNSETSTEERINGEBPF; refused, the engine runs without (stats().cpuSteeringRefused).
+   * to and from the engine stay on one CPU. With one queue it stays off (nothing to steer).
+   * Needs CPUs 0..queues-1, eBPF socket filters and TUNSETSTEERINGEBPF; refused, the engine
+   * runs without and says why (stats().cpuSteeringRefused).
    */
   cpuSteering?: boolean;
 }
